@@ -1,0 +1,88 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from flask import Response
+from flask import render_template
+from flask import request
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from lti_tool.config import Settings
+from lti_tool.config import load_settings
+from lti_tool.paths import resource_dir
+from lti_tool.services import Services
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
+def create_app(config: Settings | Mapping[str, Any] | None = None, services: Services | None = None) -> Flask:
+    """Build the tool. ``config`` is a :class:`Settings`, a mapping of setting overrides (tests), or ``None``
+    to read ``LTI_TOOL_*`` variables.
+
+    :raise lti_tool.config.ConfigError: the configuration is unsafe or invalid.
+    """
+    settings = config if isinstance(config, Settings) else load_settings(config)
+    services = services or Services.from_settings(settings)
+    app = Flask("lti_tool", template_folder=resource_dir("templates"), static_folder=resource_dir("static"))
+    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+                      TESTING=settings.env == "testing")
+    if settings.proxy_count > 0:
+        n = settings.proxy_count
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore[method-assign]
+    _configure_logging(settings)
+    app.extensions["lti_tool.services"] = services
+    services.database.init_app(app)
+
+    from lti_tool.lti import registration_views
+    from lti_tool.lti import views as lti_views
+
+    app.register_blueprint(lti_views.bp)
+    app.register_blueprint(registration_views.bp)
+    app.register_error_handler(HTTPException, _http_error)
+    app.after_request(_security_headers)
+
+    @app.get("/")
+    def index() -> str:
+        return render_template("index.html", settings=settings)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def _configure_logging(settings: Settings) -> None:
+    root = logging.getLogger("lti_tool")
+    root.setLevel(settings.log_level.upper())
+    if not logging.getLogger().handlers and not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+
+
+def _http_error(error: HTTPException) -> tuple[Response | str | dict[str, str], int]:
+    status = error.code or 500
+    if status >= 500:
+        log.error("%s %s failed: %s", request.method, request.path, error)
+    else:
+        log.info("%s %s: %s %s", request.method, request.path, status, error.description)
+    if request.accept_mimetypes.best == "application/json" or request.is_json:
+        return {"error": error.name, "message": error.description or error.name}, status
+    return render_template("error.html", status=status, title=error.name, message=error.description), status
+
+
+def _security_headers(response: Response) -> Response:
+    # No X-Frame-Options and no Permissions-Policy: the tool lives in LMS iframes and must be able to delegate
+    # the microphone and camera to the speaking-test provider.
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    return response

@@ -1,0 +1,214 @@
+"""``lti-tool``: the admin's command line (click comes with Flask)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+import threading
+
+import click
+import sqlalchemy as sa
+
+from lti_tool import keys as tool_keys
+from lti_tool import migrate
+from lti_tool.config import ConfigError
+from lti_tool.config import Settings
+from lti_tool.config import describe_settings
+from lti_tool.config import load_settings
+from lti_tool.db import Database
+from lti_tool.db import utcnow
+from lti_tool.lti.registration import PlatformDetails
+from lti_tool.lti.registration import register_platform
+from lti_tool.maintenance import run_worker
+from lti_tool.models import DeploymentStatus
+from lti_tool.models import LtiDeployment
+from lti_tool.models import LtiRegistration
+from lti_tool.models import ToolKey
+
+log = logging.getLogger(__name__)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _database() -> Database:
+    return Database(_settings().database_url)
+
+
+def initialise(database: Database) -> ToolKey:
+    """Create or upgrade the schema and make sure a signing key exists. Safe to run again."""
+    migrate.upgrade(database.engine)
+    with database.session() as session:
+        return tool_keys.ensure_key(session)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Speaking-test LTI 1.3 tool. Configure it with LTI_TOOL_* environment variables (`lti-tool config`)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+def init() -> None:
+    """Create or upgrade the database and generate the tool's first key."""
+    key = initialise(_database())
+    click.echo(f"Database ready; signing key {key.kid}.")
+
+
+@main.command()
+def config() -> None:
+    """List every LTI_TOOL_* environment variable with its default."""
+    click.echo(describe_settings())
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
+def serve(host: str, port: int) -> None:
+    """Run the tool in one process (web server and background worker): the embedded default.
+
+    For production, run gunicorn with `lti_tool.wsgi:app` and separate `lti-tool worker` processes.
+    """
+    from werkzeug.serving import make_server
+
+    from lti_tool import create_app
+
+    settings = _settings()
+    app = create_app(settings)
+    database = app.extensions["lti_tool.services"].database
+    initialise(database)
+    stop = threading.Event()
+    threading.Thread(target=run_worker, args=(database, stop), name="lti-tool-worker", daemon=True).start()
+    server = make_server(host, port, app, threaded=True)
+    click.echo(f"lti-tool serving {settings.base_url} (listening on http://{host}:{port}); Ctrl+C stops it.")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        server.shutdown()
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run one round of work and exit.")
+def worker(once: bool) -> None:
+    """Run background work: housekeeping of expired launches, states and keys. Run as many as you like."""
+    database = _database()
+    stop = threading.Event()
+    if once:
+        stop.set()
+    try:
+        run_worker(database, stop)
+    except KeyboardInterrupt:
+        pass
+
+
+@main.command()
+@click.option("--issuer", required=True, help="Platform issuer (iss), e.g. https://moodle.school.org.")
+@click.option("--client-id", required=True, help="The client_id the platform gave the tool.")
+@click.option("--auth-login-url", required=True, help="Platform OIDC authorization endpoint.")
+@click.option("--auth-token-url", required=True, help="Platform OAuth2 token endpoint.")
+@click.option("--key-set-url", required=True, help="Platform public keys (JWKS) URL.")
+@click.option("--audience", default=None, help="Audience for token requests, if not the token URL.")
+@click.option("--deployment-id", "deployment_ids", multiple=True, help="Deployment id; repeat for several.")
+@click.option("--name", default=None, help="A name for admins.")
+def register(issuer: str, client_id: str, auth_login_url: str, auth_token_url: str, key_set_url: str,
+             audience: str | None, deployment_ids: tuple[str, ...], name: str | None) -> None:
+    """Register a platform by hand (Moodle manual configuration, Canvas developer key)."""
+    details = PlatformDetails(issuer=issuer, client_id=client_id, auth_login_url=auth_login_url,
+                              auth_token_url=auth_token_url, key_set_url=key_set_url, auth_audience=audience,
+                              name=name)
+    try:
+        with _database().session() as session:
+            registration = register_platform(session, details, "manual", list(deployment_ids), approve=True)
+            click.echo(f"Registered {registration.issuer} client_id={registration.client_id} "
+                       f"(registration {registration.id}, login URL /lti/login/{registration.uuid}).")
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.group()
+def deployments() -> None:
+    """List, approve or disable deployments."""
+
+
+@deployments.command("list")
+def deployments_list() -> None:
+    """Every deployment with its platform and status."""
+    with _database().session() as session:
+        rows = session.execute(sa.select(LtiDeployment, LtiRegistration).join(LtiRegistration)
+                               .order_by(LtiDeployment.id))
+        for deployment, registration in rows:
+            click.echo(f"{deployment.id}\t{deployment.status}\t{registration.issuer}\t{registration.client_id}\t"
+                       f"{deployment.deployment_id}")
+
+
+def _set_deployment_status(deployment_pk: int, status: DeploymentStatus) -> None:
+    with _database().session() as session:
+        deployment = session.get(LtiDeployment, deployment_pk)
+        if deployment is None:
+            raise click.ClickException(f"no deployment {deployment_pk} (see `lti-tool deployments list`)")
+        deployment.status = status.value
+        deployment.datetime_status_changed = utcnow()
+    click.echo(f"Deployment {deployment_pk} is now {status.value}.")
+
+
+@deployments.command("approve")
+@click.argument("deployment_pk", type=int)
+def deployments_approve(deployment_pk: int) -> None:
+    """Let launches through deployment DEPLOYMENT_PK (the number from `list`)."""
+    _set_deployment_status(deployment_pk, DeploymentStatus.ACTIVE)
+
+
+@deployments.command("disable")
+@click.argument("deployment_pk", type=int)
+def deployments_disable(deployment_pk: int) -> None:
+    """Refuse launches through deployment DEPLOYMENT_PK."""
+    _set_deployment_status(deployment_pk, DeploymentStatus.DISABLED)
+
+
+@main.group()
+def keys() -> None:
+    """The tool's signing keys."""
+
+
+@keys.command("rotate")
+@click.option("--overlap-days", type=int, default=None, help="Keep the old key published this long "
+                                                               "(default LTI_TOOL_KEY_OVERLAP_DAYS).")
+def keys_rotate(overlap_days: int | None) -> None:
+    """Start signing with a new key; keep the old one published for the overlap period."""
+    days = overlap_days if overlap_days is not None else _settings().key_overlap_days
+    with _database().session() as session:
+        key = tool_keys.rotate_keys(session, dt.timedelta(days=days))
+        click.echo(f"New signing key {key.kid}; previous keys stay published for {days} days.")
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """Keys with their state (no private material is printed)."""
+    with _database().session() as session:
+        for key in session.scalars(sa.select(ToolKey).order_by(ToolKey.id)):
+            state = "signing" if key.is_active else f"published until {key.publish_until:%Y-%m-%d %H:%M} UTC"
+            click.echo(f"{key.kid}\t{state}\tcreated {key.datetime_created:%Y-%m-%d}")
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending migrations."""
+    migrate.upgrade(_database().engine)
+    click.echo("Database schema is up to date.")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

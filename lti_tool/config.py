@@ -1,0 +1,156 @@
+"""Settings, read once from ``LTI_TOOL_*`` environment variables (the admin interface) or a mapping (tests).
+
+Every setting is listed in :data:`SETTINGS` with its variable, type, default and meaning; the README's
+configuration reference is generated from the same table (``lti-tool config``), so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "LTI_TOOL_"
+
+
+class ConfigError(ValueError):
+    """The configuration cannot work; the message tells the admin which variable to fix."""
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One admin-facing setting: its ``LTI_TOOL_`` name, how to parse it, and what it means."""
+
+    name: str
+    parse: Callable[[str], Any]
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("ENV", str, "production (default), development or testing. Development allows a generated secret."),
+    Setting("BASE_URL", str, "Public URL of the tool as the LMS and the browser see it, e.g. https://lti.school.org."),
+    Setting("SECRET_KEY", str, "Signs URLs and cookies. Required in production; keep it secret and stable."),
+    Setting("DATABASE_URL", str, "SQLAlchemy URL. Default: a SQLite file in the data directory. "
+            "Production: postgresql+psycopg://user:pass@host/db."),
+    Setting("DATA_DIR", str, "Folder for the SQLite file and generated development secrets (default ./instance)."),
+    Setting("AUTO_APPROVE_DEPLOYMENTS", _parse_bool, "Approve unknown deployments of a known registration "
+            "automatically (default false: they wait for an admin)."),
+    Setting("JWT_LEEWAY_SECONDS", int, "Clock-skew tolerance for iat/exp of platform tokens (default 60)."),
+    Setting("LOGIN_STATE_TTL_SECONDS", int, "How long an OIDC login may take before its state expires (default 600)."),
+    Setting("LAUNCH_TTL_SECONDS", int, "How long a launch stays usable by the pages it opened (default 14400)."),
+    Setting("HTTP_TIMEOUT_SECONDS", float, "Timeout of every outbound HTTP request (default 10)."),
+    Setting("PROXY_COUNT", int, "Number of reverse proxies in front of the tool whose X-Forwarded-* headers "
+            "are trusted (default 1)."),
+    Setting("LOG_LEVEL", str, "Python log level (default INFO)."),
+    Setting("KEY_OVERLAP_DAYS", int, "How long a rotated-out tool key stays published (default 7)."),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The tool's configuration. Build it with :func:`load_settings`; pass it to ``create_app``."""
+
+    env: str = "production"
+    base_url: str = "http://127.0.0.1:5000"
+    secret_key: str = ""
+    database_url: str = ""
+    data_dir: str = "instance"
+    auto_approve_deployments: bool = False
+    jwt_leeway_seconds: int = 60
+    login_state_ttl_seconds: int = 600
+    launch_ttl_seconds: int = 4 * 3600
+    http_timeout_seconds: float = 10.0
+    proxy_count: int = 1
+    log_level: str = "INFO"
+    key_overlap_days: int = 7
+    # Not admin settings: set by the sandbox demo and tests only.
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_https(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    def url(self, path: str) -> str:
+        """Absolute public URL for ``path`` (which starts with ``/``)."""
+        return self.base_url.rstrip("/") + path
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read ``LTI_TOOL_*`` variables, apply ``overrides`` (lower-case field names), and check the result.
+
+    :raise ConfigError: a value does not parse, or the configuration is unsafe for production.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = environ.get(ENV_PREFIX + setting.name)
+        if raw is None:
+            continue
+        try:
+            values[setting.name.lower()] = setting.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{ENV_PREFIX}{setting.name}: {exc}") from exc
+    known = {f.name for f in fields(Settings)}
+    for key, value in (overrides or {}).items():
+        if key not in known:
+            raise ConfigError(f"unknown setting {key!r}")
+        values[key] = value
+    settings = Settings(**values)
+    return _complete(settings)
+
+
+def _complete(settings: Settings) -> Settings:
+    if settings.env not in {"production", "development", "testing"}:
+        raise ConfigError(f"{ENV_PREFIX}ENV must be production, development or testing, not {settings.env!r}")
+    if not settings.base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"{ENV_PREFIX}BASE_URL must start with http:// or https://")
+    data_dir = Path(settings.data_dir)
+    database_url = settings.database_url or f"sqlite:///{(data_dir / 'lti-tool.sqlite3').resolve()}"
+    secret_key = settings.secret_key
+    if not secret_key:
+        if settings.env == "production":
+            raise ConfigError(
+                f"{ENV_PREFIX}SECRET_KEY is not set. Production refuses to start without it: "
+                f"generate one with `python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+            )
+        secret_key = _development_secret(data_dir) if settings.env == "development" else secrets.token_urlsafe(32)
+    elif len(secret_key) < 16 and settings.env == "production":
+        raise ConfigError(f"{ENV_PREFIX}SECRET_KEY is too short: use at least 32 random characters.")
+    return Settings(**{**settings.__dict__, "database_url": database_url, "secret_key": secret_key})
+
+
+def _development_secret(data_dir: Path) -> str:
+    """A random secret kept in the data directory, so a development server keeps it across restarts."""
+    path = data_dir / "development-secret-key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(secret)
+    return secret
+
+
+def describe_settings() -> str:
+    """Plain-text reference of every environment variable, for ``lti-tool config`` and the README."""
+    defaults = Settings()
+    lines = []
+    for setting in SETTINGS:
+        default = getattr(defaults, setting.name.lower())
+        lines.append(f"{ENV_PREFIX}{setting.name} (default: {default!r})\n    {setting.help}")
+    return "\n".join(lines)

@@ -1,0 +1,249 @@
+"""Launch validation to the letter of the 1EdTech Security Framework 1.0 §5.1.3, on top of pylti1p3.
+
+pylti1p3 parses the token and checks the LTI message claims; this module adds what it lacks: the state and its
+nonce are single-use and bound together and to the browser, ``iat``/``exp`` get a configurable leeway, ``aud``
+and ``azp`` are checked, only RS256 is accepted, and the platform's key set is re-fetched on an unknown kid.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import jwt
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from pylti1p3.exception import LtiException
+from pylti1p3.message_launch import MessageLaunch
+from pylti1p3.request import Request
+from pylti1p3.session import SessionService
+from sqlalchemy import orm
+
+from lti_tool.db import utcnow
+from lti_tool.lti.claims import SUPPORTED_MESSAGE_TYPES
+from lti_tool.lti.claims import Claim
+from lti_tool.lti.errors import LaunchError
+from lti_tool.lti.platform_keys import PlatformKeyCache
+from lti_tool.lti.platform_keys import PlatformKeyError
+from lti_tool.lti.tool_conf import DatabaseToolConf
+from lti_tool.models import LoginState
+from lti_tool.models import LtiRegistration
+
+MAX_ID_TOKEN_LENGTH = 64 * 1024
+STATE_COOKIE_PREFIX = "lti-tool-state-"
+
+
+@dataclass(frozen=True)
+class LaunchInput:
+    """What the browser posted to the launch URL, and the state cookie it carried."""
+
+    id_token: str
+    state: str
+    state_cookie: str | None
+
+
+@dataclass(frozen=True)
+class ValidatedLaunch:
+    registration: LtiRegistration
+    claims: dict[str, Any]
+    login_state: LoginState
+
+    @property
+    def deployment_id(self) -> str:
+        return str(self.claims[Claim.DEPLOYMENT_ID])
+
+    @property
+    def message_type(self) -> str:
+        return str(self.claims[Claim.MESSAGE_TYPE])
+
+
+class _FormRequest(Request):
+    """The minimal pylti1p3 request: the posted form, no Flask session (state lives in our database)."""
+
+    def __init__(self, params: dict[str, str]) -> None:
+        self._params = params
+        self.session: dict[str, Any] = {}
+
+    def get_param(self, key: str) -> str:
+        return self._params.get(key, "")
+
+    def is_secure(self) -> bool:
+        return True
+
+
+class ToolMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
+    """pylti1p3's launch with our checks in place of its state, nonce, signature and registration steps."""
+
+    def __init__(self, launch: LaunchInput, login_state: LoginState, registration: LtiRegistration,
+                 keys: PlatformKeyCache, leeway_seconds: int, session: orm.Session) -> None:
+        request = _FormRequest({"id_token": launch.id_token, "state": launch.state})
+        super().__init__(request, DatabaseToolConf(session), session_service=SessionService(request),
+                         cookie_service=object())
+        self._login_state = login_state
+        self._lti_registration = registration
+        self._keys = keys
+        self._leeway = leeway_seconds
+
+    def _get_request_param(self, key: str) -> str:
+        value: str = self._request.get_param(key)
+        return value
+
+    def validate(self) -> ToolMessageLaunch:
+        self._validated = True
+        try:
+            self._validate_format()
+            self._validate_header()
+            self.validate_jwt_signature()
+            self.validate_nonce()
+            self.validate_message()
+        except Exception:
+            self._validated = False
+            raise
+        return self
+
+    def _validate_format(self) -> None:
+        try:
+            self.validate_jwt_format()
+        except LtiException as exc:
+            raise LaunchError(400, f"The id_token is not a valid JWT: {exc}") from exc
+
+    def _validate_header(self) -> None:
+        header = self._jwt.get("header", {})
+        alg = header.get("alg")
+        if alg != "RS256":
+            raise LaunchError(401, f"The id_token is signed with {alg!r}; LTI 1.3 requires RS256.")
+        if not header.get("kid"):
+            raise LaunchError(401, "The id_token has no 'kid' header, so the platform's signing key cannot be "
+                                   "identified. The platform must sign with a key published in its JWKS.")
+
+    def validate_jwt_signature(self) -> ToolMessageLaunch:
+        registration = self._lti_registration
+        try:
+            jwt.decode(
+                self._get_id_token(),
+                self._public_key(),
+                algorithms=["RS256"],
+                audience=registration.client_id,
+                issuer=registration.issuer,
+                leeway=self._leeway,
+                options={"require": ["iss", "aud", "exp", "iat", "nonce"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise LaunchError(401, "The id_token has expired (exp). Check that the LMS server's clock is right, "
+                                   "then open the activity again.") from exc
+        except jwt.ImmatureSignatureError as exc:
+            raise LaunchError(401, "The id_token was issued in the future (iat) by more than the allowed clock "
+                                   f"skew of {self._leeway} s. Check the LMS server's clock.") from exc
+        except jwt.InvalidAudienceError as exc:
+            raise LaunchError(401, "The id_token's audience (aud) does not contain this tool's client_id "
+                                   f"{registration.client_id!r} on this platform.") from exc
+        except jwt.InvalidIssuerError as exc:
+            raise LaunchError(401, f"The id_token's issuer (iss) is not {registration.issuer!r}, the platform "
+                                   "this login started with.") from exc
+        except jwt.MissingRequiredClaimError as exc:
+            raise LaunchError(401, f"The id_token lacks the required claim {exc.claim!r}.") from exc
+        except jwt.InvalidSignatureError as exc:
+            raise LaunchError(401, "The id_token's signature does not verify with the platform's published key.") \
+                from exc
+        except jwt.InvalidTokenError as exc:
+            raise LaunchError(401, f"The id_token was refused: {exc}.") from exc
+        self._validate_authorized_party()
+        return self
+
+    def _public_key(self) -> RSAPublicKey:
+        kid = str(self._jwt["header"]["kid"])
+        registration = self._lti_registration
+        try:
+            if registration.key_set_url:
+                return self._keys.get_key(registration.key_set_url, kid)
+            if registration.key_set:
+                return self._keys.keys_from_inline_set(registration.key_set, kid)
+        except PlatformKeyError as exc:
+            raise LaunchError(401, f"The platform's signing key cannot be found: {exc}.") from exc
+        raise LaunchError(401, "The registration has neither a key set URL nor keys; an admin must complete it.")
+
+    def _validate_authorized_party(self) -> None:
+        body = self._jwt["body"]
+        client_id = self._lti_registration.client_id
+        audiences = body["aud"] if isinstance(body["aud"], list) else [body["aud"]]
+        azp = body.get("azp")
+        if len(audiences) > 1 and azp is None:
+            raise LaunchError(401, "The id_token has several audiences but no authorized party (azp).")
+        if azp is not None and azp != client_id:
+            raise LaunchError(401, f"The id_token's authorized party (azp) {azp!r} is not this tool's client_id.")
+
+    def validate_nonce(self) -> ToolMessageLaunch:
+        if self._jwt["body"].get("nonce") != self._login_state.nonce:
+            raise LaunchError(401, "The id_token's nonce does not belong to this login: the token was replayed "
+                                   "or issued for another launch.")
+        return self
+
+    def validate_message(self) -> ToolMessageLaunch:
+        body = self._jwt["body"]
+        message_type = body.get(Claim.MESSAGE_TYPE)
+        if not message_type:
+            raise LaunchError(400, "The launch has no message_type claim.")
+        if message_type not in SUPPORTED_MESSAGE_TYPES:
+            raise LaunchError(400, f"This tool does not handle {message_type!r} messages.")
+        if not body.get(Claim.DEPLOYMENT_ID):
+            raise LaunchError(400, "The launch has no deployment_id claim.")
+        try:
+            super().validate_message()
+        except LtiException as exc:
+            raise LaunchError(400, f"The launch is missing required LTI data: {exc}.") from exc
+        return self
+
+
+def find_login_state(session: orm.Session, launch: LaunchInput) -> LoginState:
+    """The login this launch completes, checked against the browser's state cookie."""
+    if not launch.id_token:
+        raise LaunchError(400, "The launch request has no id_token. The LMS must post it to this URL.")
+    if len(launch.id_token) > MAX_ID_TOKEN_LENGTH:
+        raise LaunchError(400, "The id_token is larger than 64 KB.")
+    if not launch.state:
+        raise LaunchError(400, "The launch request has no state parameter.")
+    login_state = session.get(LoginState, launch.state)
+    if login_state is None or login_state.expires_at < utcnow():
+        raise LaunchError(401, "This launch has expired or was already used. Open the activity again from the "
+                               "course page.", title="Please open the activity again")
+    if launch.state_cookie != launch.state:
+        raise LaunchError(
+            401,
+            "Your browser did not send back the cookie this tool set a moment ago, so the launch cannot be tied "
+            "to you. This happens when the browser blocks cookies inside the course page. Open the activity in "
+            "a new window to continue.",
+            title="Open the activity in a new window",
+            retry_query=urlencode(login_state.login_params) if login_state.login_params else None,
+        )
+    return login_state
+
+
+def validate_launch(session: orm.Session, launch: LaunchInput, keys: PlatformKeyCache,
+                    leeway_seconds: int) -> ValidatedLaunch:
+    """Check everything about an incoming id_token; raise :class:`LaunchError` with the reason if anything fails.
+
+    The login state is not consumed here: :func:`consume_login_state` does that in the transaction that records
+    the launch, so two concurrent replays cannot both succeed.
+    """
+    login_state = find_login_state(session, launch)
+    registration = session.get(LtiRegistration, login_state.registration_id)
+    if registration is None or not registration.is_active:
+        raise LaunchError(403, "The tool's registration with this platform has been disabled by an admin.")
+    message_launch = ToolMessageLaunch(launch, login_state, registration, keys, leeway_seconds, session)
+    message_launch.validate()
+    return ValidatedLaunch(registration=registration, claims=dict(message_launch.get_launch_data()),
+                           login_state=login_state)
+
+
+def consume_login_state(session: orm.Session, state: str) -> None:
+    """Delete the login state; exactly one launch can do so (the single-use nonce)."""
+    result = session.execute(sa.delete(LoginState).where(LoginState.state == state))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise LaunchError(401, "This launch was already used. Open the activity again from the course page.")
+
+
+def purge_expired_login_states(session: orm.Session, now: dt.datetime | None = None) -> int:
+    result = session.execute(sa.delete(LoginState).where(LoginState.expires_at < (now or utcnow())))
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,117 @@
+"""The LTI surface: OIDC login, launch, and the tool's JWKS. Routes parse, call one service, render."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+import jwt
+from flask import Blueprint
+from flask import Response
+from flask import jsonify
+from flask import redirect
+from flask import render_template
+from flask import request
+
+from lti_tool.db import get_session
+from lti_tool.keys import published_jwks
+from lti_tool.lti.claims import Claim
+from lti_tool.lti.claims import MessageType
+from lti_tool.lti.claims import is_staff
+from lti_tool.lti.errors import LaunchError
+from lti_tool.lti.launch import STATE_COOKIE_PREFIX
+from lti_tool.lti.launch import LaunchInput
+from lti_tool.lti.launch import validate_launch
+from lti_tool.lti.login import start_login
+from lti_tool.lti.sync import record_launch
+from lti_tool.models import LtiLaunch
+from lti_tool.services import get_services
+
+log = logging.getLogger(__name__)
+bp = Blueprint("lti", __name__, url_prefix="/lti")
+
+LAUNCH_PATH = "/lti/launch"
+LOGIN_PATH = "/lti/login"
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@bp.route("/login/<registration_uuid>", methods=["GET", "POST"])
+def login(registration_uuid: str | None = None) -> Response:
+    services = get_services()
+    params = request.values.to_dict()
+    session = get_session()
+    login_redirect = start_login(session, params, services.settings.url(LAUNCH_PATH),
+                                 services.settings.login_state_ttl_seconds, registration_uuid)
+    session.commit()
+    response = redirect(login_redirect.url, code=302)
+    https = services.settings.is_https
+    # Inside an LMS iframe the tool is a third party: over HTTPS the cookie must be SameSite=None and
+    # Partitioned (CHIPS) to survive Chrome's third-party-cookie rules.
+    response.set_cookie(login_redirect.cookie_name, login_redirect.state, max_age=login_redirect.ttl_seconds,
+                        secure=https, httponly=True, samesite="None" if https else "Lax", partitioned=https,
+                        path=urlsplit(services.settings.url(LAUNCH_PATH)).path)
+    return response
+
+
+@bp.post("/launch")
+def launch() -> Response | str:
+    services = get_services()
+    state = request.form.get("state", "")
+    launch_input = LaunchInput(
+        id_token=request.form.get("id_token", ""),
+        state=state,
+        state_cookie=request.cookies.get(STATE_COOKIE_PREFIX + state) if state else None,
+    )
+    session = get_session()
+    validated = validate_launch(session, launch_input, services.platform_keys, services.settings.jwt_leeway_seconds)
+    record = record_launch(session, validated, services.settings.auto_approve_deployments,
+                           services.settings.launch_ttl_seconds)
+    session.commit()
+    return render_landing(record)
+
+
+def render_landing(record: LtiLaunch) -> str:
+    """What the launched user sees first: it depends on the message and on their role."""
+    claims = record.claims
+    staff = is_staff(record.roles)
+    if record.message_type == MessageType.DEEP_LINKING:
+        template = "lti/deep_link.html" if staff else "lti/not_allowed.html"
+    else:
+        template = "lti/instructor.html" if staff else "lti/learner.html"
+    return render_template(template, launch=record, claims=claims,
+                           context=claims.get(Claim.CONTEXT) or {}, resource_link=claims.get(Claim.RESOURCE_LINK) or {})
+
+
+@bp.get("/jwks")
+def jwks() -> Response:
+    response = jsonify(published_jwks(get_session()))
+    # Platforms cache our keys; a short max-age lets a rotation propagate within minutes.
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.errorhandler(LaunchError)
+def launch_error(error: LaunchError) -> tuple[str, int]:
+    get_session().rollback()
+    context = _unverified_context()
+    log.warning("LTI %s refused (%s): %s [issuer=%s client_id=%s deployment_id=%s]", request.path, error.status,
+                error.reason, context.get("iss"), context.get("client_id"), context.get("deployment_id"))
+    retry_url = get_services().settings.url(LOGIN_PATH) + "?" + error.retry_query if error.retry_query else None
+    return render_template("lti/error.html", error=error, retry_url=retry_url), error.status
+
+
+def _unverified_context() -> dict[str, Any]:
+    """Who was launching, for the log line only: read from the request without trusting it."""
+    context: dict[str, Any] = {"iss": request.values.get("iss"), "client_id": request.values.get("client_id"),
+                               "deployment_id": request.values.get("lti_deployment_id")}
+    token = request.form.get("id_token")
+    if token:
+        try:
+            claims = jwt.decode(token, options={"verify_signature": False})
+        except jwt.InvalidTokenError:
+            return context
+        aud = claims.get("aud")
+        context.update(iss=claims.get("iss"), client_id=aud[0] if isinstance(aud, list) and aud else aud,
+                       deployment_id=claims.get(Claim.DEPLOYMENT_ID))
+    return context

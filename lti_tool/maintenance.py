@@ -1,0 +1,38 @@
+"""Background work shared by `lti-tool worker` processes and the thread inside `lti-tool serve`."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from lti_tool.db import Database
+from lti_tool.keys import purge_retired_keys
+from lti_tool.lti.launch import purge_expired_login_states
+from lti_tool.lti.sync import purge_expired_launches
+
+log = logging.getLogger(__name__)
+
+HOUSEKEEPING_INTERVAL_SECONDS = 60.0
+
+
+def housekeeping(database: Database) -> dict[str, int]:
+    """Delete what has expired: login states, launch handles, keys past their overlap."""
+    with database.session() as session:
+        return {
+            "login_states": purge_expired_login_states(session),
+            "launches": purge_expired_launches(session),
+            "keys": purge_retired_keys(session),
+        }
+
+
+def run_worker(database: Database, stop: threading.Event) -> None:
+    """Loop until ``stop`` is set (at least one round). Errors are logged and retried, never fatal."""
+    while True:
+        try:
+            purged = housekeeping(database)
+            if any(purged.values()):
+                log.info("housekeeping purged %s", purged)
+        except Exception:  # a transient database error must not kill the worker
+            log.exception("housekeeping failed; retrying in %.0f s", HOUSEKEEPING_INTERVAL_SECONDS)
+        if stop.wait(HOUSEKEEPING_INTERVAL_SECONDS):
+            return
