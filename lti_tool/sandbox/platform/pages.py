@@ -1,0 +1,43 @@
+"""The few HTML pages the emulated LMS shows a browser (kept tiny; FormBrowser understands them)."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from lti_tool.sandbox.platform.launch import AuthorizationResult
+
+
+def _page(title: str, body: str, onload: str = "") -> str:
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title></head>"
+            f"<body{onload}>{body}</body></html>")
+
+
+def autosubmit_form(result: AuthorizationResult) -> str:
+    """The OIDC form_post response: browsers submit it on load, FormBrowser on data-autosubmit."""
+    fields = "".join(f"<input type='hidden' name='{escape(name)}' value='{escape(value)}'>"
+                     for name, value in (("id_token", result.id_token), ("state", result.state)))
+    form = (f"<form id='lti-autosubmit' data-autosubmit method='post' action='{escape(result.redirect_uri)}'>"
+            f"{fields}<noscript><button type='submit'>Continue</button></noscript></form>")
+    return _page("Launching tool", form, " onload='document.forms[0].submit()'")
+
+
+def deep_link_summary(result: dict[str, Any]) -> str:
+    rows = "".join(
+        f"<li data-resource-link-id='{escape(item['resource_link_id'])}'>{escape(item['title'])}"
+        f"{' (graded, line item ' + escape(item['lineitem_id']) + ')' if item['lineitem_id'] else ''}</li>"
+        for item in result["created"])
+    message = f"<p class='msg'>{escape(str(result['msg']))}</p>" if result.get("msg") else ""
+    return _page("Content added", f"<h1>Content added to {escape(result['context_id'])}</h1>{message}"
+                                  f"<ul id='added'>{rows}</ul>")
+
+
+def return_page(context_id: str) -> str:
+    return _page("Back in the course", f"<h1>Back in course {escape(context_id)}</h1>")
+
+
+def index_page(tools: list[tuple[str, str]], contexts: list[tuple[str, str]]) -> str:
+    tool_rows = "".join(f"<li>{escape(name)} <code>{escape(cid)}</code></li>" for cid, name in tools)
+    course_rows = "".join(f"<li>{escape(title)} <code>{escape(cid)}</code></li>" for cid, title in contexts)
+    return _page("LTI platform emulator", f"<h1>LTI platform emulator</h1><h2>Tools</h2><ul>{tool_rows}</ul>"
+                                          f"<h2>Courses</h2><ul>{course_rows}</ul>")
