@@ -4,6 +4,6 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from lti_tool.app import create_app  # noqa: E402  (needs __version__ defined first)
+from lti_tool.app import create_app
 
 __all__ = ["__version__", "create_app"]

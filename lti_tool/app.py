@@ -32,8 +32,8 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, services: Ser
     settings = config if isinstance(config, Settings) else load_settings(config)
     services = services or Services.from_settings(settings)
     app = Flask("lti_tool", template_folder=resource_dir("templates"), static_folder=resource_dir("static"))
-    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
-                      TESTING=settings.env == "testing")
+    # TESTING stays off even under tests: they must see the error pages users see, not propagated exceptions.
+    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES)
     if settings.proxy_count > 0:
         n = settings.proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore[method-assign]
@@ -72,7 +72,8 @@ def _configure_logging(settings: Settings) -> None:
 def _http_error(error: HTTPException) -> tuple[Response | str | dict[str, str], int]:
     status = error.code or 500
     if status >= 500:
-        log.error("%s %s failed: %s", request.method, request.path, error)
+        log.error("%s %s failed: %s", request.method, request.path, error,
+                  exc_info=getattr(error, "original_exception", None))
     else:
         log.info("%s %s: %s %s", request.method, request.path, status, error.description)
     if request.accept_mimetypes.best == "application/json" or request.is_json:

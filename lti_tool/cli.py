@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import sys
@@ -103,10 +104,8 @@ def worker(once: bool) -> None:
     stop = threading.Event()
     if once:
         stop.set()
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         run_worker(database, stop)
-    except KeyboardInterrupt:
-        pass
 
 
 @main.command()

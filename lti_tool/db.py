@@ -18,6 +18,8 @@ from flask import current_app
 from flask import g
 from sqlalchemy import event
 from sqlalchemy import orm
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
 
 
 def utcnow() -> dt.datetime:
@@ -140,15 +142,15 @@ def upsert(session: orm.Session, model: type[Base], conflict_columns: list[str],
     Launches write several such rows each; a select-then-insert pair would double the round trips and race
     with a concurrent launch of the same user.
     """
-    table = model.__table__
+    table = sa.Table(model.__tablename__, Base.metadata)
     dialect = session.get_bind().dialect.name
+    statement: postgresql.Insert | sqlite.Insert
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        statement = postgresql.insert(table).values(**values)
     elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
+        statement = sqlite.insert(table).values(**values)
     else:  # pragma: no cover - the tool supports SQLite and PostgreSQL
         raise NotImplementedError(f"upsert is not implemented for {dialect}")
-    statement = insert(table).values(**values)
     updates = {name: statement.excluded[name] for name in values if name not in conflict_columns}
-    statement = statement.on_conflict_do_update(index_elements=conflict_columns, set_=updates)
-    return int(session.execute(statement.returning(table.c.id)).scalar_one())
+    upserted = statement.on_conflict_do_update(index_elements=conflict_columns, set_=updates)
+    return int(session.execute(upserted.returning(table.c.id)).scalar_one())

@@ -64,7 +64,10 @@ class _FormRequest(Request):
 
     def __init__(self, params: dict[str, str]) -> None:
         self._params = params
-        self.session: dict[str, Any] = {}
+
+    @property
+    def session(self) -> dict[str, Any]:
+        return {}
 
     def get_param(self, key: str) -> str:
         return self._params.get(key, "")

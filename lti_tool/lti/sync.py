@@ -85,8 +85,8 @@ def sync_context_from_launch(session: orm.Session, deployment_pk: int, claims: d
     context = claims.get(Claim.CONTEXT)
     if not isinstance(context, dict) or not context.get("id"):
         return None
-    ags = claims.get(Claim.AGS_ENDPOINT) if isinstance(claims.get(Claim.AGS_ENDPOINT), dict) else {}
-    nrps = claims.get(Claim.NRPS) if isinstance(claims.get(Claim.NRPS), dict) else {}
+    ags = _claim_object(claims, Claim.AGS_ENDPOINT)
+    nrps = _claim_object(claims, Claim.NRPS)
     return upsert(session, LtiContext, ["deployment_id", "id_on_platform"], {
         "deployment_id": deployment_pk,
         "id_on_platform": str(context["id"]),
@@ -103,7 +103,7 @@ def sync_resource_link_from_launch(session: orm.Session, context_pk: int | None,
     link = claims.get(Claim.RESOURCE_LINK)
     if context_pk is None or not isinstance(link, dict) or not link.get("id"):
         return None
-    ags = claims.get(Claim.AGS_ENDPOINT) if isinstance(claims.get(Claim.AGS_ENDPOINT), dict) else {}
+    ags = _claim_object(claims, Claim.AGS_ENDPOINT)
     return upsert(session, LtiResourceLink, ["context_id", "id_on_platform"], {
         "context_id": context_pk,
         "id_on_platform": str(link["id"]),
@@ -156,6 +156,11 @@ def record_launch(session: orm.Session, launch: ValidatedLaunch, auto_approve: b
 def purge_expired_launches(session: orm.Session) -> int:
     result = session.execute(sa.delete(LtiLaunch).where(LtiLaunch.expires_at < utcnow()))
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _claim_object(claims: dict[str, Any], name: str) -> dict[str, Any]:
+    value = claims.get(name)
+    return value if isinstance(value, dict) else {}
 
 
 def _text(value: Any) -> str | None:

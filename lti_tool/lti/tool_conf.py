@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from pylti1p3.deployment import Deployment
 from pylti1p3.registration import Registration
-from pylti1p3.tool_config import ToolConfAbstract
+from pylti1p3.tool_config.abstract import ToolConfAbstract
 from sqlalchemy import orm
 
 from lti_tool.keys import SigningKey
@@ -29,7 +29,7 @@ def pylti_registration(registration: LtiRegistration, key: SigningKey) -> Regist
         .set_auth_login_url(registration.auth_login_url)
         .set_auth_token_url(registration.auth_token_url)
         .set_key_set_url(registration.key_set_url)
-        .set_key_set(registration.key_set)
+        .set_key_set(registration.key_set)  # type: ignore[arg-type]
         .set_tool_private_key(key.private_key_pem)
     )
     if registration.auth_audience:

@@ -13,6 +13,7 @@ from flask import jsonify
 from flask import redirect
 from flask import render_template
 from flask import request
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from lti_tool.db import get_session
 from lti_tool.keys import published_jwks
@@ -37,7 +38,7 @@ LOGIN_PATH = "/lti/login"
 
 @bp.route("/login", methods=["GET", "POST"])
 @bp.route("/login/<registration_uuid>", methods=["GET", "POST"])
-def login(registration_uuid: str | None = None) -> Response:
+def login(registration_uuid: str | None = None) -> WerkzeugResponse:
     services = get_services()
     params = request.values.to_dict()
     session = get_session()
@@ -55,7 +56,7 @@ def login(registration_uuid: str | None = None) -> Response:
 
 
 @bp.post("/launch")
-def launch() -> Response | str:
+def launch() -> str:
     services = get_services()
     state = request.form.get("state", "")
     launch_input = LaunchInput(

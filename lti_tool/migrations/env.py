@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
 from sqlalchemy import create_engine
 
 from lti_tool import models  # noqa: F401  (registers every table on Base.metadata)
@@ -29,7 +30,7 @@ def run_migrations_online() -> None:
         _run(connection)
 
 
-def _run(connection: object) -> None:
+def _run(connection: Connection) -> None:
     # Batch mode lets the same migrations alter tables on SQLite, which has little ALTER TABLE.
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
     with context.begin_transaction():
