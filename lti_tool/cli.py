@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import os
 import sys
 import threading
+from collections.abc import Callable
 
 import click
 import sqlalchemy as sa
@@ -75,18 +77,51 @@ def serve(host: str, port: int) -> None:
 
     For production, run gunicorn with `lti_tool.wsgi:app` and separate `lti-tool worker` processes.
     """
+    settings = _settings()
+    _serve(settings, host, port, f"lti-tool serving {settings.base_url} (listening on http://{host}:{port}).")
+
+
+@main.command()
+@click.option("--port", default=5000, show_default=True, type=int, help="Port of the tool.")
+@click.option("--sandbox-port", default=5001, show_default=True, type=int, help="Port of the sandbox LMS.")
+def demo(port: int, sandbox_port: int) -> None:
+    """Run the tool with a sandbox LMS, Speechace and iTEP stand-ins: click through the whole flow.
+
+    Development only (LTI_TOOL_ENV=development); `make demo` sets it. Uses the SQLite file in the data directory.
+    """
+    from dataclasses import replace
+
+    from lti_tool.sandbox.demo import require_development
+    from lti_tool.sandbox.demo import start_sandbox
+
+    settings = _settings()
+    try:
+        require_development(settings)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if "LTI_TOOL_BASE_URL" not in os.environ:
+        settings = replace(settings, base_url=f"http://127.0.0.1:{port}")
+
+    def start(database: Database) -> str:
+        server, _sandbox = start_sandbox(settings, database, sandbox_port)
+        return f"Sandbox LMS: open {server.url}/course  (tool: {settings.base_url}). Ctrl+C stops both."
+
+    _serve(settings, "127.0.0.1", port, start)
+
+
+def _serve(settings: Settings, host: str, port: int, on_start: str | Callable[[Database], str]) -> None:
+    """Serve the tool with a background worker thread until Ctrl+C."""
     from werkzeug.serving import make_server
 
     from lti_tool import create_app
 
-    settings = _settings()
     app = create_app(settings)
-    database = app.extensions["lti_tool.services"].database
+    database: Database = app.extensions["lti_tool.services"].database
     initialise(database)
     stop = threading.Event()
     threading.Thread(target=run_worker, args=(database, stop), name="lti-tool-worker", daemon=True).start()
     server = make_server(host, port, app, threaded=True)
-    click.echo(f"lti-tool serving {settings.base_url} (listening on http://{host}:{port}); Ctrl+C stops it.")
+    click.echo(on_start(database) if callable(on_start) else on_start)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -43,9 +43,18 @@ def role_name(role: str) -> str:
     return role.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
 
 
+def principal_role_name(role: str) -> str | None:
+    """The principal of a sub-role: ``.../membership/Learner#Instructor`` → ``Learner``; ``None`` otherwise."""
+    base, separator, _ = role.rpartition("#")
+    if not separator or "/membership/" not in base:
+        return None
+    return base.rsplit("/", 1)[-1]
+
+
 def is_staff(roles: Iterable[str]) -> bool:
-    """Instructor-like in this course (learners, unknown roles and no role at all are not)."""
-    return any(role_name(role) in STAFF_ROLE_NAMES and "#Learner" not in role for role in roles)
+    """Instructor-like in this course. Learners (including a learner sub-role named Instructor), unknown roles
+    and no role at all are not."""
+    return any(role_name(role) in STAFF_ROLE_NAMES and principal_role_name(role) != "Learner" for role in roles)
 
 
 def is_platform_admin(roles: Iterable[str]) -> bool:
