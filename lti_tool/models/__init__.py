@@ -1,5 +1,14 @@
 """Typed SQLAlchemy models, one module per domain. Import models from here."""
 
+from lti_tool.models.assessment import Activity
+from lti_tool.models.assessment import Assessment
+from lti_tool.models.assessment import Attempt
+from lti_tool.models.assessment import AttemptsPolicy
+from lti_tool.models.assessment import AttemptStatus
+from lti_tool.models.assessment import LtiLineItem
+from lti_tool.models.assessment import Result
+from lti_tool.models.assessment import ScoreSubmission
+from lti_tool.models.assessment import SubmissionStatus
 from lti_tool.models.keys import ServiceAccessToken
 from lti_tool.models.keys import ToolKey
 from lti_tool.models.lti import DeploymentStatus
@@ -13,15 +22,24 @@ from lti_tool.models.lti import LtiResourceLink
 from lti_tool.models.lti import LtiUser
 
 __all__ = [
+    "Activity",
+    "Assessment",
+    "Attempt",
+    "AttemptStatus",
+    "AttemptsPolicy",
     "DeploymentStatus",
     "LoginState",
     "LtiContext",
     "LtiDeployment",
     "LtiLaunch",
+    "LtiLineItem",
     "LtiMembership",
     "LtiRegistration",
     "LtiResourceLink",
     "LtiUser",
+    "Result",
+    "ScoreSubmission",
     "ServiceAccessToken",
+    "SubmissionStatus",
     "ToolKey",
 ]

@@ -116,6 +116,8 @@ class LtiResourceLink(Base):
     id_on_platform: Mapped[str] = mapped_column(sa.String(500))
     title: Mapped[str | None] = mapped_column(sa.String(500))
     lineitem_url: Mapped[str | None] = mapped_column(sa.String(1000))
+    # The speaking test placed here; None until a teacher sets it up (deep linking or the first launch).
+    activity_id: Mapped[int | None] = mapped_column(sa.ForeignKey("activity.id", ondelete="SET NULL"))
     datetime_updated: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

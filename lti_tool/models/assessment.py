@@ -1,0 +1,166 @@
+"""Speaking tests: what a school can use (assessments), where teachers put them (activities), what learners did
+(attempts and results), and the scores on their way to the gradebook (the outbox)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import secrets
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from lti_tool.db import Base
+from lti_tool.db import utcnow
+
+
+def new_public_id() -> str:
+    """Opaque identifier for URLs and LMS custom parameters (never the primary key)."""
+    return secrets.token_urlsafe(16)
+
+
+class Assessment(Base):
+    """A test offered to teachers: a Speechace share link (or test URL), or an iTEP product.
+
+    ``settings`` holds what may be shown to admins; ``secret`` (the Speechace key, …) never leaves the server.
+    """
+
+    __tablename__ = "assessment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(sa.String(40), unique=True, default=new_public_id)
+    provider: Mapped[str] = mapped_column(sa.String(40))
+    title: Mapped[str] = mapped_column(sa.String(200))
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    secret: Mapped[str | None] = mapped_column(sa.Text)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    datetime_created: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:  # never show the secret
+        return f"<Assessment {self.id} {self.provider} {self.title!r}>"
+
+
+class AttemptsPolicy(enum.StrEnum):
+    LATEST = "latest"
+    BEST = "best"
+
+
+class Activity(Base):
+    """A speaking test placed in a course, with its grading settings. Resource links point at it."""
+
+    __tablename__ = "activity"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(sa.String(40), unique=True, default=new_public_id)
+    assessment_id: Mapped[int] = mapped_column(sa.ForeignKey("assessment.id", ondelete="RESTRICT"))
+    title: Mapped[str] = mapped_column(sa.String(200))
+    score_maximum: Mapped[float] = mapped_column(default=100.0)
+    # Which provider score goes to the gradebook: "overall" or one component ("pronunciation", …).
+    score_component: Mapped[str] = mapped_column(sa.String(40), default="overall")
+    attempts_policy: Mapped[str] = mapped_column(sa.String(20), default=AttemptsPolicy.LATEST.value)
+    show_score_to_student: Mapped[bool] = mapped_column(default=True)
+    datetime_created: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class LtiLineItem(Base):
+    """A gradebook column on the platform (AGS line item) that scores for a link go to."""
+
+    __tablename__ = "lti_lineitem"
+    __table_args__ = (sa.UniqueConstraint("context_id", "url", name="uq_lti_lineitem_per_context"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    context_id: Mapped[int] = mapped_column(sa.ForeignKey("lti_context.id", ondelete="CASCADE"))
+    resource_link_id: Mapped[int | None] = mapped_column(sa.ForeignKey("lti_resource_link.id", ondelete="SET NULL"))
+    url: Mapped[str] = mapped_column(sa.String(1000))
+    label: Mapped[str | None] = mapped_column(sa.String(500))
+    score_maximum: Mapped[float | None] = mapped_column()
+    resource_id: Mapped[str | None] = mapped_column(sa.String(500))
+    tag: Mapped[str | None] = mapped_column(sa.String(500))
+
+
+class AttemptStatus(enum.StrEnum):
+    STARTED = "started"
+    SUBMITTED = "submitted"
+    GRADED = "graded"
+    GRADE_FAILED = "grade_failed"
+
+
+class Attempt(Base):
+    """A learner's participation in one placement of an activity (one per resource link and user)."""
+
+    __tablename__ = "attempt"
+    __table_args__ = (sa.UniqueConstraint("resource_link_id", "user_id", name="uq_attempt_per_link_and_user"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(sa.String(40), unique=True, default=new_public_id)
+    activity_id: Mapped[int] = mapped_column(sa.ForeignKey("activity.id", ondelete="CASCADE"))
+    registration_id: Mapped[int] = mapped_column(sa.ForeignKey("lti_registration.id", ondelete="CASCADE"))
+    context_id: Mapped[int] = mapped_column(sa.ForeignKey("lti_context.id", ondelete="CASCADE"))
+    resource_link_id: Mapped[int] = mapped_column(sa.ForeignKey("lti_resource_link.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("lti_user.id", ondelete="CASCADE"))
+    lineitem_url: Mapped[str | None] = mapped_column(sa.String(1000))
+    status: Mapped[str] = mapped_column(sa.String(20), default=AttemptStatus.STARTED.value)
+    # Provider-side handle (iTEP test id) and what the learner must be shown (password, instructions).
+    provider_reference: Mapped[str | None] = mapped_column(sa.String(200), index=True)
+    provider_data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status_detail: Mapped[str | None] = mapped_column(sa.Text)
+    # AGS timestamps must increase strictly per (line item, user); Moodle compares them to the second.
+    last_score_timestamp: Mapped[dt.datetime | None] = mapped_column()
+    datetime_started: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    datetime_updated: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Result(Base):
+    """One outcome a provider reported for an attempt; ``external_id`` makes repeated deliveries harmless."""
+
+    __tablename__ = "result"
+    __table_args__ = (sa.UniqueConstraint("attempt_id", "external_id", name="uq_result_per_attempt"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(sa.String(40), unique=True, default=new_public_id)
+    attempt_id: Mapped[int] = mapped_column(sa.ForeignKey("attempt.id", ondelete="CASCADE"), index=True)
+    external_id: Mapped[str] = mapped_column(sa.String(1000))
+    status: Mapped[str] = mapped_column(sa.String(40), default="complete")
+    scores: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    scale_maximum: Mapped[float] = mapped_column()
+    # A capability URL: whoever has it can read the report. Teachers only; never sent to the LMS or a learner.
+    report_url: Mapped[str | None] = mapped_column(sa.String(2000))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    datetime_received: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SubmissionStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    PARKED = "parked"
+    SUPERSEDED = "superseded"
+
+
+class ScoreSubmission(Base):
+    """A score on its way to the LMS (the durable outbox), written in the transaction that stored the result.
+
+    Workers claim due rows with a lease (``locked_until``); a worker that dies leaves the row to be claimed again.
+    """
+
+    __tablename__ = "score_submission"
+    __table_args__ = (sa.Index("ix_score_submission_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(sa.ForeignKey("attempt.id", ondelete="CASCADE"), index=True)
+    result_id: Mapped[int | None] = mapped_column(sa.ForeignKey("result.id", ondelete="SET NULL"))
+    score_given: Mapped[float | None] = mapped_column()
+    score_maximum: Mapped[float] = mapped_column()
+    activity_progress: Mapped[str] = mapped_column(sa.String(40))
+    grading_progress: Mapped[str] = mapped_column(sa.String(40))
+    comment: Mapped[str | None] = mapped_column(sa.Text)
+    status: Mapped[str] = mapped_column(sa.String(20), default=SubmissionStatus.PENDING.value)
+    tries: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    locked_until: Mapped[dt.datetime | None] = mapped_column()
+    claim_token: Mapped[str | None] = mapped_column(sa.String(64))
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    last_http_status: Mapped[int | None] = mapped_column()
+    datetime_created: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    datetime_sent: Mapped[dt.datetime | None] = mapped_column()
