@@ -41,11 +41,16 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, services: Ser
     app.extensions["lti_tool.services"] = services
     services.database.init_app(app)
 
+    from lti_tool.callbacks import views as callback_views
+    from lti_tool.lti import attempt_views  # noqa: F401  (adds the learner routes to the LTI blueprint)
     from lti_tool.lti import registration_views
     from lti_tool.lti import views as lti_views
+    from lti_tool.teacher import views as teacher_views
 
     app.register_blueprint(lti_views.bp)
     app.register_blueprint(registration_views.bp)
+    app.register_blueprint(callback_views.bp)
+    app.register_blueprint(teacher_views.bp)
     app.register_error_handler(HTTPException, _http_error)
     app.after_request(_security_headers)
 

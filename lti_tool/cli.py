@@ -233,6 +233,73 @@ def keys_list() -> None:
 
 
 @main.group()
+def assessment() -> None:
+    """Tests the school can use (Speechace share links, iTEP products)."""
+
+
+@assessment.command("add")
+@click.option("--provider", type=click.Choice(["speechace"]), required=True, help="The test provider.")
+@click.option("--title", required=True, help="Name teachers see.")
+@click.option("--oembed-url", default=None, help="Speechace Share → oEmbed link (holds the secret key).")
+@click.option("--test-url", default=None, help="Speechace iframe test URL (accounts without oEmbed).")
+def assessment_add(provider: str, title: str, oembed_url: str | None, test_url: str | None) -> None:
+    """Add an assessment. The share link's key is stored apart and never printed."""
+    from lti_tool.activities import add_speechace_assessment
+
+    try:
+        with _database().session() as session:
+            added = add_speechace_assessment(session, title, oembed_url=oembed_url, test_url=test_url)
+            click.echo(f"Added {provider} assessment {added.id} ({added.title}).")
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@assessment.command("list")
+def assessment_list() -> None:
+    """Assessments, with their keys masked."""
+    from lti_tool.models import Assessment
+
+    with _database().session() as session:
+        for row in session.scalars(sa.select(Assessment).order_by(Assessment.id)):
+            click.echo(f"{row.id}\t{row.provider}\t{row.title}\tkey {mask(row.secret)}\t"
+                       f"{'active' if row.is_active else 'inactive'}")
+
+
+@main.group()
+def activity() -> None:
+    """Speaking tests placed in courses (teachers normally create them from the LMS)."""
+
+
+@activity.command("add")
+@click.option("--assessment", "assessment_id", type=int, required=True, help="Assessment number (`assessment list`).")
+@click.option("--title", required=True)
+@click.option("--max-points", type=float, default=100.0, show_default=True)
+@click.option("--component", default="overall", show_default=True, help="Score that goes to the gradebook.")
+@click.option("--policy", type=click.Choice(["latest", "best"]), default="latest", show_default=True)
+def activity_add(assessment_id: int, title: str, max_points: float, component: str, policy: str) -> None:
+    """Create an activity; put the printed id in the LMS link's custom parameters as activity=<id>."""
+    from lti_tool.activities import create_activity
+    from lti_tool.models import Assessment
+
+    with _database().session() as session:
+        chosen = session.get(Assessment, assessment_id)
+        if chosen is None:
+            raise click.ClickException(f"no assessment {assessment_id} (see `lti-tool assessment list`)")
+        try:
+            created = create_activity(session, chosen, title, max_points, component, policy)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"Activity {created.public_id}: custom parameter activity={created.public_id}")
+
+
+def mask(secret: str | None) -> str:
+    """Enough of a secret to recognise it, never enough to use it."""
+    if not secret:
+        return "(none)"
+    return "•" * 8 + secret[-4:] if len(secret) > 8 else "•" * 8
+
+
+@main.group()
 def db() -> None:
     """Database schema."""
 

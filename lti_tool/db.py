@@ -142,15 +142,31 @@ def upsert(session: orm.Session, model: type[Base], conflict_columns: list[str],
     Launches write several such rows each; a select-then-insert pair would double the round trips and race
     with a concurrent launch of the same user.
     """
-    table = sa.Table(model.__tablename__, Base.metadata)
-    dialect = session.get_bind().dialect.name
-    statement: postgresql.Insert | sqlite.Insert
-    if dialect == "postgresql":
-        statement = postgresql.insert(table).values(**values)
-    elif dialect == "sqlite":
-        statement = sqlite.insert(table).values(**values)
-    else:  # pragma: no cover - the tool supports SQLite and PostgreSQL
-        raise NotImplementedError(f"upsert is not implemented for {dialect}")
+    table, statement = _dialect_insert(session, model, values)
     updates = {name: statement.excluded[name] for name in values if name not in conflict_columns}
     upserted = statement.on_conflict_do_update(index_elements=conflict_columns, set_=updates)
     return int(session.execute(upserted.returning(table.c.id)).scalar_one())
+
+
+def insert_if_absent(session: orm.Session, model: type[Base], conflict_columns: list[str],
+                     values: dict[str, Any]) -> int | None:
+    """Insert a row unless one with the same unique key exists; the new ``id``, or ``None`` if it existed.
+
+    Concurrent duplicates (a provider delivering the same callback twice at once) cannot both insert.
+    """
+    table, statement = _dialect_insert(session, model, values)
+    ignored = statement.on_conflict_do_nothing(index_elements=conflict_columns).returning(table.c.id)
+    inserted = session.execute(ignored).scalar_one_or_none()
+    return None if inserted is None else int(inserted)
+
+
+def _dialect_insert(session: orm.Session, model: type[Base],
+                    values: dict[str, Any]) -> tuple[sa.Table, postgresql.Insert | sqlite.Insert]:
+    """INSERT with ON CONFLICT support, for the two databases the tool runs on."""
+    table = sa.Table(model.__tablename__, Base.metadata)
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return table, postgresql.insert(table).values(**values)
+    if dialect == "sqlite":
+        return table, sqlite.insert(table).values(**values)
+    raise NotImplementedError(f"ON CONFLICT inserts are not implemented for {dialect}")  # pragma: no cover

@@ -56,7 +56,7 @@ def login(registration_uuid: str | None = None) -> WerkzeugResponse:
 
 
 @bp.post("/launch")
-def launch() -> str:
+def launch() -> str | tuple[str, int]:
     services = get_services()
     state = request.form.get("state", "")
     launch_input = LaunchInput(
@@ -72,14 +72,20 @@ def launch() -> str:
     return render_landing(record)
 
 
-def render_landing(record: LtiLaunch) -> str:
+def render_landing(record: LtiLaunch) -> str | tuple[str, int]:
     """What the launched user sees first: it depends on the message and on their role."""
     claims = record.claims
     staff = is_staff(record.roles)
     if record.message_type == MessageType.DEEP_LINKING:
         template = "lti/deep_link.html" if staff else "lti/not_allowed.html"
+    elif staff:
+        from lti_tool.teacher.views import render_link_overview
+
+        return render_link_overview(record)
     else:
-        template = "lti/instructor.html" if staff else "lti/learner.html"
+        from lti_tool.lti.attempt_views import learner_page
+
+        return learner_page(record)
     return render_template(template, launch=record, claims=claims,
                            context=claims.get(Claim.CONTEXT) or {}, resource_link=claims.get(Claim.RESOURCE_LINK) or {})
 

@@ -1,0 +1,1 @@
+"""Provider callbacks: Speechace's score callback, iTEP's results webhook."""

@@ -1,0 +1,64 @@
+"""The learner's side of a launch: the embedded test (or test ticket), retry, and the status the page polls."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import jsonify
+from flask import render_template
+from flask import url_for
+from werkzeug.wrappers import Response
+
+from lti_tool.activities import LaunchExpired
+from lti_tool.activities import activity_for_launch
+from lti_tool.activities import attempt_status
+from lti_tool.activities import load_launch
+from lti_tool.activities import start_test
+from lti_tool.db import get_session
+from lti_tool.lti.views import bp
+from lti_tool.models import LtiLaunch
+from lti_tool.providers.interfaces import EmbeddedTest
+from lti_tool.providers.interfaces import ProviderError
+from lti_tool.services import get_services
+
+log = logging.getLogger(__name__)
+
+
+def learner_page(record: LtiLaunch) -> tuple[str, int]:
+    """Start or resume the learner's test for this launch; a provider failure gives a page with a retry."""
+    session = get_session()
+    activity = activity_for_launch(session, record)
+    if activity is None:
+        session.commit()
+        return render_template("lti/learner.html", launch=record, resource_link=record.claims.get(
+            "https://purl.imsglobal.org/spec/lti/claim/resource_link") or {}, context={}), 200
+    try:
+        test = start_test(session, get_services().providers, record, activity)
+    except ProviderError as error:
+        session.commit()  # the attempt is recorded even when the provider fails
+        log.warning("provider failed for launch of user %s on link %s: %s", record.user_id,
+                    record.resource_link_id, error.detail)
+        return render_template("lti/provider_error.html", error=error, activity=activity,
+                               retry_url=url_for("lti.attempt_page", launch_id=record.id)), 502
+    session.commit()
+    status_url = url_for("lti.attempt_status_json", launch_id=record.id)
+    template = "lti/test_embedded.html" if isinstance(test.view, EmbeddedTest) else "lti/test_ticket.html"
+    return render_template(template, activity=activity, view=test.view, status_url=status_url), 200
+
+
+@bp.get("/attempt/<launch_id>")
+def attempt_page(launch_id: str) -> tuple[str, int]:
+    return learner_page(load_launch(get_session(), launch_id))
+
+
+@bp.get("/attempt/<launch_id>/status")
+def attempt_status_json(launch_id: str) -> Response:
+    response = jsonify(attempt_status(get_session(), load_launch(get_session(), launch_id)))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.errorhandler(LaunchExpired)
+def launch_expired(_error: LaunchExpired) -> tuple[str, int]:
+    return render_template("error.html", status=401, title="Please open the activity again",
+                           message="This page's session has expired. Open the activity again from your course."), 401

@@ -1,0 +1,132 @@
+"""The one interface every test provider implements; adding a provider is one new module in this package.
+
+A provider does two things: start a learner's attempt (an embedded test, or a test ID to hand out), and turn the
+provider's callback into a :class:`ReportedResult` after authenticating it. Everything else — attempts, results,
+the gradebook outbox — is shared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+from typing import ClassVar
+from typing import Protocol
+
+from sqlalchemy import orm
+
+from lti_tool.models import Activity
+from lti_tool.models import Assessment
+from lti_tool.models import Attempt
+from lti_tool.models import Result
+
+
+class ProviderError(Exception):
+    """The provider could not start the test. ``message`` is shown to the learner; ``detail`` to teachers/logs."""
+
+    def __init__(self, message: str, detail: str | None = None, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail or message
+        self.retryable = retryable
+
+
+class CallbackError(Exception):
+    """A provider callback is refused: ``status`` (4xx) and a message a human understands. Nothing is stored."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Learner:
+    """What the LMS shared about the learner (names and email only when it did)."""
+
+    user_id: str
+    name: str | None
+    given_name: str | None
+    family_name: str | None
+    email: str | None
+
+
+@dataclass(frozen=True)
+class EmbeddedTest:
+    """Show the test in an iframe; ``origin`` is the provider origin that gets the microphone and camera."""
+
+    src: str
+    origin: str
+    height: int = 720
+
+
+@dataclass(frozen=True)
+class TestTicket:
+    """A test taken elsewhere (iTEP): what the learner needs to start it."""
+
+    test_id: str | None
+    password: str | None = None
+    link: str | None = None
+    instructions: str | None = None
+    emailed_to: str | None = None
+
+
+@dataclass(frozen=True)
+class CallbackRequest:
+    """A provider's HTTP call, as received (the body unparsed, so signatures can cover its exact bytes)."""
+
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    body: bytes
+    form: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReportedResult:
+    """A provider outcome, validated. ``external_id`` identifies it at the provider (idempotency key)."""
+
+    external_id: str
+    status: str
+    scores: dict[str, float]
+    scale_maximum: float
+    report_url: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    level_label: str | None = None  # e.g. the CEFR level
+
+
+@dataclass(frozen=True)
+class ReportDetails:
+    """The main parts of a provider's report, for the teacher's result page."""
+
+    scores: dict[str, float]
+    questions: list[dict[str, str]] = field(default_factory=list)
+    rubric: str | None = None
+    link: str | None = None
+    problem: str | None = None  # why the full report could not be shown
+
+
+class AssessmentProvider(Protocol):
+    """A speaking-test provider. Implementations are built once per process with the shared HTTP session."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    scale_maximum: ClassVar[float]
+    components: ClassVar[tuple[str, ...]]
+
+    def start_attempt(self, session: orm.Session, assessment: Assessment, attempt: Attempt,
+                      learner: Learner) -> EmbeddedTest | TestTicket:
+        """Start (or resume) the learner's test. :raise ProviderError: the provider failed; tell the learner."""
+        ...
+
+    def find_attempt(self, session: orm.Session, request: CallbackRequest) -> Attempt:
+        """Authenticate the callback and find its attempt. :raise CallbackError: refused."""
+        ...
+
+    def read_result(self, assessment: Assessment, activity: Activity, request: CallbackRequest) -> ReportedResult:
+        """Validate the callback payload. :raise CallbackError: malformed or out of range."""
+        ...
+
+    def report_details(self, result: Result) -> ReportDetails:
+        """The report's main parts for a teacher; never raises (a fetch problem goes in ``problem``)."""
+        ...

@@ -1,0 +1,271 @@
+"""Speechace speaking test: oEmbed (or a configured test URL) server-side, results through the score callback.
+
+Facts (shared/docs/providers.md §1): the share link carries a secret ``key`` that bills the school, so it is only
+ever used server-side; the callback's only authentication is that key, so our callback URL also carries an HMAC
+over (course, quiz, user) that binds it to one learner's attempt; scores are on 0–9.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import math
+import re
+from collections.abc import Mapping
+from html.parser import HTMLParser
+from typing import Any
+from typing import ClassVar
+from urllib.parse import parse_qsl
+from urllib.parse import urlencode
+from urllib.parse import urlsplit
+from urllib.parse import urlunsplit
+
+import requests
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from lti_tool.models import Activity
+from lti_tool.models import Assessment
+from lti_tool.models import Attempt
+from lti_tool.models import Result
+from lti_tool.providers.interfaces import CallbackError
+from lti_tool.providers.interfaces import CallbackRequest
+from lti_tool.providers.interfaces import EmbeddedTest
+from lti_tool.providers.interfaces import Learner
+from lti_tool.providers.interfaces import ProviderError
+from lti_tool.providers.interfaces import ReportDetails
+from lti_tool.providers.interfaces import ReportedResult
+from lti_tool.providers.signing import CallbackSigner
+
+MAX_CALLBACK_BYTES = 64 * 1024
+SCALE_MAXIMUM = 9.0
+SCORE_FIELDS = ("overall", "pronunciation", "fluency", "vocab", "grammar")
+_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
+_REPORT_PATH = re.compile(r"/placement/report/([a-f0-9]+)/?$")
+MAX_REPORT_BYTES = 1024 * 1024
+
+
+def split_share_link(share_link: str) -> tuple[str, str]:
+    """Separate the share link into the oEmbed URL without its key, and the key (the secret).
+
+    :raise ValueError: not an http(s) URL, or no ``key`` parameter.
+    """
+    parts = urlsplit(share_link.strip())
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError("the Speechace share link must be an http(s) URL")
+    params = parse_qsl(parts.query, keep_blank_values=True)
+    keys = [value for name, value in params if name == "key"]
+    if len(keys) != 1 or not _KEY_PATTERN.match(keys[0]):
+        raise ValueError("the Speechace share link has no valid key= parameter (copy it from Share → oEmbed)")
+    without_key = urlunsplit(parts._replace(query=urlencode([(n, v) for n, v in params if n != "key"])))
+    return without_key, keys[0]
+
+
+class SpeechaceProvider:
+    name: ClassVar[str] = "speechace"
+    label: ClassVar[str] = "Speechace"
+    scale_maximum: ClassVar[float] = SCALE_MAXIMUM
+    components: ClassVar[tuple[str, ...]] = SCORE_FIELDS
+
+    def __init__(self, http: requests.Session, signer: CallbackSigner, callback_base_url: str) -> None:
+        self._http = http
+        self._signer = signer
+        self._callback_base_url = callback_base_url
+
+    # --- starting a test --------------------------------------------------------------------------------------
+
+    def start_attempt(self, session: orm.Session, assessment: Assessment, attempt: Attempt,
+                      learner: Learner) -> EmbeddedTest:
+        params = {"app_user_id": learner.user_id, "app_score_submission_url": self.callback_url(attempt)}
+        name = learner.name or " ".join(p for p in (learner.given_name, learner.family_name) if p)
+        if name:
+            params["app_user_fullname"] = name
+        if learner.email:
+            params["app_user_email"] = learner.email
+        if assessment.settings.get("mode") == "iframe":
+            return _embedded(_with_params(str(assessment.settings["test_url"]), params))
+        return self._oembed(assessment, params)
+
+    def _oembed(self, assessment: Assessment, params: dict[str, str]) -> EmbeddedTest:
+        url = _with_params(str(assessment.settings["oembed_url"]), {**params, "key": assessment.secret or ""})
+        try:
+            response = self._http.get(url, headers={"Accept": "application/json"})
+        except requests.Timeout as exc:
+            raise ProviderError("Speechace did not answer in time.", "oEmbed request timed out") from exc
+        except requests.RequestException as exc:
+            raise ProviderError("Speechace cannot be reached right now.", f"oEmbed request failed: "
+                                                                          f"{type(exc).__name__}") from exc
+        if not response.ok:
+            raise ProviderError("Speechace could not open the test.", f"oEmbed answered HTTP {response.status_code}",
+                                retryable=response.status_code >= 500)
+        try:
+            html = response.json()["html"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ProviderError("Speechace sent an answer the tool cannot read.", "oEmbed answer has no html") \
+                from exc
+        src = _iframe_src(str(html))
+        if src is None:
+            raise ProviderError("Speechace sent an answer the tool cannot read.", "oEmbed html has no iframe src")
+        return _embedded(src)
+
+    # --- the score callback -----------------------------------------------------------------------------------
+
+    def callback_url(self, attempt: Attempt) -> str:
+        """Our callback URL for this attempt: course, quiz (the activity's placement) and user, HMAC-bound."""
+        values = {"course": str(attempt.context_id), "quiz": str(attempt.resource_link_id),
+                  "user": str(attempt.user_id)}
+        return f"{self._callback_base_url}?{urlencode({**values, 'sig': self._signer.sign(values)})}"
+
+    def find_attempt(self, session: orm.Session, request: CallbackRequest) -> Attempt:
+        values = {name: request.query.get(name, "") for name in ("course", "quiz", "user")}
+        if not self._signer.verify(values, request.query.get("sig", "")):
+            raise CallbackError(403, "The callback URL's signature does not match: it was altered or not issued "
+                                     "by this tool.")
+        try:
+            context_id, link_id, user_id = (int(values[name]) for name in ("course", "quiz", "user"))
+        except ValueError as exc:  # pragma: no cover - a signed URL always carries our integers
+            raise CallbackError(400, "The callback URL's ids are not numbers.") from exc
+        attempt = session.scalars(sa.select(Attempt).where(
+            Attempt.resource_link_id == link_id, Attempt.user_id == user_id, Attempt.context_id == context_id)).first()
+        if attempt is None:
+            raise CallbackError(404, "No attempt matches this callback URL (the activity may have been removed).")
+        return attempt
+
+    def read_result(self, assessment: Assessment, activity: Activity, request: CallbackRequest) -> ReportedResult:
+        if len(request.body) > MAX_CALLBACK_BYTES:
+            raise CallbackError(413, f"The callback body is larger than {MAX_CALLBACK_BYTES // 1024} KB.")
+        payload = _json_object(request.body)
+        if not assessment.secret or not hmac.compare_digest(str(payload.get("key", "")).encode(),
+                                                            assessment.secret.encode()):
+            raise CallbackError(403, "The callback's key does not match this assessment's Speechace key.")
+        scores = _scores(payload.get("score"), required={"overall", activity.score_component})
+        report_url = payload.get("reportUrl")
+        if not isinstance(report_url, str) or urlsplit(report_url).scheme not in {"http", "https"} \
+                or len(report_url) > 2000:
+            raise CallbackError(400, "The callback has no valid reportUrl.")
+        stored = {name: value for name, value in payload.items() if name != "key"}  # never keep the secret twice
+        return ReportedResult(external_id=report_url, status="complete", scores=scores,
+                              scale_maximum=SCALE_MAXIMUM, report_url=report_url, payload=stored)
+
+    # --- the report -------------------------------------------------------------------------------------------
+
+    def report_details(self, result: Result) -> ReportDetails:
+        api_url = _report_api_url(result.report_url or "")
+        if api_url is None:
+            return ReportDetails(scores=result.scores, link=result.report_url,
+                                 problem="The report address is not one the tool can read.")
+        try:
+            with self._http.get(api_url, headers={"Accept": "application/json"}, stream=True) as response:
+                response.raise_for_status()
+                return _report_from_json(json.loads(_read_limited(response, MAX_REPORT_BYTES)), result)
+        except (requests.RequestException, ValueError) as exc:
+            return ReportDetails(scores=result.scores, link=result.report_url,
+                                 problem=f"The full report could not be loaded from Speechace ({type(exc).__name__}).")
+
+
+def _report_api_url(report_url: str) -> str | None:
+    """``…/placement/report/<id>`` (the page) → ``…/placement/api/report/<id>/`` (its JSON, as public code reads it)."""
+    match = _REPORT_PATH.search(urlsplit(report_url).path)
+    if match is None:
+        return None
+    parts = urlsplit(report_url)
+    return f"{parts.scheme}://{parts.netloc}/placement/api/report/{match.group(1)}/"
+
+
+def _read_limited(response: requests.Response, limit: int) -> bytes:
+    chunks, size = [], 0
+    for chunk in response.iter_content(chunk_size=16 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise ValueError(f"the report is larger than {limit // 1024} KB")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _report_from_json(document: Any, result: Result) -> ReportDetails:
+    if not isinstance(document, dict):
+        raise ValueError("the report is not a JSON object")
+    scoring = document.get("scoring")
+    if not isinstance(scoring, dict):
+        scoring = {}
+    scores = {name: float(part["score"]) for name, part in scoring.items()
+              if isinstance(part, dict) and isinstance(part.get("score"), int | float)}
+    questions = [
+        {"order": str(q.get("order", "")), "answer": str(q.get("answer", "")), "dialect": str(q.get("dialect", ""))}
+        for q in document.get("questions", []) if isinstance(q, dict)
+    ]
+    rubric = document.get("default_rubric")
+    return ReportDetails(scores=scores or result.scores, questions=questions,
+                         rubric=str(rubric) if rubric else None, link=result.report_url)
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise CallbackError(400, f"The callback body is not valid JSON: {exc}.") from exc
+    if not isinstance(payload, dict):
+        raise CallbackError(400, "The callback body must be a JSON object.")
+    return payload
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number")
+
+
+def _scores(raw: Any, required: set[str]) -> dict[str, float]:
+    if not isinstance(raw, Mapping):
+        raise CallbackError(400, "The callback has no score object.")
+    missing = sorted(name for name in required if raw.get(name) is None)
+    if missing:
+        raise CallbackError(400, f"The callback is missing the score(s) {', '.join(missing)}.")
+    scores: dict[str, float] = {}
+    for name in SCORE_FIELDS:
+        if raw.get(name) is not None:
+            scores[name] = _score_value(name, raw[name])
+    return scores
+
+
+def _score_value(name: str, value: Any) -> float:
+    # Numbers, or numeric strings (the docs' example is not valid JSON, so the real types are unknown).
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise CallbackError(400, f"The score {name!r} is not a number.")
+    try:
+        number = float(value)
+    except ValueError as exc:
+        raise CallbackError(400, f"The score {name!r} is not a number: {value!r}.") from exc
+    if not math.isfinite(number) or not 0 <= number <= SCALE_MAXIMUM:
+        raise CallbackError(400, f"The score {name!r} = {value!r} is outside 0–{SCALE_MAXIMUM:g}.")
+    return number
+
+
+class _IframeFinder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.src: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "iframe" and self.src is None:
+            self.src = dict(attrs).get("src")
+
+
+def _iframe_src(html: str) -> str | None:
+    """The provider's iframe URL. We render our own iframe rather than the provider's HTML, so its markup never
+    runs in our page and the allow= list is ours."""
+    finder = _IframeFinder()
+    finder.feed(html)
+    src = finder.src
+    if not src or urlsplit(src).scheme not in {"http", "https"}:
+        return None
+    return src
+
+
+def _embedded(src: str) -> EmbeddedTest:
+    parts = urlsplit(src)
+    return EmbeddedTest(src=src, origin=f"{parts.scheme}://{parts.netloc}")
+
+
+def _with_params(url: str, params: dict[str, str]) -> str:
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
+    return urlunsplit(parts._replace(query=urlencode(query)))

@@ -1,0 +1,50 @@
+"""Teacher pages. The launch handle in the URL identifies the teacher (no third-party cookies needed)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint
+from flask import abort
+from flask import render_template
+from flask import request
+
+from lti_tool.activities import load_launch
+from lti_tool.db import get_session
+from lti_tool.models import LtiLaunch
+from lti_tool.services import get_services
+from lti_tool.teacher.service import NotAllowed
+from lti_tool.teacher.service import link_overview
+from lti_tool.teacher.service import result_for_teacher
+
+log = logging.getLogger(__name__)
+bp = Blueprint("teacher", __name__, url_prefix="/teacher")
+
+
+def render_link_overview(record: LtiLaunch) -> str:
+    overview = link_overview(get_session(), record)
+    return render_template("teacher/link.html", overview=overview, launch=record,
+                           resource_link=record.claims.get("https://purl.imsglobal.org/spec/lti/claim/resource_link")
+                           or {})
+
+
+@bp.get("/results/<result_public_id>")
+def result_page(result_public_id: str) -> str | tuple[str, int]:
+    launch_id = request.args.get("launch")
+    if not launch_id:
+        return render_template("error.html", status=401, title="Open this page from your course",
+                               message="Reports are shown to teachers only: open the activity from your course and "
+                                       "follow the report link there."), 401
+    session = get_session()
+    record = load_launch(session, launch_id)
+    view = result_for_teacher(session, record, result_public_id)
+    if view is None:
+        abort(404)
+    details = get_services().providers[view.provider].report_details(view.result)
+    return render_template("teacher/result.html", view=view, details=details, launch=record)
+
+
+@bp.errorhandler(NotAllowed)
+def not_allowed(error: NotAllowed) -> tuple[str, int]:
+    log.warning("teacher page refused: %s (%s)", error, request.path)
+    return render_template("error.html", status=403, title="Not allowed", message=str(error)), 403
