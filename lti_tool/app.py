@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from lti_tool.config import Settings
 from lti_tool.config import load_settings
+from lti_tool.http import quiet_url_logging
 from lti_tool.paths import resource_dir
 from lti_tool.services import Services
 
@@ -68,6 +69,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, services: Ser
 def _configure_logging(settings: Settings) -> None:
     root = logging.getLogger("lti_tool")
     root.setLevel(settings.log_level.upper())
+    quiet_url_logging()
     if not logging.getLogger().handlers and not root.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

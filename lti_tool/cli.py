@@ -21,6 +21,7 @@ from lti_tool.config import describe_settings
 from lti_tool.config import load_settings
 from lti_tool.db import Database
 from lti_tool.db import utcnow
+from lti_tool.http import quiet_url_logging
 from lti_tool.lti.registration import PlatformDetails
 from lti_tool.lti.registration import register_platform
 from lti_tool.maintenance import run_worker
@@ -54,6 +55,7 @@ def initialise(database: Database) -> ToolKey:
 def main() -> None:
     """Speaking-test LTI 1.3 tool. Configure it with LTI_TOOL_* environment variables (`lti-tool config`)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    quiet_url_logging()
 
 
 @main.command()

@@ -5,6 +5,7 @@ Canvas refuses API calls without a User-Agent; a request without a timeout can h
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import requests
@@ -12,6 +13,13 @@ import requests
 from lti_tool import __version__
 
 USER_AGENT = f"lti-tool/{__version__} (+https://github.com/lti-tool/lti-tool)"
+
+
+def quiet_url_logging() -> None:
+    """urllib3 logs every request's full URL at DEBUG, and provider URLs carry secrets (the Speechace key):
+    keep it at INFO whatever level the admin picks."""
+    logger = logging.getLogger("urllib3")
+    logger.setLevel(max(logging.INFO, logger.level))
 
 
 class HttpSession(requests.Session):

@@ -172,3 +172,45 @@ def connected(app: Any, platform: PlatformEmulator, database: Database, tool_ser
 @pytest.fixture
 def browser() -> FormBrowser:
     return FormBrowser()
+
+
+@pytest.fixture
+def speechace() -> Iterator[Any]:
+    """The Speechace emulator on its own HTTP server."""
+    from lti_tool.sandbox.speechace import SpeechaceEmulator
+    from lti_tool.sandbox.speechace import create_speechace_app
+
+    server = LiveServer()
+    emulator = SpeechaceEmulator(server.url)
+    server.start(create_speechace_app(emulator))
+    yield emulator
+    server.stop()
+
+
+@dataclass
+class SpeechaceSetup:
+    """A Speechace assessment configured in the tool, and an activity using it."""
+
+    emulator: Any
+    assessment: Any  # the emulator's SpeechaceAssessment (holds the key)
+    assessment_pk: int
+    activity_public_id: str
+
+
+@pytest.fixture
+def speechace_activity_options() -> dict[str, Any]:
+    """Override in a test module or with parametrize to change the activity's grading settings."""
+    return {}
+
+
+@pytest.fixture
+def speechace_setup(speechace, database, speechace_activity_options) -> SpeechaceSetup:
+    from lti_tool.activities import add_speechace_assessment
+    from lti_tool.activities import create_activity
+
+    remote = speechace.add_assessment(title="Placement speaking test")
+    with database.session() as session:
+        assessment = add_speechace_assessment(session, "Placement speaking test", oembed_url=remote.share_link)
+        activity = create_activity(session, assessment, "Unit 3 speaking test", **speechace_activity_options)
+        return SpeechaceSetup(emulator=speechace, assessment=remote, assessment_pk=assessment.id,
+                              activity_public_id=activity.public_id)

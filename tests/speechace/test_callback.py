@@ -1,0 +1,298 @@
+"""Speechace's completion callback: verified, stored once, queued for the gradebook; bad input changes nothing."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from urllib.parse import parse_qs
+from urllib.parse import urlencode
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from lti_tool.models import Attempt
+from lti_tool.models import AttemptStatus
+from lti_tool.models import Result
+from lti_tool.models import ScoreSubmission
+from lti_tool.models import SubmissionStatus
+from lti_tool.sandbox.browser import FormBrowser
+from tests.speechace.test_embed import open_activity
+
+GOOD_SCORES = {"overall": 6.5, "pronunciation": 7.0, "fluency": 6.0, "vocab": 6.5, "grammar": 6.0}
+
+
+def take_test(connected, setup, sub=None, scores=None, content_type="application/json"):
+    """Open the activity as a learner and finish the test; returns the emulator's callback result."""
+    open_activity(connected, setup, sub=sub)
+    session = setup.emulator.session_for_user(sub or connected.course.learner)
+    return setup.emulator.complete(session.token, scores=scores, content_type=content_type)
+
+
+def counts(database) -> tuple[int, int]:
+    with database.session() as session:
+        return (session.scalar(sa.select(sa.func.count()).select_from(Result)),
+                session.scalar(sa.select(sa.func.count()).select_from(ScoreSubmission)))
+
+
+def test_completed_test_is_stored_and_queued_for_the_gradebook(connected, speechace_setup, database):
+    callback = take_test(connected, speechace_setup)
+    assert callback.status == 200, callback.response_text
+    assert json.loads(callback.response_text) == {"status": "accepted"}
+    with database.session() as session:
+        result = session.scalars(sa.select(Result)).one()
+        assert result.scores == GOOD_SCORES and result.scale_maximum == 9
+        assert result.report_url == json.loads(callback.body)["reportUrl"]
+        assert "key" not in result.payload
+        submission = session.scalars(sa.select(ScoreSubmission)).one()
+        assert submission.status == SubmissionStatus.PENDING
+        assert submission.score_given == pytest.approx(6.5 / 9 * 100, abs=1e-3)
+        assert submission.score_maximum == 100
+        assert (submission.grading_progress, submission.activity_progress) == ("FullyGraded", "Completed")
+        assert result.report_url not in submission.comment  # the capability URL never goes to the LMS
+        assert f"/teacher/results/{result.public_id}" in submission.comment
+        assert session.scalars(sa.select(Attempt.status)).one() == AttemptStatus.SUBMITTED
+
+
+def test_wrong_content_type_is_accepted(connected, speechace_setup, database):
+    assert take_test(connected, speechace_setup, content_type="text/plain").status == 200
+    assert counts(database) == (1, 1)
+
+
+def test_status_shows_submitted_and_the_score_after_the_callback(connected, speechace_setup):
+    browser = FormBrowser()
+    page = open_activity(connected, speechace_setup, browser=browser)
+    status_url = re.search(r'var statusUrl = "([^"]+)"', page.text).group(1)
+    token = speechace_setup.emulator.session_for_user(connected.course.learner).token
+    speechace_setup.emulator.complete(token)
+    status = browser.get(f"{connected.tool_url}{status_url}").json()
+    assert status["submitted"] is True and status["status"] == "submitted"
+    assert status["score"] == {"value": 6.5, "out_of": 9.0, "component": "overall"}
+
+
+@pytest.mark.parametrize("speechace_activity_options", [{"show_score_to_student": False}])
+def test_score_is_hidden_when_the_activity_says_so(connected, speechace_setup, speechace_activity_options):
+    browser = FormBrowser()
+    page = open_activity(connected, speechace_setup, browser=browser)
+    status_url = re.search(r'var statusUrl = "([^"]+)"', page.text).group(1)
+    speechace_setup.emulator.complete(speechace_setup.emulator.session_for_user(connected.course.learner).token)
+    assert "score" not in browser.get(f"{connected.tool_url}{status_url}").json()
+
+
+# --- refused callbacks: 4xx with a reason, nothing stored -------------------------------------------------------
+
+def _good_body(setup, report_id="a1b2c3d4e5f6") -> dict:
+    return {"version": "1.0", "key": setup.assessment.key, "courseId": setup.assessment.course_id,
+            "quizId": setup.assessment.quiz_id, "userId": "whoever", "score": dict(GOOD_SCORES),
+            "reportUrl": setup.emulator.url(f"/placement/report/{report_id}")}
+
+
+def _callback_url(connected, setup) -> str:
+    open_activity(connected, setup)
+    return setup.emulator.session_for_user(connected.course.learner).submission_url
+
+
+def _post(url, body, content_type="application/json") -> requests.Response:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return requests.post(url, data=data, headers={"Content-Type": content_type}, timeout=10)
+
+
+def _with_score(**changes):
+    def change(body):
+        body["score"].update(changes)
+    return change
+
+
+def _drop(*path):
+    def change(body):
+        target = body
+        for part in path[:-1]:
+            target = target[part]
+        target.pop(path[-1])
+    return change
+
+
+def _set(name, value):
+    def change(body):
+        body[name] = value
+    return change
+
+
+BAD_BODIES = [
+    pytest.param(_set("key", "WRONGKEY12345678"), 403, "key", id="wrong-key"),
+    pytest.param(_drop("key"), 403, "key", id="no-key"),
+    pytest.param(_drop("score"), 400, "score object", id="no-scores"),
+    pytest.param(_drop("score", "overall"), 400, "overall", id="overall-missing"),
+    pytest.param(_with_score(overall="excellent"), 400, "not a number", id="non-numeric"),
+    pytest.param(_with_score(fluency=True), 400, "not a number", id="boolean"),
+    pytest.param(_with_score(overall=-1), 400, "outside", id="negative"),
+    pytest.param(_with_score(grammar=9.5), 400, "outside", id="out-of-range"),
+    pytest.param(_set("score", [6.5]), 400, "score object", id="scores-not-an-object"),
+    pytest.param(_drop("reportUrl"), 400, "reportUrl", id="no-report-url"),
+    pytest.param(_set("reportUrl", "javascript:alert(1)"), 400, "reportUrl", id="report-url-not-http"),
+]
+
+
+@pytest.mark.parametrize(("change", "status", "reason"), BAD_BODIES)
+def test_bad_callback_is_refused_and_stores_nothing(connected, speechace_setup, database, change, status, reason):
+    url = _callback_url(connected, speechace_setup)
+    body = _good_body(speechace_setup)
+    change(body)
+    response = _post(url, body)
+    assert response.status_code == status, response.text
+    assert reason in response.json()["error"]
+    assert counts(database) == (0, 0)
+
+
+@pytest.mark.parametrize(("raw", "reason"), [
+    pytest.param(b"{not json", "not valid JSON", id="malformed-json"),
+    pytest.param(b'["a", "list"]', "JSON object", id="not-an-object"),
+    pytest.param(b'{"score": {"overall": NaN}}', "not valid JSON", id="nan"),
+    pytest.param(b'{"score": {"overall": Infinity}}', "not valid JSON", id="infinity"),
+    pytest.param(b"\xff\xfe", "not valid JSON", id="not-utf8"),
+])
+def test_unparseable_callback_is_refused(connected, speechace_setup, database, raw, reason):
+    response = _post(_callback_url(connected, speechace_setup), raw)
+    assert response.status_code == 400 and reason in response.json()["error"]
+    assert counts(database) == (0, 0)
+
+
+def test_body_over_64_kb_is_refused(connected, speechace_setup, database):
+    body = _good_body(speechace_setup)
+    body["padding"] = "x" * (65 * 1024)
+    response = _post(_callback_url(connected, speechace_setup), body)
+    assert response.status_code == 413
+    assert counts(database) == (0, 0)
+
+
+def test_callback_cannot_be_moved_to_another_student(connected, speechace_setup, database):
+    """Grace finished; someone replays her callback URL with Alan's user id: the signature stops it."""
+    url = _callback_url(connected, speechace_setup)
+    FormBrowser().get(connected.launch_url(sub=connected.course.instructor))  # another user row exists
+    parts = urlsplit(url)
+    query = {name: values[0] for name, values in parse_qs(parts.query).items()}
+    for field, value in (("user", str(int(query["user"]) + 1)), ("quiz", "999"), ("course", "999")):
+        moved = {**query, field: value}
+        response = _post(f"{parts.scheme}://{parts.netloc}{parts.path}?{urlencode(moved)}",
+                         _good_body(speechace_setup))
+        assert response.status_code == 403, field
+        assert "signature" in response.json()["error"]
+    unsigned = {name: value for name, value in query.items() if name != "sig"}
+    assert _post(f"{parts.scheme}://{parts.netloc}{parts.path}?{urlencode(unsigned)}",
+                 _good_body(speechace_setup)).status_code == 403
+    assert counts(database) == (0, 0)
+
+
+def test_unknown_provider_callback_is_404(app, tool_server):
+    assert requests.post(f"{tool_server.url}/callbacks/nobody", data=b"{}", timeout=10).status_code == 404
+
+
+# --- idempotency and attempts ----------------------------------------------------------------------------------
+
+def test_duplicate_callback_stores_nothing_new_and_queues_no_second_grade(connected, speechace_setup, database):
+    first = take_test(connected, speechace_setup)
+    assert first.status == 200
+    again = speechace_setup.emulator.resend(0)
+    assert again.status == 200 and json.loads(again.response_text) == {"status": "duplicate"}
+    assert counts(database) == (1, 1)
+
+
+def test_a_new_attempt_is_recorded_and_replaces_the_queued_grade(connected, speechace_setup, database):
+    take_test(connected, speechace_setup, scores={**GOOD_SCORES, "overall": 5.0})
+    take_test(connected, speechace_setup, scores={**GOOD_SCORES, "overall": 8.0})
+    with database.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Result)) == 2
+        submissions = session.scalars(sa.select(ScoreSubmission).order_by(ScoreSubmission.id)).all()
+        assert [s.status for s in submissions] == [SubmissionStatus.SUPERSEDED, SubmissionStatus.PENDING]
+        assert submissions[-1].score_given == pytest.approx(8.0 / 9 * 100, abs=1e-3)
+
+
+@pytest.mark.parametrize("speechace_activity_options", [{"attempts_policy": "best", "score_maximum": 20}])
+def test_best_policy_keeps_the_best_attempt(connected, speechace_setup, database, speechace_activity_options):
+    take_test(connected, speechace_setup, scores={**GOOD_SCORES, "overall": 8.0})
+    take_test(connected, speechace_setup, scores={**GOOD_SCORES, "overall": 4.5})
+    with database.session() as session:
+        latest = session.scalars(sa.select(ScoreSubmission).order_by(ScoreSubmission.id.desc())).first()
+        assert latest.score_given == pytest.approx(8.0 / 9 * 20, abs=1e-3)
+        assert latest.score_maximum == 20
+
+
+@pytest.mark.parametrize("speechace_activity_options", [{"score_component": "pronunciation"}])
+def test_a_component_can_be_the_gradebook_score(connected, speechace_setup, database, speechace_activity_options):
+    take_test(connected, speechace_setup, scores={**GOOD_SCORES, "pronunciation": 9.0})
+    with database.session() as session:
+        assert session.scalars(sa.select(ScoreSubmission.score_given)).one() == pytest.approx(100)
+
+
+# --- the teacher's report ----------------------------------------------------------------------------------------
+
+def _teacher_page(connected, setup, sub=None):
+    browser = FormBrowser()
+    page = browser.get(connected.launch_url(sub=sub or connected.course.instructor,
+                                            custom={"activity": setup.activity_public_id}))
+    return browser, page
+
+
+def test_teacher_sees_the_attempt_and_opens_the_report(connected, speechace_setup):
+    take_test(connected, speechace_setup)
+    browser, page = _teacher_page(connected, speechace_setup)
+    assert 'data-status="submitted"' in page.text and "Alan Turing" in page.text
+    report_link = html.unescape(re.search(r'href="([^"]*/teacher/results/[^"]+)"', page.text).group(1))
+    report = browser.get(f"{connected.tool_url}{report_link}")
+    assert report.status_code == 200, report.text[:300]
+    assert 'data-testid="report-answers"' in report.text and "report-problem" not in report.text
+    assert "overall" in report.text and "6.5" in report.text
+
+
+def test_learner_cannot_open_a_report(connected, speechace_setup, database):
+    take_test(connected, speechace_setup)
+    browser = FormBrowser()
+    page = open_activity(connected, speechace_setup, browser=browser)
+    launch_id = re.search(r"/lti/attempt/([^/\"]+)/status", page.text).group(1)
+    with database.session() as session:
+        public_id = session.scalars(sa.select(Result.public_id)).one()
+    response = browser.get(f"{connected.tool_url}/teacher/results/{public_id}?launch={launch_id}")
+    assert response.status_code == 403
+
+
+def test_teacher_of_another_course_cannot_open_a_report(connected, speechace_setup, database):
+    from lti_tool.sandbox.platform import constants as c
+
+    take_test(connected, speechace_setup)
+    connected.platform.add_context("course-202", "Other course", "OTH")
+    connected.platform.add_user("other-teacher", "Olga", "Other")
+    connected.platform.enrol("course-202", "other-teacher", [c.ROLE_INSTRUCTOR])
+    browser = FormBrowser()
+    page = browser.get(connected.platform.begin_launch(connected.client.client_id, "other-teacher", "course-202",
+                                                       resource_link_id="other-link"))
+    assert page.status_code == 200
+    launch_id = _launch_id_of(database, "other-teacher")
+    with database.session() as session:
+        public_id = session.scalars(sa.select(Result.public_id)).one()
+    assert browser.get(f"{connected.tool_url}/teacher/results/{public_id}?launch={launch_id}").status_code == 403
+
+
+def _launch_id_of(database, sub) -> str:
+    from lti_tool.models import LtiLaunch
+    from lti_tool.models import LtiUser
+
+    with database.session() as session:
+        return session.scalars(sa.select(LtiLaunch.id).join(LtiUser, LtiUser.id == LtiLaunch.user_id)
+                               .where(LtiUser.sub == sub).order_by(LtiLaunch.expires_at.desc())).first()
+
+
+def test_report_page_without_a_launch_asks_to_open_from_the_course(app, tool_server):
+    response = requests.get(f"{tool_server.url}/teacher/results/anything", timeout=10)
+    assert response.status_code == 401 and "Open this page from your course" in response.text
+
+
+def test_oversized_report_is_not_loaded_but_the_scores_are_shown(connected, speechace_setup):
+    speechace_setup.emulator.report_padding_bytes = 2 * 1024 * 1024
+    take_test(connected, speechace_setup)
+    browser, page = _teacher_page(connected, speechace_setup)
+    report_link = html.unescape(re.search(r'href="([^"]*/teacher/results/[^"]+)"', page.text).group(1))
+    report = browser.get(f"{connected.tool_url}{report_link}")
+    assert report.status_code == 200
+    assert 'data-testid="report-problem"' in report.text and "6.5" in report.text
