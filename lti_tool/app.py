@@ -43,12 +43,12 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, services: Ser
     services.database.init_app(app)
 
     from lti_tool.callbacks import views as callback_views
-    from lti_tool.lti import attempt_views  # noqa: F401  (adds the learner routes to the LTI blueprint)
     from lti_tool.lti import registration_views
-    from lti_tool.lti import views as lti_views
+    from lti_tool.lti import views as lti_views  # noqa: F401  (registers login, launch, learner and picker views)
+    from lti_tool.lti.blueprint import bp as lti_bp
     from lti_tool.teacher import views as teacher_views
 
-    app.register_blueprint(lti_views.bp)
+    app.register_blueprint(lti_bp)
     app.register_blueprint(registration_views.bp)
     app.register_blueprint(callback_views.bp)
     app.register_blueprint(teacher_views.bp)

@@ -15,7 +15,7 @@ from lti_tool.activities import attempt_status
 from lti_tool.activities import load_launch
 from lti_tool.activities import start_test
 from lti_tool.db import get_session
-from lti_tool.lti.views import bp
+from lti_tool.lti.blueprint import bp
 from lti_tool.models import LtiLaunch
 from lti_tool.providers.interfaces import EmbeddedTest
 from lti_tool.providers.interfaces import ProviderError

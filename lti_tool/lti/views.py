@@ -7,7 +7,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jwt
-from flask import Blueprint
 from flask import Response
 from flask import jsonify
 from flask import redirect
@@ -17,23 +16,20 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from lti_tool.db import get_session
 from lti_tool.keys import published_jwks
+from lti_tool.lti.blueprint import LAUNCH_PATH
+from lti_tool.lti.blueprint import LOGIN_PATH
+from lti_tool.lti.blueprint import bp
 from lti_tool.lti.claims import Claim
-from lti_tool.lti.claims import MessageType
-from lti_tool.lti.claims import is_staff
 from lti_tool.lti.errors import LaunchError
+from lti_tool.lti.landing import render_landing
 from lti_tool.lti.launch import STATE_COOKIE_PREFIX
 from lti_tool.lti.launch import LaunchInput
 from lti_tool.lti.launch import validate_launch
 from lti_tool.lti.login import start_login
 from lti_tool.lti.sync import record_launch
-from lti_tool.models import LtiLaunch
 from lti_tool.services import get_services
 
 log = logging.getLogger(__name__)
-bp = Blueprint("lti", __name__, url_prefix="/lti")
-
-LAUNCH_PATH = "/lti/launch"
-LOGIN_PATH = "/lti/login"
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -70,24 +66,6 @@ def launch() -> str | tuple[str, int]:
                            services.settings.launch_ttl_seconds)
     session.commit()
     return render_landing(record)
-
-
-def render_landing(record: LtiLaunch) -> str | tuple[str, int]:
-    """What the launched user sees first: it depends on the message and on their role."""
-    claims = record.claims
-    staff = is_staff(record.roles)
-    if record.message_type == MessageType.DEEP_LINKING:
-        template = "lti/deep_link.html" if staff else "lti/not_allowed.html"
-    elif staff:
-        from lti_tool.teacher.views import render_link_overview
-
-        return render_link_overview(record)
-    else:
-        from lti_tool.lti.attempt_views import learner_page
-
-        return learner_page(record)
-    return render_template(template, launch=record, claims=claims,
-                           context=claims.get(Claim.CONTEXT) or {}, resource_link=claims.get(Claim.RESOURCE_LINK) or {})
 
 
 @bp.get("/jwks")

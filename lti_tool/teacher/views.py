@@ -11,6 +11,7 @@ from flask import request
 
 from lti_tool.activities import load_launch
 from lti_tool.db import get_session
+from lti_tool.lti.deep_linking_views import render_picker
 from lti_tool.models import LtiLaunch
 from lti_tool.services import get_services
 from lti_tool.teacher.service import NotAllowed
@@ -21,11 +22,18 @@ log = logging.getLogger(__name__)
 bp = Blueprint("teacher", __name__, url_prefix="/teacher")
 
 
-def render_link_overview(record: LtiLaunch) -> str:
+def render_link_overview(record: LtiLaunch) -> str | tuple[str, int]:
     overview = link_overview(get_session(), record)
+    if overview.activity is None:
+        return render_picker(record)  # a link added by hand: its first teacher launch sets it up
     return render_template("teacher/link.html", overview=overview, launch=record,
                            resource_link=record.claims.get("https://purl.imsglobal.org/spec/lti/claim/resource_link")
                            or {})
+
+
+@bp.get("/link/<launch_id>")
+def link_page(launch_id: str) -> str | tuple[str, int]:
+    return render_link_overview(load_launch(get_session(), launch_id))
 
 
 @bp.get("/results/<result_public_id>")

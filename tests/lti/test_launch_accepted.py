@@ -16,7 +16,7 @@ from lti_tool.models import LtiResourceLink
 from lti_tool.models import LtiUser
 from lti_tool.sandbox.platform import constants as c
 
-INSTRUCTOR_PAGE = 'data-testid="instructor-landing"'
+INSTRUCTOR_PAGE = 'data-testid="teacher-setup"'
 LEARNER_PAGE = 'data-testid="learner-landing"'
 ROLE_TA = "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"
 
@@ -136,7 +136,7 @@ def test_deep_linking_launch_reaches_the_teacher_picker(browser, connected):
         connected.client.client_id, connected.course.instructor, connected.course.context_id,
         message_type=c.MSG_DEEP_LINKING))
     assert response.status_code == 200, response.text[:300]
-    assert 'data-testid="deep-link-landing"' in response.text
+    assert 'data-testid="teacher-setup"' in response.text and "Add a speaking test" in response.text
 
 
 @pytest.mark.parametrize("settings_overrides", [{"auto_approve_deployments": True}])

@@ -29,7 +29,7 @@ def test_course_page_launches_the_tool_in_an_iframe(app, settings, database):
         browser = FormBrowser()
         course = browser.get(f"{server.url}/course").text
         assert "Ada Lovelace (Teacher)" in course and "Grace Hopper (Student)" in course
-        for sub, landing in ((sandbox.people[0][0], "instructor-landing"), ("grace", "learner-landing")):
+        for sub, landing in ((sandbox.people[0][0], "teacher-setup"), ("grace", "learner-landing")):
             page = browser.get(f"{server.url}/course/open/{sub}/speaking-1").text
             iframe = re.search(r"<iframe[^>]*>", page).group(0)
             assert f"microphone {settings.base_url}" in html.unescape(iframe)

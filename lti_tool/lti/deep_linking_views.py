@@ -1,0 +1,66 @@
+"""The teacher's picker: in a deep-linking launch it answers the LMS; on a bare link it sets the link up."""
+
+from __future__ import annotations
+
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from werkzeug.wrappers import Response
+
+from lti_tool.activities import load_launch
+from lti_tool.db import get_session
+from lti_tool.lti.blueprint import LAUNCH_PATH
+from lti_tool.lti.blueprint import bp
+from lti_tool.lti.claims import MessageType
+from lti_tool.lti.deep_linking import ActivityFormError
+from lti_tool.lti.deep_linking import activity_from_form
+from lti_tool.lti.deep_linking import deep_link_response
+from lti_tool.lti.deep_linking import offered_assessments
+from lti_tool.models import LtiLaunch
+from lti_tool.models import LtiResourceLink
+from lti_tool.services import get_services
+from lti_tool.teacher.service import require_staff
+
+
+def render_picker(record: LtiLaunch, error: str | None = None, status: int = 200) -> tuple[str, int]:
+    providers = get_services().providers
+    deep_linking = record.message_type == MessageType.DEEP_LINKING
+    action = url_for("lti.deep_link_submit" if deep_linking else "lti.setup_link", launch_id=record.id)
+    return render_template("lti/activity_form.html", assessments=offered_assessments(get_session()),
+                           providers=providers, action=action, error=error, form=request.form,
+                           deep_linking=deep_linking), status
+
+
+@bp.post("/deep-link/<launch_id>")
+def deep_link_submit(launch_id: str) -> str | tuple[str, int]:
+    session = get_session()
+    record = load_launch(session, launch_id)
+    require_staff(record)
+    try:
+        activity = activity_from_form(session, get_services().providers, request.form)
+        answer = deep_link_response(session, record, activity, get_services().settings.url(LAUNCH_PATH))
+    except ActivityFormError as error:
+        session.rollback()
+        return render_picker(record, str(error), 400)
+    session.commit()
+    return render_template("lti/deep_link_return.html", answer=answer)
+
+
+@bp.post("/setup/<launch_id>")
+def setup_link(launch_id: str) -> Response | tuple[str, int]:
+    """A link added by hand (no deep linking): the teacher's first launch chooses its test."""
+    session = get_session()
+    record = load_launch(session, launch_id)
+    require_staff(record)
+    link = session.get(LtiResourceLink, record.resource_link_id) if record.resource_link_id else None
+    if link is None:
+        return render_picker(record, "This launch has no activity link to set up.", 400)
+    try:
+        activity = activity_from_form(session, get_services().providers, request.form)
+    except ActivityFormError as error:
+        session.rollback()
+        return render_picker(record, str(error), 400)
+    link.activity_id = activity.id
+    session.commit()
+    return redirect(url_for("teacher.link_page", launch_id=record.id), code=303)
