@@ -13,11 +13,13 @@ from flask import request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from lti_tool.activities import LaunchExpired
 from lti_tool.config import Settings
 from lti_tool.config import load_settings
 from lti_tool.http import quiet_url_logging
 from lti_tool.paths import resource_dir
 from lti_tool.services import Services
+from lti_tool.teacher.service import NotAllowed
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,8 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, services: Ser
     app.register_blueprint(callback_views.bp)
     app.register_blueprint(teacher_views.bp)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(NotAllowed, _not_allowed)
+    app.register_error_handler(LaunchExpired, _launch_expired)
     app.after_request(_security_headers)
 
     @app.get("/")
@@ -86,6 +90,17 @@ def _http_error(error: HTTPException) -> tuple[Response | str | dict[str, str], 
     if request.accept_mimetypes.best == "application/json" or request.is_json:
         return {"error": error.name, "message": error.description or error.name}, status
     return render_template("error.html", status=status, title=error.name, message=error.description), status
+
+
+def _not_allowed(error: NotAllowed) -> tuple[str, int]:
+    log.warning("%s %s refused (403): %s", request.method, request.path, error)
+    return render_template("error.html", status=403, title="Not allowed", message=str(error)), 403
+
+
+def _launch_expired(_error: LaunchExpired) -> tuple[str, int]:
+    log.info("%s %s: expired or unknown launch handle", request.method, request.path)
+    return render_template("error.html", status=401, title="Please open the activity again",
+                           message="This page's session has expired. Open the activity again from your course."), 401
 
 
 def _security_headers(response: Response) -> Response:

@@ -9,7 +9,6 @@ from flask import render_template
 from flask import url_for
 from werkzeug.wrappers import Response
 
-from lti_tool.activities import LaunchExpired
 from lti_tool.activities import activity_for_launch
 from lti_tool.activities import attempt_status
 from lti_tool.activities import load_launch
@@ -57,8 +56,3 @@ def attempt_status_json(launch_id: str) -> Response:
     response.headers["Cache-Control"] = "no-store"
     return response
 
-
-@bp.errorhandler(LaunchExpired)
-def launch_expired(_error: LaunchExpired) -> tuple[str, int]:
-    return render_template("error.html", status=401, title="Please open the activity again",
-                           message="This page's session has expired. Open the activity again from your course."), 401

@@ -14,7 +14,6 @@ from lti_tool.db import get_session
 from lti_tool.lti.deep_linking_views import render_picker
 from lti_tool.models import LtiLaunch
 from lti_tool.services import get_services
-from lti_tool.teacher.service import NotAllowed
 from lti_tool.teacher.service import link_overview
 from lti_tool.teacher.service import result_for_teacher
 
@@ -51,8 +50,3 @@ def result_page(result_public_id: str) -> str | tuple[str, int]:
     details = get_services().providers[view.provider].report_details(view.result)
     return render_template("teacher/result.html", view=view, details=details, launch=record)
 
-
-@bp.errorhandler(NotAllowed)
-def not_allowed(error: NotAllowed) -> tuple[str, int]:
-    log.warning("teacher page refused: %s (%s)", error, request.path)
-    return render_template("error.html", status=403, title="Not allowed", message=str(error)), 403

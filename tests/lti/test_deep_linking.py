@@ -1,0 +1,132 @@
+"""A teacher adds a speaking test from the course editor (deep linking) or sets up a link added by hand."""
+
+from __future__ import annotations
+
+import html
+
+import jwt
+import pytest
+import requests
+import sqlalchemy as sa
+
+from lti_tool.models import Activity
+from lti_tool.models import LtiResourceLink
+from lti_tool.sandbox.browser import FormBrowser
+from lti_tool.sandbox.browser import parse_forms
+from lti_tool.sandbox.platform import constants as c
+
+
+def picker(connected, browser=None, sub=None):
+    browser = browser or FormBrowser()
+    page = browser.get(connected.platform.begin_launch(
+        connected.client.client_id, sub or connected.course.instructor, connected.course.context_id,
+        message_type=c.MSG_DEEP_LINKING))
+    return browser, page
+
+
+def submit_picker(browser, page, **choices):
+    (form,) = [form for form in parse_forms(page.text, page.url) if form.attrs.get("data-testid") == "activity-form"]
+    return browser.submit(form, {name: str(value) for name, value in choices.items()})
+
+
+def test_deep_linking_round_trip_is_verified_by_the_platform(connected, speechace_setup, database):
+    browser, page = picker(connected)
+    assert page.status_code == 200 and "Placement speaking test" in page.text
+    done = submit_picker(browser, page, title="Week 5 speaking", score_maximum=20, attempts_policy="best",
+                         score_component="fluency")
+    assert done.status_code == 200, done.text[:400]
+    assert "Content added" in done.text  # the emulated LMS verified the JWT with the tool's JWKS
+    result = connected.platform.deep_link_results[-1]
+    claims = result["claims"]
+    assert claims["aud"] in (connected.platform.issuer, [connected.platform.issuer])
+    assert claims["iss"] == connected.client.client_id and claims["nonce"]
+    assert claims["https://purl.imsglobal.org/spec/lti/claim/deployment_id"] == connected.client.deployment_id
+    (item,) = result["content_items"]
+    assert item["type"] == "ltiResourceLink" and item["url"] == f"{connected.tool_url}/lti/launch"
+    with database.session() as session:
+        activity = session.scalars(sa.select(Activity).where(Activity.title == "Week 5 speaking")).one()
+        assert (activity.score_maximum, activity.attempts_policy, activity.score_component) == (20, "best",
+                                                                                                "fluency")
+    assert item["custom"] == {"activity": activity.public_id}  # an opaque id, never a secret
+    assert item["lineItem"] == {"scoreMaximum": 20.0, "label": "Week 5 speaking", "resourceId": activity.public_id,
+                                "tag": "speaking-test"}
+    (line_item,) = [li for li in connected.platform.line_items_of(connected.course.context_id)
+                    if li.resource_id == activity.public_id]
+    assert line_item.score_maximum == 20
+    assert speechace_setup.assessment.key not in str(claims)
+
+
+def test_the_response_is_signed_with_the_tools_published_key(connected, speechace_setup):
+    browser, page = picker(connected)
+    submit_picker(browser, page)
+    token = next(r for r in browser.history if r.url.startswith(connected.platform.url("/deep_link_return")))
+    body = token.request.body
+    raw = html.unescape(body if isinstance(body, str) else body.decode())
+    encoded = raw.split("JWT=", 1)[1].split("&")[0]
+    header = jwt.get_unverified_header(requests.utils.unquote(encoded))
+    published = {key["kid"] for key in requests.get(f"{connected.tool_url}/lti/jwks", timeout=10).json()["keys"]}
+    assert header["alg"] == "RS256" and header["kid"] in published
+
+
+def test_the_new_link_opens_the_chosen_test_for_learners(connected, speechace_setup):
+    browser, page = picker(connected)
+    submit_picker(browser, page, title="Chosen test")
+    created = connected.platform.deep_link_results[-1]["created"][0]
+    page = FormBrowser().get(connected.platform.begin_launch(
+        connected.client.client_id, connected.course.learner, connected.course.context_id,
+        resource_link_id=created["resource_link_id"]))
+    assert page.status_code == 200, page.text[:300]
+    assert 'id="provider-test"' in page.text and "Chosen test" in page.text
+
+
+@pytest.mark.parametrize(("choices", "message"), [
+    ({"score_maximum": "0"}, "above 0"),
+    ({"score_maximum": "lots"}, "must be a number"),
+    ({"assessment": "not-a-test"}, "Choose one of the speaking tests"),
+    ({"score_component": "charm"}, "reports these scores"),
+    ({"attempts_policy": "worst"}, "latest or the best"),
+])
+def test_bad_choices_are_explained_and_nothing_is_created(connected, speechace_setup, database, choices, message):
+    browser, page = picker(connected)
+    answer = submit_picker(browser, page, **choices)
+    assert answer.status_code == 400
+    assert message in html.unescape(answer.text)
+    with database.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Activity)) == 1  # the fixture's only
+    assert connected.platform.deep_link_results == []
+
+
+def test_learner_cannot_use_deep_linking(connected, speechace_setup):
+    _, page = picker(connected, sub=connected.course.learner)
+    assert page.status_code == 403
+
+
+def test_learner_cannot_post_to_the_picker(connected, speechace_setup, database):
+    from lti_tool.models import LtiLaunch
+
+    FormBrowser().get(connected.launch_url())  # a learner launch exists
+    with database.session() as session:
+        launch_id = session.scalars(sa.select(LtiLaunch.id)).one()
+    response = requests.post(f"{connected.tool_url}/lti/deep-link/{launch_id}", timeout=10,
+                             data={"assessment": "x", "score_maximum": "10"})
+    assert response.status_code == 403
+
+
+def test_a_link_added_by_hand_is_set_up_on_the_first_teacher_launch(connected, speechace_setup, database):
+    learner_page = FormBrowser().get(connected.launch_url(resource_link_id="by-hand"))
+    assert "not set up" in learner_page.text
+    browser = FormBrowser()
+    page = browser.get(connected.launch_url(sub=connected.course.instructor, resource_link_id="by-hand"))
+    assert 'data-testid="teacher-setup"' in page.text
+    overview = submit_picker(browser, page, title="Set up by hand", score_maximum=10)
+    assert overview.status_code == 200 and 'data-testid="attempts"' in overview.text
+    with database.session() as session:
+        link = session.scalars(sa.select(LtiResourceLink).where(LtiResourceLink.id_on_platform == "by-hand")).one()
+        assert session.get(Activity, link.activity_id).title == "Set up by hand"
+    again = FormBrowser().get(connected.launch_url(resource_link_id="by-hand"))
+    assert 'id="provider-test"' in again.text
+
+
+def test_no_assessments_configured_tells_the_teacher(connected):
+    _, page = picker(connected)
+    assert 'data-testid="no-assessments"' in page.text
