@@ -69,10 +69,11 @@ def create_db_engine(url: str) -> sa.Engine:
     """Engine with the settings each backend needs for several processes to share it."""
     if url.startswith("sqlite"):
         _ensure_sqlite_folder(url)
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        engine = sa.create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _configure_sqlite)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # hide_parameters: a database error must not print a statement's values (tokens, provider secrets) into logs.
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True)
 
 
 def _ensure_sqlite_folder(url: str) -> None:

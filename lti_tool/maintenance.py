@@ -1,11 +1,15 @@
-"""Background work shared by `lti-tool worker` processes and the thread inside `lti-tool serve`."""
+"""Background work shared by `lti-tool worker` processes and the threads inside `lti-tool serve`: grade passback
+(the outbox) and housekeeping. Any number of workers can run side by side: the outbox is claimed with leases."""
 
 from __future__ import annotations
 
 import logging
 import threading
 
+from lti_tool.config import Settings
 from lti_tool.db import Database
+from lti_tool.grading import PassbackWorker
+from lti_tool.http import HttpSession
 from lti_tool.keys import purge_retired_keys
 from lti_tool.lti.launch import purge_expired_login_states
 from lti_tool.lti.sync import purge_expired_launches
@@ -25,7 +29,7 @@ def housekeeping(database: Database) -> dict[str, int]:
         }
 
 
-def run_worker(database: Database, stop: threading.Event) -> None:
+def run_housekeeping(database: Database, stop: threading.Event) -> None:
     """Loop until ``stop`` is set (at least one round). Errors are logged and retried, never fatal."""
     while True:
         try:
@@ -36,3 +40,16 @@ def run_worker(database: Database, stop: threading.Event) -> None:
             log.exception("housekeeping failed; retrying in %.0f s", HOUSEKEEPING_INTERVAL_SECONDS)
         if stop.wait(HOUSEKEEPING_INTERVAL_SECONDS):
             return
+
+
+def passback_worker(database: Database, settings: Settings) -> PassbackWorker:
+    # Its own HTTP session: requests.Session is not meant to be shared across threads.
+    return PassbackWorker(database, HttpSession(timeout=settings.http_timeout_seconds), settings)
+
+
+def start_background(database: Database, settings: Settings, stop: threading.Event) -> PassbackWorker:
+    """Housekeeping and passback in daemon threads (the embedded server); returns the worker to wake."""
+    threading.Thread(target=run_housekeeping, args=(database, stop), name="housekeeping", daemon=True).start()
+    worker = passback_worker(database, settings)
+    worker.start_thread(stop)
+    return worker

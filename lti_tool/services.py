@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
-from dataclasses import field
 
 from flask import current_app
 
 from lti_tool.config import Settings
 from lti_tool.db import Database
+from lti_tool.grading import PassbackWorker
 from lti_tool.http import HttpSession
 from lti_tool.lti.platform_keys import PlatformKeyCache
 from lti_tool.providers import build_providers
@@ -23,11 +22,14 @@ class Services:
     http: HttpSession
     platform_keys: PlatformKeyCache
     providers: dict[str, AssessmentProvider]
-    # Set after a callback queued a score, so an in-process worker sends it now instead of at its next poll.
-    passback_wakeup: threading.Event = field(default_factory=threading.Event)
+    # The in-process passback worker (embedded server only); web processes under gunicorn have none and the
+    # separate `lti-tool worker` picks scores up at its next poll.
+    passback: PassbackWorker | None = None
 
     def wake_passback(self) -> None:
-        self.passback_wakeup.set()
+        """A callback queued a score: send it now instead of at the next poll."""
+        if self.passback is not None:
+            self.passback.wake()
 
     @classmethod
     def from_settings(cls, settings: Settings, database: Database | None = None) -> Services:

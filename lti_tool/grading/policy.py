@@ -24,8 +24,15 @@ from lti_tool.providers.interfaces import ReportedResult
 log = logging.getLogger(__name__)
 
 COMPLETE = "complete"
+INVALIDATED = "invalidated"
 COMPONENT_LABELS = {"overall": "overall", "pronunciation": "pronunciation", "fluency": "fluency",
                     "vocab": "vocabulary", "grammar": "grammar"}
+# What each non-graded outcome tells the gradebook (AGS activityProgress, gradingProgress), and the teacher.
+UNGRADED_OUTCOMES = {
+    "finished": ("Submitted", "Pending", "{label}: the test is finished and waits for the provider's grading."),
+    "withdrawn": ("Initialized", "NotReady", "{label} invalidated or reset the test: the grade was withdrawn."),
+    "pending": ("Submitted", "Pending", "{label} invalidated or reset the test: the grade is pending."),
+}
 
 
 @dataclass(frozen=True)
@@ -37,7 +44,7 @@ class RecordedResult:
 
 def record_result(session: orm.Session, attempt: Attempt, activity: Activity, report: ReportedResult,
                   provider_label: str, report_page_url: str) -> RecordedResult:
-    """Store ``report`` unless this attempt already has it, and queue the resulting gradebook score.
+    """Store ``report`` unless this attempt already has it, and queue what the gradebook must now show.
 
     :param report_page_url: the tool's own (teacher-only) page for the result; the provider's report URL is a
         capability and never goes to the LMS.
@@ -50,27 +57,52 @@ def record_result(session: orm.Session, attempt: Attempt, activity: Activity, re
     if result_id is None:
         log.info("duplicate %s result for attempt %s ignored", provider_label, attempt.id)
         return RecordedResult(result_id=None, is_new=False, submission_id=None)
+    if report.status == "attention":
+        attempt.status_detail = f"{provider_label} reports: {report.level_label or 'needs attention'}."
+        return RecordedResult(result_id=result_id, is_new=True, submission_id=None)
     attempt.status = AttemptStatus.SUBMITTED.value
     attempt.status_detail = None
-    value = gradebook_value(session, attempt, activity)
-    if value is None:
+    if report.status == COMPLETE:
+        submission = _graded_submission(session, attempt, activity, report, provider_label, result_id,
+                                        f"{report_page_url}/{_public_id(session, result_id)}")
+    else:
+        submission = _ungraded_submission(session, attempt, activity, report, provider_label, result_id)
+    if submission is None:
         return RecordedResult(result_id=result_id, is_new=True, submission_id=None)
     supersede_pending(session, attempt.id)
-    result_public_id = session.scalar(sa.select(Result.public_id).where(Result.id == result_id))
-    submission = ScoreSubmission(
-        attempt_id=attempt.id,
-        result_id=result_id,
-        score_given=round(value * activity.score_maximum, 4),
-        score_maximum=activity.score_maximum,
-        activity_progress="Completed",
-        grading_progress="FullyGraded",
-        comment=_comment(provider_label, activity, report, f"{report_page_url}/{result_public_id}"),
-        status=SubmissionStatus.PENDING.value,
-        next_attempt_at=utcnow(),
-    )
     session.add(submission)
     session.flush()
     return RecordedResult(result_id=result_id, is_new=True, submission_id=submission.id)
+
+
+def _graded_submission(session: orm.Session, attempt: Attempt, activity: Activity, report: ReportedResult,
+                       provider_label: str, result_id: int, report_link: str) -> ScoreSubmission | None:
+    value = gradebook_value(session, attempt, activity)
+    if value is None:
+        return None
+    return ScoreSubmission(
+        attempt_id=attempt.id, result_id=result_id, score_given=round(value * activity.score_maximum, 4),
+        score_maximum=activity.score_maximum, activity_progress="Completed", grading_progress="FullyGraded",
+        comment=_comment(provider_label, activity, report, report_link), status=SubmissionStatus.PENDING.value,
+        next_attempt_at=utcnow(),
+    )
+
+
+def _ungraded_submission(session: orm.Session, attempt: Attempt, activity: Activity, report: ReportedResult,
+                         provider_label: str, result_id: int) -> ScoreSubmission | None:
+    activity_progress, grading_progress, detail = UNGRADED_OUTCOMES[report.status]
+    if report.status == "finished" and gradebook_value(session, attempt, activity) is not None:
+        return None  # a late "finished" must not pull back a grade that already stands
+    if report.status in {"withdrawn", "pending"}:
+        # The earlier grades of this attempt no longer count, for any policy.
+        session.execute(sa.update(Result).where(Result.attempt_id == attempt.id, Result.id != result_id,
+                                                Result.status == COMPLETE).values(status=INVALIDATED))
+    attempt.status_detail = detail.format(label=provider_label)
+    return ScoreSubmission(
+        attempt_id=attempt.id, result_id=result_id, score_given=None, score_maximum=activity.score_maximum,
+        activity_progress=activity_progress, grading_progress=grading_progress, comment=attempt.status_detail,
+        status=SubmissionStatus.PENDING.value, next_attempt_at=utcnow(),
+    )
 
 
 def gradebook_value(session: orm.Session, attempt: Attempt, activity: Activity) -> float | None:
@@ -100,6 +132,10 @@ def supersede_pending(session: orm.Session, attempt_id: int) -> None:
                sa.or_(ScoreSubmission.locked_until.is_(None), ScoreSubmission.locked_until < utcnow()))
         .values(status=SubmissionStatus.SUPERSEDED.value)
     )
+
+
+def _public_id(session: orm.Session, result_id: int) -> str:
+    return str(session.scalar(sa.select(Result.public_id).where(Result.id == result_id)))
 
 
 def _comment(provider_label: str, activity: Activity, report: ReportedResult, report_link: str) -> str:

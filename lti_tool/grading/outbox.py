@@ -1,0 +1,155 @@
+"""The score outbox seen from a worker: claim due rows under a lease, and record what became of them.
+
+Every write after the claim is guarded by the claim token, so a worker that was paused past its lease (and whose
+rows another worker took over) cannot overwrite the newer owner's outcome. Each method is one short transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from lti_tool.db import Database
+from lti_tool.grading.scores import ScoreJob
+from lti_tool.models import Attempt
+from lti_tool.models import AttemptStatus
+from lti_tool.models import LtiRegistration
+from lti_tool.models import LtiUser
+from lti_tool.models import ScoreSubmission
+from lti_tool.models import SubmissionStatus
+
+Submission = ScoreSubmission
+PENDING = SubmissionStatus.PENDING.value
+
+
+@dataclass(frozen=True)
+class Claim:
+    submission_id: int
+    token: str
+
+
+class Outbox:
+    def __init__(self, database: Database, clock: Callable[[], dt.datetime], lease: dt.timedelta) -> None:
+        self.database = database
+        self.clock = clock
+        self.lease = lease
+
+    def claim(self, limit: int) -> list[Claim]:
+        """Lease up to ``limit`` due rows to this worker, oldest due first; committed before returning."""
+        now, token = self.clock(), secrets.token_hex(16)
+        sibling = orm.aliased(Submission)
+        # One score of an attempt in flight at a time: two workers racing would let the older value land last.
+        sibling_in_flight = sa.exists().where(sibling.attempt_id == Submission.attempt_id,
+                                              sibling.id != Submission.id, sibling.status == PENDING,
+                                              sibling.locked_until > now)
+        due = (Submission.status == PENDING, Submission.next_attempt_at <= now,
+               sa.or_(Submission.locked_until.is_(None), Submission.locked_until <= now), ~sibling_in_flight)
+        oldest_due = sa.select(Submission.id).where(*due).order_by(Submission.next_attempt_at, Submission.id)
+        lease = {"claim_token": token, "locked_until": now + self.lease}
+        with self.database.session() as session:
+            if self.database.is_postgresql:
+                # Rows another worker is claiming right now are skipped, not waited for.
+                ids = list(session.scalars(oldest_due.limit(limit).with_for_update(skip_locked=True)))
+                if ids:
+                    session.execute(sa.update(Submission).where(Submission.id.in_(ids)).values(**lease),
+                                    execution_options={"synchronize_session": False})
+            else:
+                # SQLite runs one writer at a time: a single guarded UPDATE cannot interleave with another claim.
+                claimed = sa.update(Submission).where(Submission.id.in_(oldest_due.limit(limit)), *due)
+                ids = list(session.scalars(claimed.values(**lease).returning(Submission.id),
+                                           execution_options={"synchronize_session": False}))
+        return [Claim(submission_id, token) for submission_id in sorted(ids)]
+
+    def renew(self, claim: Claim) -> bool:
+        """Extend the lease before a send; False when the row is no longer ours (taken over or superseded)."""
+        with self.database.session() as session:
+            return self._update(session, claim, pending_only=True, locked_until=self.clock() + self.lease)
+
+    def load(self, claim: Claim) -> ScoreJob | None:
+        with self.database.session() as session:
+            row = session.execute(
+                sa.select(Submission, Attempt, LtiUser.sub, LtiRegistration)
+                .join(Attempt, Attempt.id == Submission.attempt_id)
+                .join(LtiUser, LtiUser.id == Attempt.user_id)
+                .join(LtiRegistration, LtiRegistration.id == Attempt.registration_id)
+                .where(Submission.id == claim.submission_id, Submission.claim_token == claim.token)
+            ).first()
+            if row is None:
+                return None
+            submission, attempt, sub, registration = row
+            session.expunge(registration)
+            return ScoreJob(
+                submission_id=submission.id, attempt_id=attempt.id, tries=submission.tries,
+                lineitem_url=attempt.lineitem_url, user_sub=sub, registration=registration,
+                score_given=submission.score_given, score_maximum=submission.score_maximum,
+                activity_progress=submission.activity_progress, grading_progress=submission.grading_progress,
+                comment=submission.comment, last_score_timestamp=attempt.last_score_timestamp)
+
+    def mark_sent(self, claim: Claim, job: ScoreJob, timestamp: dt.datetime) -> bool:
+        """Record the LMS's acceptance. The attempt is updated even if the claim was lost: the LMS has the score."""
+        now = self.clock()
+        with self.database.session() as session:
+            recorded = self._update(session, claim, pending_only=False, status=SubmissionStatus.SENT.value,
+                                    datetime_sent=now, locked_until=None, last_error=None, last_http_status=200)
+            session.execute(sa.update(Attempt).where(Attempt.id == job.attempt_id).values(
+                status=AttemptStatus.GRADED.value, status_detail=None))
+            self._raise_last_timestamp(session, job.attempt_id, timestamp)
+        return recorded
+
+    def park(self, claim: Claim, job: ScoreJob, message: str, http_status: int | None) -> bool:
+        """Give up on the row and tell the teacher why, in the LMS's words."""
+        with self.database.session() as session:
+            parked = self._update(session, claim, pending_only=True, status=SubmissionStatus.PARKED.value,
+                                  locked_until=None, last_error=message, last_http_status=http_status)
+            if parked:
+                session.execute(sa.update(Attempt).where(Attempt.id == job.attempt_id).values(
+                    status=AttemptStatus.GRADE_FAILED.value, status_detail=message))
+        return parked
+
+    def retry_later(self, claim: Claim, delay: dt.timedelta, error: str, http_status: int | None) -> bool:
+        with self.database.session() as session:
+            return self._update(session, claim, pending_only=True, tries=Submission.tries + 1,
+                                next_attempt_at=self.clock() + delay, locked_until=None, last_error=error,
+                                last_http_status=http_status)
+
+    def supersede_if_newer(self, claim: Claim, job: ScoreJob, newer_statuses: tuple[str, ...]) -> bool:
+        """Mark the row superseded if a newer submission of the attempt has one of ``newer_statuses``.
+
+        Sending an older score after a newer one (a paused worker), or re-stamping it after a 409, would make the
+        older value win in the gradebook.
+        """
+        other = orm.aliased(Submission)
+        newer = sa.select(other.id).where(other.attempt_id == job.attempt_id, other.id > job.submission_id,
+                                          other.status.in_(newer_statuses))
+        with self.database.session() as session:
+            return self._update(session, claim, pending_only=True, extra_guard=sa.exists(newer),
+                                status=SubmissionStatus.SUPERSEDED.value, locked_until=None)
+
+    def remember_timestamp(self, attempt_id: int, timestamp: dt.datetime) -> None:
+        """Keep the newest timestamp tried, so the next round starts after it."""
+        with self.database.session() as session:
+            self._raise_last_timestamp(session, attempt_id, timestamp)
+
+    @staticmethod
+    def _raise_last_timestamp(session: orm.Session, attempt_id: int, timestamp: dt.datetime) -> None:
+        session.execute(sa.update(Attempt).where(
+            Attempt.id == attempt_id,
+            sa.or_(Attempt.last_score_timestamp.is_(None), Attempt.last_score_timestamp < timestamp),
+        ).values(last_score_timestamp=timestamp))
+
+    @staticmethod
+    def _update(session: orm.Session, claim: Claim, pending_only: bool,
+                extra_guard: sa.ColumnElement[bool] | None = None, **values: object) -> bool:
+        guard = [Submission.id == claim.submission_id, Submission.claim_token == claim.token]
+        if pending_only:  # never bring a superseded row back to life
+            guard.append(Submission.status == PENDING)
+        if extra_guard is not None:
+            guard.append(extra_guard)
+        result = session.execute(sa.update(Submission).where(*guard).values(**values),
+                                 execution_options={"synchronize_session": False})
+        return int(result.rowcount) == 1  # type: ignore[attr-defined]

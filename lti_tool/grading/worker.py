@@ -1,0 +1,192 @@
+"""The passback worker: sends the score outbox to the platforms' gradebooks, and never drops a score silently.
+
+Each round claims due rows under a lease (committed before any HTTP), sends each score outside any transaction,
+and records the outcome: sent, retried later with exponential backoff, or parked with the LMS's message for the
+teacher. Several workers (threads or processes) can run side by side on SQLite or PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random as random_module
+import threading
+from collections import Counter
+from collections.abc import Callable
+
+from lti_tool.config import Settings
+from lti_tool.db import Database
+from lti_tool.db import utcnow
+from lti_tool.grading.ags import AgsClient
+from lti_tool.grading.ags import AgsRejectedError
+from lti_tool.grading.ags import AgsUnavailableError
+from lti_tool.grading.ags import ScoreConflictError
+from lti_tool.grading.outbox import Claim
+from lti_tool.grading.outbox import Outbox
+from lti_tool.grading.scores import ONE_SECOND
+from lti_tool.grading.scores import ScoreJob
+from lti_tool.grading.scores import build_score
+from lti_tool.grading.scores import first_timestamp
+from lti_tool.grading.scores import iso_timestamp
+from lti_tool.grading.tokens import AccessTokenError
+from lti_tool.grading.tokens import AccessTokens
+from lti_tool.http import HttpSession
+from lti_tool.models import SubmissionStatus
+
+log = logging.getLogger(__name__)
+
+LEASE = dt.timedelta(seconds=60)
+BACKOFF_BASE_SECONDS = 10.0
+BACKOFF_MAX_SECONDS = 3600.0
+# 409 means the LMS holds a timestamp at least as new as ours: step one second past it, a few times.
+MAX_CONFLICT_RETRIES = 3
+NO_LINEITEM = "no gradebook column for this activity"
+REGISTRATION_DISABLED = "the tool's registration with this LMS is disabled"
+
+SENT, RETRYING, PARKED, LOST, SUPERSEDED = "sent", "retrying", "parked", "lost", "superseded"
+
+
+def backoff_delay(tries: int, random: Callable[[], float]) -> dt.timedelta:
+    """``min(base·2^tries, 1 h)`` with ±50 % jitter, so a fleet of rows does not hammer a recovering LMS at once."""
+    ceiling = min(BACKOFF_BASE_SECONDS * 2 ** min(tries, 32), BACKOFF_MAX_SECONDS)
+    return dt.timedelta(seconds=ceiling * (0.5 + random()))
+
+
+class PassbackWorker:
+    """Sends pending score submissions. ``clock`` and ``random`` are injectable for tests."""
+
+    def __init__(self, database: Database, http: HttpSession, settings: Settings,
+                 clock: Callable[[], dt.datetime] = utcnow, random: Callable[[], float] = random_module.random,
+                 lease: dt.timedelta = LEASE) -> None:
+        self.database = database
+        self.clock = clock
+        self.random = random
+        self.launch_url = settings.url("/lti/launch")
+        self.tokens = AccessTokens(http, clock=clock)
+        self.ags = AgsClient(http, self.tokens)
+        self.outbox = Outbox(database, clock, lease)
+        self._wake = threading.Event()
+
+    # --- loop --------------------------------------------------------------------------------------------
+    def wake(self) -> None:
+        """Start the next round now (e.g. right after a provider callback enqueued a score)."""
+        self._wake.set()
+
+    def run_forever(self, stop: threading.Event, poll_seconds: float = 1.0, limit: int = 50) -> None:
+        """Run rounds until ``stop`` is set. Call :meth:`wake` after setting it to stop without waiting a poll."""
+        log.info("passback worker started")
+        while not stop.is_set():
+            self._wake.clear()  # a wake() during the round below triggers the next round at once
+            counts = self._guarded_round(limit)
+            if counts.get("claimed", 0) < limit and not stop.is_set():
+                self._wake.wait(poll_seconds)
+        log.info("passback worker stopped")
+
+    def start_thread(self, stop: threading.Event, poll_seconds: float = 1.0) -> threading.Thread:
+        """Run :meth:`run_forever` in a daemon thread (the embedded server's way to run the worker)."""
+        thread = threading.Thread(target=self.run_forever, args=(stop, poll_seconds), name="passback-worker",
+                                  daemon=True)
+        thread.start()
+        return thread
+
+    def _guarded_round(self, limit: int) -> dict[str, int]:
+        try:
+            return self.run_once(limit)
+        except Exception:  # the database may be down: keep the loop alive, try again next poll
+            log.exception("passback round failed")
+            return {}
+
+    def run_once(self, limit: int = 50) -> dict[str, int]:
+        """One round: claim up to ``limit`` due submissions and send them. Returns counts per outcome."""
+        claims = self.outbox.claim(limit)
+        counts: Counter[str] = Counter(claimed=len(claims))
+        for claim in claims:
+            counts[self._process_safely(claim)] += 1
+        return dict(counts)
+
+    def claim(self, limit: int = 50) -> list[Claim]:
+        """Claim without sending (what a worker killed right after claiming leaves behind; used by tests)."""
+        return self.outbox.claim(limit)
+
+    # --- one submission ----------------------------------------------------------------------------------
+    def _process_safely(self, claim: Claim) -> str:
+        try:
+            return self.process(claim)
+        except Exception as exc:  # a bug or a database error: keep the row, retry it later, say so
+            log.exception("score submission %s: unexpected error", claim.submission_id)
+            # The type only: database errors carry statement parameters, which may include a token.
+            error = f"internal error ({type(exc).__name__}); see the worker's log"
+            try:
+                self.outbox.retry_later(claim, backoff_delay(0, self.random), error, None)
+            except Exception:
+                log.exception("score submission %s: could not record the error; its lease will expire",
+                              claim.submission_id)
+            return RETRYING
+
+    def process(self, claim: Claim) -> str:
+        """Send one claimed submission and record the outcome: sent, retrying, parked, superseded or lost."""
+        job = self.outbox.load(claim) if self.outbox.renew(claim) else None
+        if job is None:
+            log.info("score submission %s: claim lost (taken over or superseded); not sent", claim.submission_id)
+            return LOST
+        if job.lineitem_url is None:
+            return self._park(claim, job, NO_LINEITEM, None)
+        if not job.registration.is_active:
+            return self._park(claim, job, REGISTRATION_DISABLED, None)
+        if self.outbox.supersede_if_newer(claim, job, (SubmissionStatus.SENT,)):
+            log.info("score submission %s: a newer score was sent already; superseded", job.submission_id)
+            return SUPERSEDED
+        return self._send(claim, job, job.lineitem_url)
+
+    def _send(self, claim: Claim, job: ScoreJob, lineitem_url: str) -> str:
+        timestamp = first_timestamp(self.clock(), job.last_score_timestamp)
+        for conflicts in range(MAX_CONFLICT_RETRIES + 1):
+            if conflicts and not self.outbox.renew(claim):
+                log.info("score submission %s: claim lost between retries; not sent", claim.submission_id)
+                return LOST
+            try:
+                self._post(job, lineitem_url, timestamp)
+            except ScoreConflictError:
+                if self.outbox.supersede_if_newer(claim, job, (SubmissionStatus.PENDING, SubmissionStatus.SENT)):
+                    log.info("score submission %s: 409 and a newer score is queued; superseded", job.submission_id)
+                    return SUPERSEDED
+                timestamp += ONE_SECOND
+                continue
+            except AgsRejectedError as exc:
+                return self._park(claim, job, exc.detail, exc.status)
+            except (AgsUnavailableError, AccessTokenError) as exc:
+                return self._retry(claim, job, str(exc), exc.status)
+            return self._sent(claim, job, timestamp)
+        self.outbox.remember_timestamp(job.attempt_id, timestamp - ONE_SECOND)
+        return self._retry(claim, job, f"the LMS kept answering 409 (conflict) up to timestamp "
+                                       f"{iso_timestamp(timestamp - ONE_SECOND)}", 409)
+
+    def _post(self, job: ScoreJob, lineitem_url: str, timestamp: dt.datetime) -> None:
+        # A fresh session: the token cache commits its own short transactions, so none is open during the POST.
+        with self.database.sessionmaker() as session:
+            score = build_score(job, timestamp, self.launch_url)
+            self.ags.post_score(session, job.registration, lineitem_url, score)
+
+    # --- outcomes (one log line each; never a token) ---------------------------------------------------------
+    def _sent(self, claim: Claim, job: ScoreJob, timestamp: dt.datetime) -> str:
+        if not self.outbox.mark_sent(claim, job, timestamp):
+            log.warning("score submission %s was sent but its claim had been taken over", job.submission_id)
+        log.info("score submission %s sent: attempt %s, %s/%s, timestamp %s", job.submission_id, job.attempt_id,
+                 job.score_given, job.score_maximum, iso_timestamp(timestamp))
+        return SENT
+
+    def _park(self, claim: Claim, job: ScoreJob, message: str, http_status: int | None) -> str:
+        if not self.outbox.park(claim, job, message, http_status):
+            log.info("score submission %s: claim lost before it could be parked (%s)", job.submission_id, message)
+            return LOST
+        log.warning("score submission %s parked (HTTP %s): %s", job.submission_id, http_status, message)
+        return PARKED
+
+    def _retry(self, claim: Claim, job: ScoreJob, error: str, http_status: int | None) -> str:
+        delay = backoff_delay(job.tries, self.random)
+        if not self.outbox.retry_later(claim, delay, error, http_status):
+            log.info("score submission %s: claim lost before a retry could be scheduled (%s)", job.submission_id, error)
+            return LOST
+        log.warning("score submission %s will be retried in %.0f s (try %s failed): %s", job.submission_id,
+                    delay.total_seconds(), job.tries + 1, error)
+        return RETRYING
