@@ -44,6 +44,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, services: Ser
     app.extensions["lti_tool.services"] = services
     services.database.init_app(app)
 
+    from lti_tool.admin import views as admin_views
     from lti_tool.callbacks import views as callback_views
     from lti_tool.lti import registration_views
     from lti_tool.lti import views as lti_views  # noqa: F401  (registers login, launch, learner and picker views)
@@ -54,6 +55,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, services: Ser
     app.register_blueprint(registration_views.bp)
     app.register_blueprint(callback_views.bp)
     app.register_blueprint(teacher_views.bp)
+    app.register_blueprint(admin_views.bp)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(NotAllowed, _not_allowed)
     app.register_error_handler(LaunchExpired, _launch_expired)

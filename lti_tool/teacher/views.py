@@ -11,6 +11,7 @@ from flask import request
 
 from lti_tool.activities import load_launch
 from lti_tool.db import get_session
+from lti_tool.lti.claims import is_platform_admin
 from lti_tool.lti.deep_linking_views import render_picker
 from lti_tool.models import LtiLaunch
 from lti_tool.services import get_services
@@ -26,6 +27,7 @@ def render_link_overview(record: LtiLaunch) -> str | tuple[str, int]:
     if overview.activity is None:
         return render_picker(record)  # a link added by hand: its first teacher launch sets it up
     return render_template("teacher/link.html", overview=overview, launch=record,
+                           platform_admin=is_platform_admin(record.roles),
                            resource_link=record.claims.get("https://purl.imsglobal.org/spec/lti/claim/resource_link")
                            or {})
 

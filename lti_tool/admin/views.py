@@ -1,0 +1,252 @@
+"""Admin pages. Every route but the login page requires an admin (see :mod:`lti_tool.admin.auth`); routes parse the
+form, call one service function and render, or redirect after a change (POST, redirect, GET)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint
+from flask import Response
+from flask import g
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask.blueprints import BlueprintSetupState
+from flask.typing import ResponseReturnValue
+from sqlalchemy import orm
+
+from lti_tool.admin import queue
+from lti_tool.admin import service
+from lti_tool.admin.accounts import authenticate
+from lti_tool.admin.auth import CSRF_FIELD
+from lti_tool.admin.auth import LAUNCH_PARAMETER
+from lti_tool.admin.auth import AdminIdentity
+from lti_tool.admin.auth import csrf_token
+from lti_tool.admin.auth import identify_admin
+from lti_tool.admin.auth import log_in
+from lti_tool.admin.auth import log_out
+from lti_tool.admin.auth import require_csrf_token
+from lti_tool.admin.service import BadInput
+from lti_tool.db import get_session
+from lti_tool.models import SubmissionStatus
+from lti_tool.services import get_services
+
+log = logging.getLogger(__name__)
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+PUBLIC_ENDPOINTS = frozenset({"admin.login"})
+LOGIN_FAILED = "Unknown username or wrong password."
+# What a page says after a change; the redirect names the message, so no user input is reflected.
+NOTICES = {
+    "deployment-approve": "Deployment approved: launches through it are accepted.",
+    "deployment-disable": "Deployment disabled: launches through it are refused.",
+    "registration-activate": "Registration activated.",
+    "registration-deactivate": "Registration deactivated: its logins, launches and grade passback are refused.",
+    "assessment-added": "Assessment added. Its key is stored on the server and shown masked.",
+    "assessment-key": "Key replaced. The old key is no longer used.",
+    "assessment-activate": "Assessment activated: teachers can choose it.",
+    "assessment-deactivate": "Assessment deactivated: teachers can no longer choose it.",
+    "submission-retry": "The submission will be sent in the worker's next round.",
+}
+
+
+# --- access ------------------------------------------------------------------------------------------------------
+
+@bp.record_once
+def _login_cookie_settings(state: BlueprintSetupState) -> None:
+    # The admin login is the only user of Flask's session cookie. It is never needed inside an LMS iframe (LMS
+    # admins use the launch handle), so SameSite=Lax keeps other sites from sending it.
+    config = state.app.config
+    if config.get("SESSION_COOKIE_SAMESITE") is None:
+        config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    if state.app.extensions["lti_tool.services"].settings.is_https:
+        config["SESSION_COOKIE_SECURE"] = True
+
+
+@bp.before_request
+def _require_admin() -> ResponseReturnValue | None:
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    identity = identify_admin(get_session())
+    if identity is None:
+        return redirect(url_for("admin.login"), code=303)
+    g.admin = identity
+    if request.method == "POST" and not identity.by_launch:
+        require_csrf_token()
+    return None
+
+
+@bp.after_request
+def _private_page(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    admin: AdminIdentity | None = g.get("admin")
+    if admin is None or not admin.by_launch:
+        # Cookie-authenticated pages are never framed (clickjacking); LMS admins see the pages in the LMS frame.
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+    return response
+
+
+@bp.context_processor
+def _template_helpers() -> dict[str, Any]:
+    return {"admin": g.get("admin"), "admin_url": admin_url, "csrf_token": csrf_token, "csrf_field": CSRF_FIELD,
+            "launch_parameter": LAUNCH_PARAMETER}
+
+
+def admin_url(endpoint: str, **values: Any) -> str:
+    """A URL inside the admin pages, carrying the LMS admin's launch handle along."""
+    admin: AdminIdentity | None = g.get("admin")
+    if admin is not None and admin.launch_id is not None:
+        values[LAUNCH_PARAMETER] = admin.launch_id
+    return url_for(endpoint, **values)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    if request.method == "GET":
+        return render_template("admin/login.html")
+    require_csrf_token()
+    username = request.form.get("username", "").strip()
+    admin = authenticate(get_session(), username, request.form.get("password", ""))
+    if admin is None:
+        log.warning("admin login refused for username %r from %s", username[:100], request.remote_addr)
+        return render_template("admin/login.html", error=LOGIN_FAILED, username=username), 401
+    log_in(admin)
+    log.info("admin %r logged in from %s", admin.username, request.remote_addr)
+    return redirect(url_for("admin.overview"), code=303)
+
+
+@bp.post("/logout")
+def logout() -> ResponseReturnValue:
+    log_out()
+    return redirect(url_for("admin.login"), code=303)
+
+
+# --- pages -------------------------------------------------------------------------------------------------------
+
+@bp.get("/")
+@bp.get("")  # registered first, so url_for gives /admin
+def overview() -> ResponseReturnValue:
+    return render_template("admin/overview.html", overview=service.overview(get_session()))
+
+
+@bp.get("/deployments")
+def deployments() -> ResponseReturnValue:
+    return _deployments_page()
+
+
+@bp.post("/deployments/<int:deployment_pk>/<action>")
+def change_deployment(deployment_pk: int, action: str) -> ResponseReturnValue:
+    return _perform(lambda session: service.change_deployment(session, deployment_pk, action),
+                    f"deployment-{action}", f"deployment {deployment_pk}: {action}", "admin.deployments",
+                    _deployments_page)
+
+
+@bp.get("/registrations")
+def registrations() -> ResponseReturnValue:
+    return _registrations_page()
+
+
+@bp.post("/registrations/<int:registration_pk>/<action>")
+def change_registration(registration_pk: int, action: str) -> ResponseReturnValue:
+    return _perform(lambda session: service.change_registration(session, registration_pk, action),
+                    f"registration-{action}", f"registration {registration_pk}: {action}", "admin.registrations",
+                    _registrations_page)
+
+
+@bp.get("/assessments")
+def assessments() -> ResponseReturnValue:
+    return _assessments_page()
+
+
+@bp.post("/assessments")
+def add_assessment() -> ResponseReturnValue:
+    form = request.form
+    return _perform(lambda session: service.add_assessment(session, form.get("title", ""),
+                                                           form.get("share_link", ""), form.get("test_url", "")),
+                    "assessment-added", f"assessment added: {form.get('title', '')[:200]!r}", "admin.assessments",
+                    lambda error, status: _assessments_page(error, status, entered_title=form.get("title", "")))
+
+
+@bp.post("/assessments/<int:assessment_pk>/replace-key")
+def replace_key(assessment_pk: int) -> ResponseReturnValue:
+    # The description is logged: it names the assessment, never the link (the link holds the key).
+    return _perform(lambda session: service.replace_key(session, assessment_pk, request.form.get("share_link", "")),
+                    "assessment-key", f"assessment {assessment_pk}: key replaced", "admin.assessments",
+                    _assessments_page)
+
+
+@bp.post("/assessments/<int:assessment_pk>/<action>")
+def change_assessment(assessment_pk: int, action: str) -> ResponseReturnValue:
+    return _perform(lambda session: service.change_assessment(session, assessment_pk, action),
+                    f"assessment-{action}", f"assessment {assessment_pk}: {action}", "admin.assessments",
+                    _assessments_page)
+
+
+@bp.get("/queue")
+def queue_page() -> ResponseReturnValue:
+    return _queue_page()
+
+
+@bp.post("/queue/<int:submission_pk>/retry")
+def retry_submission(submission_pk: int) -> ResponseReturnValue:
+    # An in-process worker is woken to send it now rather than at its next poll.
+    return _perform(lambda session: queue.retry_now(session, submission_pk), "submission-retry",
+                    f"score submission {submission_pk}: retry now", "admin.queue_page", _queue_page,
+                    after_commit=get_services().wake_passback)
+
+
+# --- helpers -----------------------------------------------------------------------------------------------------
+
+PageRenderer = Callable[[str | None, int], ResponseReturnValue]
+
+
+def _perform(change: Callable[[orm.Session], object], notice: str, description: str, endpoint: str,
+             render_page: PageRenderer, after_commit: Callable[[], None] | None = None) -> ResponseReturnValue:
+    """Apply one change and redirect to the page with a notice; on bad input, change nothing and answer 400."""
+    session = get_session()
+    try:
+        change(session)
+    except BadInput as exc:
+        session.rollback()
+        log.info("admin %s refused (400): %s", request.path, exc)
+        return render_page(str(exc), 400)
+    session.commit()
+    log.info("%s: %s", g.admin.name, description)
+    if after_commit is not None:
+        after_commit()
+    return redirect(admin_url(endpoint, done=notice), code=303)
+
+
+def _notice() -> str | None:
+    return NOTICES.get(request.args.get("done", ""))
+
+
+def _deployments_page(error: str | None = None, status: int = 200) -> ResponseReturnValue:
+    rows = service.list_deployments(get_session())
+    return render_template("admin/deployments.html", deployments=rows, error=error, notice=_notice()), status
+
+
+def _registrations_page(error: str | None = None, status: int = 200) -> ResponseReturnValue:
+    rows = service.list_registrations(get_session())
+    return render_template("admin/registrations.html", registrations=rows, error=error, notice=_notice()), status
+
+
+def _assessments_page(error: str | None = None, status: int = 200, entered_title: str = "") -> ResponseReturnValue:
+    rows = service.list_assessments(get_session())
+    return render_template("admin/assessments.html", assessments=rows, error=error, notice=_notice(),
+                           entered_title=entered_title), status
+
+
+def _queue_page(error: str | None = None, status: int = 200) -> ResponseReturnValue:
+    raw_filter = request.args.get("status", "")
+    try:
+        status_filter = queue.parse_status_filter(raw_filter)
+    except BadInput as exc:
+        error, status, status_filter = str(exc), 400, None
+    rows = queue.list_queue(get_session(), status_filter)
+    return render_template("admin/queue.html", rows=rows, status_filter=status_filter or "",
+                           statuses=list(SubmissionStatus), error=error, notice=_notice()), status
