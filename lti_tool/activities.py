@@ -19,6 +19,7 @@ from lti_tool.models import AttemptStatus
 from lti_tool.models import LtiLaunch
 from lti_tool.models import LtiResourceLink
 from lti_tool.models import LtiUser
+from lti_tool.models import ProviderAccount
 from lti_tool.models import Result
 from lti_tool.providers.interfaces import AssessmentProvider
 from lti_tool.providers.interfaces import EmbeddedTest
@@ -155,3 +156,52 @@ def attempt_status(session: orm.Session, record: LtiLaunch) -> dict[str, Any]:
         if value is not None:
             status["score"] = {"value": value, "out_of": latest.scale_maximum, "component": activity.score_component}
     return status
+
+
+def add_itep_account(session: orm.Session, name: str, endpoint_url: str, api_key: str, tracking_code: str,
+                     webhook_secret: str, signature_header: str = "X-iTEP-Signature",
+                     signature_encoding: str = "hex", webhook_auth: str = "header",
+                     webhook_header: str = "X-iTEP-Token", on_invalidated: str = "withdraw",
+                     deployment_id: int | None = None, instructions: str | None = None) -> ProviderAccount:
+    """An iTEP account: the parts iTEP's documents leave open are settings here, not guesses in code.
+
+    :raise ValueError: a value cannot work (not a URL, an unknown encoding or method, an empty secret).
+    """
+    if not endpoint_url.startswith(("https://", "http://")):
+        raise ValueError("the iTEP endpoint must be an http(s) URL")
+    if signature_encoding not in {"hex", "base64"}:
+        raise ValueError("the signature encoding must be hex or base64")
+    if webhook_auth not in {"header", "url_token"}:
+        raise ValueError("webhook authentication must be header or url_token")
+    if on_invalidated not in {"withdraw", "pending"}:
+        raise ValueError("on invalidation the grade is either withdrawn or set pending")
+    if not api_key or not webhook_secret or not signature_header:
+        raise ValueError("the API key, the webhook secret and the signature header name are required")
+    account = ProviderAccount(provider="itep", name=name, deployment_id=deployment_id, api_key=api_key,
+                              webhook_secret=webhook_secret, settings={
+                                  "endpoint_url": endpoint_url, "tracking_code": tracking_code,
+                                  "signature_header": signature_header, "signature_encoding": signature_encoding,
+                                  "webhook_auth": webhook_auth, "webhook_header": webhook_header,
+                                  "on_invalidated": on_invalidated, "instructions": instructions})
+    session.add(account)
+    session.flush()
+    return account
+
+
+def add_itep_assessment(session: orm.Session, account: ProviderAccount, title: str, product_code: str) -> Assessment:
+    """One iTEP product offered to teachers (GTX: the learner sees the test ID; STX: iTEP e-mails it)."""
+    if not product_code or not product_code.replace("-", "").isalnum():
+        raise ValueError("the product code looks like GTX-Academic-Plus or STX-Placement-Timed")
+    assessment = Assessment(provider="itep", title=title,
+                            settings={"account_id": account.id, "product_code": product_code})
+    session.add(assessment)
+    session.flush()
+    return assessment
+
+
+def itep_webhook_url(settings_url: str, account: ProviderAccount) -> str:
+    """The URL to give iTEP for the account's tracking code (iTEP staff configure it; it is not self-service)."""
+    url = f"{settings_url}?account={account.id}"
+    if account.settings.get("webhook_auth") == "url_token":
+        url += f"&token={account.webhook_secret}"
+    return url

@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 
 from lti_tool import keys as tool_keys
 from lti_tool import migrate
+from lti_tool.admin import cli as admin_cli
 from lti_tool.config import ConfigError
 from lti_tool.config import Settings
 from lti_tool.config import describe_settings
@@ -24,11 +26,15 @@ from lti_tool.db import utcnow
 from lti_tool.http import quiet_url_logging
 from lti_tool.lti.registration import PlatformDetails
 from lti_tool.lti.registration import register_platform
-from lti_tool.maintenance import run_worker
+from lti_tool.maintenance import housekeeping
+from lti_tool.maintenance import passback_worker
+from lti_tool.maintenance import run_housekeeping
+from lti_tool.maintenance import start_background
 from lti_tool.models import DeploymentStatus
 from lti_tool.models import LtiDeployment
 from lti_tool.models import LtiRegistration
 from lti_tool.models import ToolKey
+from lti_tool.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -118,31 +124,42 @@ def _serve(settings: Settings, host: str, port: int, on_start: str | Callable[[D
     from lti_tool import create_app
 
     app = create_app(settings)
-    database: Database = app.extensions["lti_tool.services"].database
-    initialise(database)
+    services: Services = app.extensions["lti_tool.services"]
+    initialise(services.database)
     stop = threading.Event()
-    threading.Thread(target=run_worker, args=(database, stop), name="lti-tool-worker", daemon=True).start()
+    services.passback = start_background(services.database, settings, stop)
     server = make_server(host, port, app, threaded=True)
-    click.echo(on_start(database) if callable(on_start) else on_start)
+    click.echo(on_start(services.database) if callable(on_start) else on_start)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         stop.set()
+        services.passback.wake()
         server.shutdown()
 
 
 @main.command()
-@click.option("--once", is_flag=True, help="Run one round of work and exit.")
+@click.option("--once", is_flag=True, help="Run one round of each kind of work and exit.")
 def worker(once: bool) -> None:
-    """Run background work: housekeeping of expired launches, states and keys. Run as many as you like."""
-    database = _database()
-    stop = threading.Event()
+    """Send scores to LMS gradebooks (the outbox) and purge what has expired. Run as many as you like."""
+    settings = _settings()
+    database = Database(settings.database_url)
+    passback = passback_worker(database, settings)
     if once:
+        click.echo(f"passback: {passback.run_once()}; housekeeping: {housekeeping(database)}")
+        return
+    stop = threading.Event()
+
+    def stop_on_sigterm(*_: object) -> None:
         stop.set()
+        passback.wake()
+
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    threading.Thread(target=run_housekeeping, args=(database, stop), name="housekeeping", daemon=True).start()
     with contextlib.suppress(KeyboardInterrupt):
-        run_worker(database, stop)
+        passback.run_forever(stop)
 
 
 @main.command()
@@ -259,11 +276,12 @@ def assessment_add(provider: str, title: str, oembed_url: str | None, test_url: 
 @assessment.command("list")
 def assessment_list() -> None:
     """Assessments, with their keys masked."""
+    from lti_tool.admin.service import masked
     from lti_tool.models import Assessment
 
     with _database().session() as session:
         for row in session.scalars(sa.select(Assessment).order_by(Assessment.id)):
-            click.echo(f"{row.id}\t{row.provider}\t{row.title}\tkey {mask(row.secret)}\t"
+            click.echo(f"{row.id}\t{row.provider}\t{row.title}\tkey {masked(row.secret)}\t"
                        f"{'active' if row.is_active else 'inactive'}")
 
 
@@ -294,13 +312,6 @@ def activity_add(assessment_id: int, title: str, max_points: float, component: s
         click.echo(f"Activity {created.public_id}: custom parameter activity={created.public_id}")
 
 
-def mask(secret: str | None) -> str:
-    """Enough of a secret to recognise it, never enough to use it."""
-    if not secret:
-        return "(none)"
-    return "•" * 8 + secret[-4:] if len(secret) > 8 else "•" * 8
-
-
 @main.group()
 def db() -> None:
     """Database schema."""
@@ -311,6 +322,9 @@ def db_upgrade() -> None:
     """Apply pending migrations."""
     migrate.upgrade(_database().engine)
     click.echo("Database schema is up to date.")
+
+
+main.add_command(admin_cli.admin)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -214,3 +214,52 @@ def speechace_setup(speechace, database, speechace_activity_options) -> Speechac
         activity = create_activity(session, assessment, "Unit 3 speaking test", **speechace_activity_options)
         return SpeechaceSetup(emulator=speechace, assessment=remote, assessment_pk=assessment.id,
                               activity_public_id=activity.public_id)
+
+
+@dataclass
+class ItepSetup:
+    """The iTEP emulator, the school's iTEP account in the tool, and a GTX and an STX activity."""
+
+    emulator: Any
+    account_pk: int
+    gtx_activity: str
+    stx_activity: str
+    webhook_secret: str = "hook-secret-123"
+
+
+@pytest.fixture
+def itep_account_options() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
+def itep_setup(database, tool_server, itep_account_options) -> Iterator[ItepSetup]:
+    from lti_tool.activities import add_itep_account
+    from lti_tool.activities import add_itep_assessment
+    from lti_tool.activities import create_activity
+    from lti_tool.activities import itep_webhook_url
+    from lti_tool.sandbox.itep import ItepEmulator
+    from lti_tool.sandbox.itep import create_itep_app
+
+    encoding = itep_account_options.get("signature_encoding", "hex")
+    server = LiveServer()
+    emulator = ItepEmulator(server.url, api_key="itep-api-key-0001", signature_header="X-Itep-Hmac",
+                            signature_encoding=encoding)
+    server.start(create_itep_app(emulator))
+    emulator.add_product("GTX-Academic-Plus", inventory=3)
+    emulator.add_product("STX-Academic-Plus", inventory=3)
+    with database.session() as session:
+        account = add_itep_account(session, "School iTEP", emulator.fulfillment_url, "itep-api-key-0001", "RC",
+                                   "hook-secret-123", signature_header="X-Itep-Hmac",
+                                   **itep_account_options)
+        gtx = create_activity(session, add_itep_assessment(session, account, "iTEP Academic", "GTX-Academic-Plus"),
+                              "iTEP placement", score_maximum=60, score_component="overall")
+        stx = create_activity(session, add_itep_assessment(session, account, "iTEP by email", "STX-Academic-Plus"),
+                              "iTEP (emailed)")
+        webhook = itep_webhook_url(f"{tool_server.url}/callbacks/itep", account)
+        auth = account.settings["webhook_auth"]
+        setup = ItepSetup(emulator=emulator, account_pk=account.id, gtx_activity=gtx.public_id,
+                          stx_activity=stx.public_id)
+    emulator.configure_tracking("RC", webhook, auth=auth, secret="hook-secret-123", header_name="X-iTEP-Token")
+    yield setup
+    server.stop()

@@ -21,5 +21,5 @@ def handle_callback(session: orm.Session, provider: AssessmentProvider, request:
     assessment = session.get(Assessment, activity.assessment_id) if activity else None
     if activity is None or assessment is None or assessment.provider != provider.name:
         raise CallbackError(404, f"This attempt does not belong to a {provider.label} activity.")
-    report = provider.read_result(assessment, activity, request)
+    report = provider.read_result(session, assessment, activity, request)
     return record_result(session, attempt, activity, report, provider.label, report_page_url)

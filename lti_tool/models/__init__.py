@@ -1,11 +1,14 @@
 """Typed SQLAlchemy models, one module per domain. Import models from here."""
 
+from lti_tool.models.admin import ToolAdmin
 from lti_tool.models.assessment import Activity
 from lti_tool.models.assessment import Assessment
 from lti_tool.models.assessment import Attempt
 from lti_tool.models.assessment import AttemptsPolicy
 from lti_tool.models.assessment import AttemptStatus
+from lti_tool.models.assessment import FulfillmentState
 from lti_tool.models.assessment import LtiLineItem
+from lti_tool.models.assessment import ProviderAccount
 from lti_tool.models.assessment import Result
 from lti_tool.models.assessment import ScoreSubmission
 from lti_tool.models.assessment import SubmissionStatus
@@ -28,6 +31,7 @@ __all__ = [
     "AttemptStatus",
     "AttemptsPolicy",
     "DeploymentStatus",
+    "FulfillmentState",
     "LoginState",
     "LtiContext",
     "LtiDeployment",
@@ -37,9 +41,11 @@ __all__ = [
     "LtiRegistration",
     "LtiResourceLink",
     "LtiUser",
+    "ProviderAccount",
     "Result",
     "ScoreSubmission",
     "ServiceAccessToken",
     "SubmissionStatus",
+    "ToolAdmin",
     "ToolKey",
 ]

@@ -105,6 +105,8 @@ class Attempt(Base):
     # Provider-side handle (iTEP test id) and what the learner must be shown (password, instructions).
     provider_reference: Mapped[str | None] = mapped_column(sa.String(200), index=True)
     provider_data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    fulfillment_state: Mapped[str | None] = mapped_column(sa.String(20))
+    fulfillment_started_at: Mapped[dt.datetime | None] = mapped_column()
     status_detail: Mapped[str | None] = mapped_column(sa.Text)
     # AGS timestamps must increase strictly per (line item, user); Moodle compares them to the second.
     last_score_timestamp: Mapped[dt.datetime | None] = mapped_column()
@@ -164,3 +166,34 @@ class ScoreSubmission(Base):
     last_http_status: Mapped[int | None] = mapped_column()
     datetime_created: Mapped[dt.datetime] = mapped_column(default=utcnow)
     datetime_sent: Mapped[dt.datetime | None] = mapped_column()
+
+
+class ProviderAccount(Base):
+    """A school's account with a provider that needs one (iTEP): endpoint, credentials, webhook authentication.
+
+    ``deployment_id`` scopes it to one LMS deployment (a school); ``None`` serves every deployment. Secrets
+    (API key, webhook secret) live in their own columns and are never rendered.
+    """
+
+    __tablename__ = "provider_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(sa.String(40))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    deployment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("lti_deployment.id", ondelete="CASCADE"))
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    api_key: Mapped[str | None] = mapped_column(sa.Text)
+    webhook_secret: Mapped[str | None] = mapped_column(sa.Text)
+    datetime_created: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:  # never show the secrets
+        return f"<ProviderAccount {self.id} {self.provider} {self.name!r}>"
+
+
+class FulfillmentState(enum.StrEnum):
+    """Getting a test ID from the provider: claimed before the request so two tabs cannot both ask."""
+
+    REQUESTING = "requesting"
+    DONE = "done"
+    FAILED = "failed"  # definitely not assigned (refused, no inventory, not reached): may be retried
+    UNCERTAIN = "uncertain"  # the request may have been processed: only a teacher may ask again

@@ -6,6 +6,7 @@ import requests
 
 from lti_tool.config import Settings
 from lti_tool.providers.interfaces import AssessmentProvider
+from lti_tool.providers.itep import ItepProvider
 from lti_tool.providers.signing import CallbackSigner
 from lti_tool.providers.speechace import SpeechaceProvider
 
@@ -15,4 +16,5 @@ def build_providers(http: requests.Session, settings: Settings) -> dict[str, Ass
     return {
         SpeechaceProvider.name: SpeechaceProvider(http, CallbackSigner(settings.secret_key, SpeechaceProvider.name),
                                                   settings.url("/callbacks/speechace")),
+        ItepProvider.name: ItepProvider(http),
     }

@@ -84,7 +84,8 @@ class CallbackRequest:
 
 @dataclass(frozen=True)
 class ReportedResult:
-    """A provider outcome, validated. ``external_id`` identifies it at the provider (idempotency key)."""
+    """A provider outcome, validated. ``external_id`` identifies it at the provider (idempotency key);
+    ``status`` is one of :data:`RESULT_STATUSES`."""
 
     external_id: str
     status: str
@@ -106,6 +107,9 @@ class ReportDetails:
     problem: str | None = None  # why the full report could not be shown
 
 
+RESULT_STATUSES = ("complete", "finished", "withdrawn", "pending", "attention")
+
+
 class AssessmentProvider(Protocol):
     """A speaking-test provider. Implementations are built once per process with the shared HTTP session."""
 
@@ -123,8 +127,12 @@ class AssessmentProvider(Protocol):
         """Authenticate the callback and find its attempt. :raise CallbackError: refused."""
         ...
 
-    def read_result(self, assessment: Assessment, activity: Activity, request: CallbackRequest) -> ReportedResult:
-        """Validate the callback payload. :raise CallbackError: malformed or out of range."""
+    def read_result(self, session: orm.Session, assessment: Assessment, activity: Activity,
+                    request: CallbackRequest) -> ReportedResult:
+        """Validate the callback payload. :raise CallbackError: malformed or out of range.
+
+        ``status`` is ``complete`` (graded), ``finished`` (waiting for grading), ``withdrawn`` or ``pending``
+        (an earlier grade no longer stands), or ``attention`` (the teacher must look; no grade change)."""
         ...
 
     def report_details(self, result: Result) -> ReportDetails:

@@ -131,7 +131,8 @@ class SpeechaceProvider:
             raise CallbackError(404, "No attempt matches this callback URL (the activity may have been removed).")
         return attempt
 
-    def read_result(self, assessment: Assessment, activity: Activity, request: CallbackRequest) -> ReportedResult:
+    def read_result(self, session: orm.Session, assessment: Assessment, activity: Activity,
+                    request: CallbackRequest) -> ReportedResult:
         if len(request.body) > MAX_CALLBACK_BYTES:
             raise CallbackError(413, f"The callback body is larger than {MAX_CALLBACK_BYTES // 1024} KB.")
         payload = _json_object(request.body)

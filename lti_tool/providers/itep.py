@@ -1,0 +1,316 @@
+"""iTEP: a test ID from the fulfillment API (HMAC-SHA256 over the exact body), results through iTEP's webhook.
+
+What iTEP's documents leave open — the signature header's name and encoding, the webhook's authentication — is
+the school's account configuration (:class:`ProviderAccount` settings), never a guess in code
+(shared/docs/providers.md §3).
+
+Exactly one test ID per learner and activity: the attempt row is claimed before the request (a conditional
+UPDATE), so two tabs cannot both ask; a request whose outcome is unknown (a timeout after sending) is never
+repeated automatically — iTEP may have assigned an ID — and waits for a teacher.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import math
+from typing import Any
+from typing import ClassVar
+
+import requests
+import sqlalchemy as sa
+from sqlalchemy import orm
+from urllib3.exceptions import NewConnectionError
+
+from lti_tool.db import utcnow
+from lti_tool.models import Activity
+from lti_tool.models import Assessment
+from lti_tool.models import Attempt
+from lti_tool.models import FulfillmentState
+from lti_tool.models import ProviderAccount
+from lti_tool.models import Result
+from lti_tool.providers.interfaces import CallbackError
+from lti_tool.providers.interfaces import CallbackRequest
+from lti_tool.providers.interfaces import Learner
+from lti_tool.providers.interfaces import ProviderError
+from lti_tool.providers.interfaces import ReportDetails
+from lti_tool.providers.interfaces import ReportedResult
+from lti_tool.providers.interfaces import TestTicket
+from lti_tool.providers.itep_registration import RegistrationInvalid
+from lti_tool.providers.itep_registration import validate_registration
+
+SCALE_MAXIMUM = 6.0
+SECTIONS = ("grammar", "listening", "reading", "writing", "speaking")
+MAX_WEBHOOK_BYTES = 64 * 1024
+DEFAULT_EXPIRY_DAYS = 60
+
+# iTEP's two document versions name the states differently; compare case-insensitively.
+FINISHED = {"finished"}
+COMPLETE = {"complete", "completed"}
+WITHDRAWN = {"invalidated"}
+RESET = {"ready", "incomplete", "reset"}
+ATTENTION = {"review", "problem", "technical difficulty", "technical_difficulty", "disabled"}
+
+
+class ItepProvider:
+    name: ClassVar[str] = "itep"
+    label: ClassVar[str] = "iTEP"
+    scale_maximum: ClassVar[float] = SCALE_MAXIMUM
+    components: ClassVar[tuple[str, ...]] = ("overall", *SECTIONS)
+
+    def __init__(self, http: requests.Session) -> None:
+        self._http = http
+
+    # --- the test ID ------------------------------------------------------------------------------------------
+
+    def start_attempt(self, session: orm.Session, assessment: Assessment, attempt: Attempt,
+                      learner: Learner) -> TestTicket:
+        if attempt.fulfillment_state == FulfillmentState.DONE:
+            return _ticket(attempt.provider_data)
+        if attempt.fulfillment_state == FulfillmentState.UNCERTAIN:
+            raise ProviderError("iTEP did not confirm your test ID. Your teacher can see this and will sort it out; "
+                                "please do not start another test.", "test ID request outcome unknown",
+                                retryable=False)
+        account = _account_for(session, assessment)
+        body = self._request_body(assessment, attempt, learner, account)  # may refuse before anything is sent
+        if not _claim(session, attempt):
+            raise ProviderError("Your test ID is being prepared. Reload this page in a moment.",
+                                "another request for this attempt is in progress")
+        return self._request_test_id(session, attempt, account, body)
+
+    def _request_body(self, assessment: Assessment, attempt: Attempt, learner: Learner,
+                      account: ProviderAccount) -> bytes:
+        product_code = str(assessment.settings.get("product_code", ""))
+        if product_code.upper().startswith("STX") and not learner.email:
+            raise ProviderError("iTEP e-mails this test to you, but your LMS did not share your email address. "
+                                "Ask your teacher.", "STX product without an email address", retryable=False)
+        first = learner.given_name or (learner.name or "").split(" ")[0] or "Candidate"
+        last = learner.family_name or " ".join((learner.name or "").split(" ")[1:]) or attempt.public_id[:8]
+        registration = {"First_Name": first, "Last_Name": last, "Email": learner.email or "",
+                        "trExternal_ID": attempt.public_id}
+        try:
+            validate_registration(registration)
+        except RegistrationInvalid as exc:
+            raise ProviderError(f"iTEP would refuse these details: {exc}.", str(exc), retryable=False) from exc
+        expiry = (utcnow() + dt.timedelta(days=int(account.settings.get("expiry_days", DEFAULT_EXPIRY_DAYS))))
+        body: dict[str, Any] = {"product-code": product_code}
+        if learner.email:
+            body["email"] = learner.email
+        if account.settings.get("bcc"):
+            body["bcc"] = account.settings["bcc"]
+        body["track"] = account.settings.get("tracking_code", "")
+        body["assigned-to"] = {"student-name": f"{first} {last}".strip(), "email": learner.email or "",
+                               "attempt-id": attempt.public_id, "expire": expiry.date().isoformat()}
+        body["registration"] = registration
+        # iTEP: "Do not send pretty JSON". The signature covers exactly these bytes.
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def _request_test_id(self, session: orm.Session, attempt: Attempt, account: ProviderAccount,
+                         body: bytes) -> TestTicket:
+        headers = {"Content-Type": "application/json",
+                   str(account.settings.get("signature_header", "X-iTEP-Signature")): _signature(account, body)}
+        try:
+            response = self._http.post(str(account.settings["endpoint_url"]), data=body, headers=headers)
+        except requests.RequestException as exc:
+            if _never_sent(exc):
+                raise _failed(session, attempt, "iTEP cannot be reached right now. Please try again later.",
+                              f"fulfillment request not delivered: {type(exc).__name__}") from exc
+            raise _uncertain(session, attempt, f"the fulfillment request got no answer ({type(exc).__name__})") \
+                from exc
+        answer = _json_or_none(response)
+        if not response.ok:
+            message = str(answer.get("message")) if answer and answer.get("message") else f"HTTP {response.status_code}"
+            raise _failed(session, attempt, f"iTEP could not give you a test ID: {message}",
+                          f"iTEP refused the test ID request: {message}")
+        if not answer or not answer.get("test_id"):
+            raise _uncertain(session, attempt, f"iTEP answered HTTP {response.status_code} without a test ID")
+        data = {name: answer.get(name) for name in ("test_id", "password", "test_url", "emailed", "product_code")}
+        data["instructions"] = account.settings.get("instructions")
+        attempt.provider_reference = str(answer["test_id"])
+        attempt.provider_data = data
+        attempt.fulfillment_state = FulfillmentState.DONE.value
+        attempt.status_detail = None
+        session.commit()
+        return _ticket(data)
+
+    # --- the results webhook ----------------------------------------------------------------------------------
+
+    def find_attempt(self, session: orm.Session, request: CallbackRequest) -> Attempt:
+        account = _webhook_account(session, request)
+        _authenticate(account, request)
+        payload = _webhook_payload(request)
+        oid, test_id = str(payload.get("OID") or ""), str(payload.get("TestID") or "")
+        query = sa.select(Attempt)
+        if oid:
+            query = query.where(Attempt.public_id == oid)
+        elif test_id:
+            query = query.where(Attempt.provider_reference == test_id)
+        else:
+            raise CallbackError(400, "The webhook data has neither OID nor TestID.")
+        attempt = session.scalars(query).first()
+        if attempt is None or (test_id and attempt.provider_reference and attempt.provider_reference != test_id):
+            raise CallbackError(404, f"Unknown TestID {test_id!r} / OID {oid!r}: no attempt of this tool has it.")
+        return attempt
+
+    def read_result(self, session: orm.Session, assessment: Assessment, activity: Activity,
+                    request: CallbackRequest) -> ReportedResult:
+        payload = _webhook_payload(request)
+        raw_status = str(payload.get("Status") or "").strip()
+        status = raw_status.lower()
+        test_id = str(payload.get("TestID") or "")
+        external_id = f"{test_id}|{status}|{payload.get('TestDate', '')}"
+        report_url = payload.get("score_report_url") if isinstance(payload.get("score_report_url"), str) else None
+        stored = dict(payload)
+        if status in COMPLETE:
+            overall = _level(payload, "Overall_Level", required=True)
+            assert overall is not None
+            scores = {"overall": overall}
+            for section in SECTIONS:
+                value = _level(payload, f"{section.capitalize()}_Level", required=False)
+                if value is not None:
+                    scores[section] = value
+            if activity.score_component not in scores:
+                raise CallbackError(400, f"The webhook has no {activity.score_component} level.")
+            return ReportedResult(external_id=external_id, status="complete", scores=scores,
+                                  scale_maximum=SCALE_MAXIMUM, report_url=report_url, payload=stored,
+                                  level_label=str(payload.get("Overall_cefr") or "") or None)
+        if status in FINISHED:
+            kind = "finished"
+        elif status in WITHDRAWN | RESET:
+            account = session.get(ProviderAccount, assessment.settings.get("account_id"))
+            kind = "pending" if account and account.settings.get("on_invalidated") == "pending" else "withdrawn"
+        elif status in ATTENTION:
+            kind = "attention"
+        else:
+            raise CallbackError(400, f"The webhook's Status {raw_status!r} is not one iTEP documents.")
+        return ReportedResult(external_id=external_id, status=kind, scores={}, scale_maximum=SCALE_MAXIMUM,
+                              report_url=report_url, payload=stored, level_label=raw_status)
+
+    def report_details(self, result: Result) -> ReportDetails:
+        return ReportDetails(scores=result.scores, link=result.report_url,
+                             rubric=str(result.payload.get("Overall_cefr") or "") or None)
+
+
+def _account_for(session: orm.Session, assessment: Assessment) -> ProviderAccount:
+    account = session.get(ProviderAccount, assessment.settings.get("account_id"))
+    if account is None or not account.api_key or not account.settings.get("endpoint_url"):
+        raise ProviderError("This iTEP test is not fully configured. Tell your teacher.",
+                            "iTEP account missing or without endpoint/API key", retryable=False)
+    return account
+
+
+def _claim(session: orm.Session, attempt: Attempt) -> bool:
+    """Mark the attempt as requesting, unless another request holds it or an ID exists; commits the claim so
+    a second tab sees it."""
+    claimed = session.execute(
+        sa.update(Attempt)
+        .where(Attempt.id == attempt.id, Attempt.provider_reference.is_(None),
+               sa.or_(Attempt.fulfillment_state.is_(None), Attempt.fulfillment_state == FulfillmentState.FAILED))
+        .values(fulfillment_state=FulfillmentState.REQUESTING.value, fulfillment_started_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    session.refresh(attempt)
+    return bool(claimed.rowcount)  # type: ignore[attr-defined]
+
+
+def _failed(session: orm.Session, attempt: Attempt, message: str, detail: str) -> ProviderError:
+    attempt.fulfillment_state = FulfillmentState.FAILED.value
+    attempt.status_detail = detail
+    session.commit()
+    return ProviderError(message, detail)
+
+
+def _uncertain(session: orm.Session, attempt: Attempt, detail: str) -> ProviderError:
+    attempt.fulfillment_state = FulfillmentState.UNCERTAIN.value
+    attempt.status_detail = (f"{detail}; iTEP may have assigned a test ID. Check iTEP's admin site for "
+                             f"OID {attempt.public_id}, then let the student ask again.")
+    session.commit()
+    return ProviderError("iTEP did not confirm your test ID. Your teacher can see this and will sort it out; "
+                         "please do not start another test.", detail, retryable=False)
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the request certainly never reached iTEP (no connection), so asking again is safe. A timeout
+    or a connection cut after sending may hide an assigned test ID."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.ConnectionError) and isinstance(reason, NewConnectionError)
+
+
+def _signature(account: ProviderAccount, body: bytes) -> str:
+    digest = hmac.new((account.api_key or "").encode(), body, hashlib.sha256).digest()
+    if account.settings.get("signature_encoding", "hex") == "base64":
+        return base64.b64encode(digest).decode()
+    return digest.hex()
+
+
+def _json_or_none(response: requests.Response) -> dict[str, Any] | None:
+    try:
+        answer = response.json()
+    except ValueError:
+        return None
+    return answer if isinstance(answer, dict) else None
+
+
+def _ticket(data: dict[str, Any]) -> TestTicket:
+    return TestTicket(test_id=data.get("test_id"), password=data.get("password"), link=data.get("test_url"),
+                      instructions=data.get("instructions"),
+                      emailed_to="your email address" if data.get("emailed") else None)
+
+
+def _webhook_account(session: orm.Session, request: CallbackRequest) -> ProviderAccount:
+    try:
+        account_pk = int(request.query.get("account", ""))
+    except ValueError as exc:
+        raise CallbackError(404, "The webhook URL names no iTEP account (…/callbacks/itep?account=N).") from exc
+    account = session.get(ProviderAccount, account_pk)
+    if account is None or account.provider != ItepProvider.name:
+        raise CallbackError(404, f"No iTEP account {account_pk}.")
+    return account
+
+
+def _authenticate(account: ProviderAccount, request: CallbackRequest) -> None:
+    method = account.settings.get("webhook_auth", "header")
+    if method == "url_token":
+        presented = request.query.get("token", "")
+    else:
+        header = str(account.settings.get("webhook_header", "X-iTEP-Token")).lower()
+        presented = next((value for name, value in request.headers.items() if name.lower() == header), "")
+    expected = account.webhook_secret or ""
+    if not expected or not hmac.compare_digest(presented.encode(), expected.encode()):
+        raise CallbackError(401, "The webhook's credentials are missing or wrong.")
+
+
+def _webhook_payload(request: CallbackRequest) -> dict[str, Any]:
+    if len(request.body) > MAX_WEBHOOK_BYTES:
+        raise CallbackError(413, f"The webhook body is larger than {MAX_WEBHOOK_BYTES // 1024} KB.")
+    raw = request.form.get("data")
+    if raw is None:
+        raise CallbackError(400, "The webhook has no form field named data.")
+    try:
+        payload = json.loads(raw)
+    except ValueError as exc:
+        raise CallbackError(400, f"The webhook's data field is not valid JSON: {exc}.") from exc
+    if not isinstance(payload, dict):
+        raise CallbackError(400, "The webhook's data field must hold a JSON object.")
+    return payload
+
+
+def _level(payload: dict[str, Any], name: str, required: bool) -> float | None:
+    value = payload.get(name)
+    if value in (None, ""):
+        if required:
+            raise CallbackError(400, f"The webhook has no {name}.")
+        return None
+    try:
+        level = float(value)
+    except (TypeError, ValueError) as exc:
+        raise CallbackError(400, f"{name} {value!r} is not a number.") from exc
+    if not math.isfinite(level) or not 0 <= level <= SCALE_MAXIMUM:
+        raise CallbackError(400, f"{name} {value!r} is outside 0–6.")
+    return level

@@ -1,0 +1,171 @@
+"""iTEP's results webhook: one form field ``data`` holding JSON, authenticated as configured, mapped to the
+attempt by OID/TestID, and turned into what the gradebook must show."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from lti_tool.models import Attempt
+from lti_tool.models import Result
+from lti_tool.models import ScoreSubmission
+from lti_tool.models import SubmissionStatus
+from tests.itep.test_fulfillment import open_itep
+
+
+def assigned_test_id(connected, itep_setup) -> str:
+    page = open_itep(connected, itep_setup.gtx_activity)
+    return re.search(r'data-testid="test-id">([^<]+)<', page.text).group(1)
+
+
+def submissions(database) -> list[ScoreSubmission]:
+    with database.session() as session:
+        return list(session.scalars(sa.select(ScoreSubmission).order_by(ScoreSubmission.id)))
+
+
+def test_complete_result_is_graded_on_the_line_item_scale(connected, itep_setup, database):
+    test_id = assigned_test_id(connected, itep_setup)
+    sent = itep_setup.emulator.fire_webhook(test_id, status="Complete", overall_level="4.5", overall_cefr="C1")
+    assert sent.status == 200, sent.response_text
+    (submission,) = submissions(database)
+    assert submission.score_given == pytest.approx(4.5 / 6 * 60)
+    assert (submission.grading_progress, submission.activity_progress) == ("FullyGraded", "Completed")
+    assert "C1" in submission.comment and "iTEP overall 4.5 / 6" in submission.comment
+    with database.session() as session:
+        result = session.scalars(sa.select(Result)).one()
+        assert result.scores["overall"] == 4.5 and result.scores["speaking"] == 4.0
+        assert result.report_url.startswith(itep_setup.emulator.url("/reports/ScoreReport.php"))
+
+
+@pytest.mark.parametrize("status", ["Completed", "COMPLETE", "complete"])
+def test_both_spellings_of_complete_in_any_case(connected, itep_setup, database, status):
+    test_id = assigned_test_id(connected, itep_setup)
+    assert itep_setup.emulator.fire_webhook(test_id, status=status).status == 200
+    assert submissions(database)[0].grading_progress == "FullyGraded"
+
+
+def test_finished_is_submitted_and_pending(connected, itep_setup, database):
+    test_id = assigned_test_id(connected, itep_setup)
+    assert itep_setup.emulator.finish_test(test_id).status == 200
+    (submission,) = submissions(database)
+    assert submission.score_given is None
+    assert (submission.activity_progress, submission.grading_progress) == ("Submitted", "Pending")
+
+
+def test_a_late_finished_does_not_pull_back_a_grade(connected, itep_setup, database):
+    test_id = assigned_test_id(connected, itep_setup)
+    itep_setup.emulator.fire_webhook(test_id, status="Complete")
+    itep_setup.emulator.fire_webhook(test_id, status="Finished", overrides={"TestDate": "1/2/2030"})
+    assert [s.grading_progress for s in submissions(database)] == ["FullyGraded"]
+
+
+@pytest.mark.parametrize(("itep_account_options", "grading"), [
+    ({}, ("Initialized", "NotReady")),
+    ({"on_invalidated": "pending"}, ("Submitted", "Pending")),
+], ids=["withdraw", "pending"])
+def test_invalidation_withdraws_or_sets_pending_as_configured(connected, itep_setup, database, grading,
+                                                              itep_account_options):
+    test_id = assigned_test_id(connected, itep_setup)
+    itep_setup.emulator.fire_webhook(test_id, status="Complete")
+    assert itep_setup.emulator.fire_webhook(test_id, status="Invalidated").status == 200
+    latest = submissions(database)[-1]
+    assert latest.score_given is None
+    assert (latest.activity_progress, latest.grading_progress) == grading
+    with database.session() as session:
+        attempt = session.scalars(sa.select(Attempt)).one()
+        assert "invalidated" in attempt.status_detail
+        assert session.scalars(sa.select(Result.status).order_by(Result.id)).all()[0] == "invalidated"
+
+
+@pytest.mark.parametrize("status", ["Review", "Problem", "Technical Difficulty"])
+def test_review_and_problems_are_shown_to_the_teacher_without_touching_the_grade(connected, itep_setup, database,
+                                                                                 status):
+    test_id = assigned_test_id(connected, itep_setup)
+    assert itep_setup.emulator.fire_webhook(test_id, status=status).status == 200
+    assert submissions(database) == []
+    with database.session() as session:
+        assert status in session.scalars(sa.select(Attempt.status_detail)).one()
+
+
+def test_duplicate_webhook_changes_nothing(connected, itep_setup, database):
+    test_id = assigned_test_id(connected, itep_setup)
+    itep_setup.emulator.fire_webhook(test_id)
+    again = itep_setup.emulator.resend_webhook(0)
+    assert again.status == 200 and json.loads(again.response_text)["status"] == "duplicate"
+    assert len(submissions(database)) == 1
+
+
+# --- bad input: 4xx, nothing changed -----------------------------------------------------------------------------
+
+def _webhook_url(connected, itep_setup) -> str:
+    return f"{connected.tool_url}/callbacks/itep?account={itep_setup.account_pk}"
+
+
+def _auth(itep_setup) -> dict[str, str]:
+    return {"X-iTEP-Token": itep_setup.webhook_secret}
+
+
+def _payload(test_id: str, **changes) -> dict:
+    base = {"OID": "", "TestID": test_id, "Duration": "60", "TestDate": "6/10/2026", "TestMonth": "6",
+            "TestDay": "10", "TestYear": "2026", "score_report_url": "https://example.org/r", "Overall_Level": "4.0",
+            "Overall_cefr": "B2", "Status": "Complete"}
+    return {**base, **changes}
+
+
+@pytest.mark.parametrize(("fields", "headers", "status", "reason"), [
+    pytest.param({"other": "x"}, None, 400, "no form field named data", id="no-data"),
+    pytest.param({"data": "{not json"}, None, 400, "not valid JSON", id="invalid-json"),
+    pytest.param({"data": "[1, 2]"}, None, 400, "JSON object", id="not-an-object"),
+    pytest.param({"data": json.dumps(_payload("NOPE123"))}, None, 404, "Unknown TestID", id="unknown-test"),
+    pytest.param("level-7", None, 400, "outside 0–6", id="level-out-of-range"),
+    pytest.param("level-text", None, 400, "not a number", id="level-not-a-number"),
+    pytest.param("no-level", None, 400, "no Overall_Level", id="level-missing"),
+    pytest.param("good", {"X-iTEP-Token": "wrong"}, 401, "credentials", id="wrong-credentials"),
+    pytest.param("good", {}, 401, "credentials", id="no-credentials"),
+    pytest.param("odd-status", None, 400, "not one iTEP documents", id="unknown-status"),
+])
+def test_bad_webhook_is_refused_and_changes_nothing(connected, itep_setup, database, fields, headers, status, reason):
+    test_id = assigned_test_id(connected, itep_setup)
+    built = {
+        "level-7": {"data": json.dumps(_payload(test_id, Overall_Level="7.0"))},
+        "level-text": {"data": json.dumps(_payload(test_id, Overall_Level="high"))},
+        "no-level": {"data": json.dumps({k: v for k, v in _payload(test_id).items() if k != "Overall_Level"})},
+        "good": {"data": json.dumps(_payload(test_id))},
+        "odd-status": {"data": json.dumps(_payload(test_id, Status="Teleported"))},
+    }
+    sent = itep_setup.emulator.post_raw_webhook(_webhook_url(connected, itep_setup),
+                                                built.get(fields, fields) if isinstance(fields, str) else fields,
+                                                headers=_auth(itep_setup) if headers is None else headers)
+    assert sent.status == status, sent.response_text
+    assert reason in json.loads(sent.response_text)["error"]
+    assert submissions(database) == []
+    with database.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Result)) == 0
+
+
+def test_webhook_for_an_unknown_account_is_404(connected, itep_setup):
+    sent = itep_setup.emulator.post_raw_webhook(f"{connected.tool_url}/callbacks/itep?account=999",
+                                                {"data": "{}"}, headers=_auth(itep_setup))
+    assert sent.status == 404
+
+
+@pytest.mark.parametrize("itep_account_options", [{"webhook_auth": "url_token"}])
+def test_token_in_the_url_authenticates_when_configured(connected, itep_setup, database, itep_account_options):
+    test_id = assigned_test_id(connected, itep_setup)
+    assert itep_setup.emulator.fire_webhook(test_id).status == 200
+    assert len(submissions(database)) == 1
+    forged = itep_setup.emulator.post_raw_webhook(_webhook_url(connected, itep_setup) + "&token=guess",
+                                                  {"data": json.dumps(_payload(test_id))})
+    assert forged.status == 401
+
+
+def test_urlencoded_webhook_is_read_as_well(connected, itep_setup, database):
+    test_id = assigned_test_id(connected, itep_setup)
+    sent = itep_setup.emulator.post_raw_webhook(_webhook_url(connected, itep_setup),
+                                                {"data": json.dumps(_payload(test_id))}, headers=_auth(itep_setup),
+                                                multipart=False)
+    assert sent.status == 200
+    assert submissions(database)[0].status == SubmissionStatus.PENDING
