@@ -10,6 +10,9 @@ from sqlalchemy import orm
 
 from lti_tool.db import upsert
 from lti_tool.db import utcnow
+from lti_tool.grading import AgsClient
+from lti_tool.grading.lineitems import LineItemUnavailable
+from lti_tool.grading.lineitems import resolve_lineitem
 from lti_tool.lti.claims import Claim
 from lti_tool.models import Activity
 from lti_tool.models import Assessment
@@ -98,13 +101,10 @@ def activity_for_launch(session: orm.Session, record: LtiLaunch) -> Activity | N
     return activity
 
 
-def record_attempt(session: orm.Session, record: LtiLaunch, activity: Activity) -> Attempt:
+def record_attempt(session: orm.Session, record: LtiLaunch, activity: Activity, lineitem_url: str | None) -> Attempt:
     """The learner's attempt at this placement, created on the first launch, refreshed on the next ones."""
     assert record.context_id is not None
     assert record.resource_link_id is not None
-    link = session.get(LtiResourceLink, record.resource_link_id)
-    ags = record.claims.get(Claim.AGS_ENDPOINT) or {}
-    lineitem_url = (ags.get("lineitem") if isinstance(ags, dict) else None) or (link.lineitem_url if link else None)
     attempt_pk = upsert(session, Attempt, ["resource_link_id", "user_id"], {
         "resource_link_id": record.resource_link_id, "user_id": record.user_id, "activity_id": activity.id,
         "context_id": record.context_id, "registration_id": record.registration_id,
@@ -129,12 +129,22 @@ class LearnerTest:
     view: EmbeddedTest | TestTicket
 
 
-def start_test(session: orm.Session, providers: dict[str, AssessmentProvider], record: LtiLaunch,
+def start_test(session: orm.Session, providers: dict[str, AssessmentProvider], ags: AgsClient, record: LtiLaunch,
                activity: Activity) -> LearnerTest:
-    """Record the attempt and ask the provider for the test. :raise ProviderError: the provider failed."""
+    """Record the attempt and ask the provider for the test. :raise ProviderError: the provider failed.
+
+    A missing gradebook column does not stop the learner: the attempt records why, for the teacher.
+    """
     assessment = session.get(Assessment, activity.assessment_id)
     assert assessment is not None
-    attempt = record_attempt(session, record, activity)
+    try:
+        lineitem_url: str | None = resolve_lineitem(session, ags, record, activity)
+        problem = None
+    except LineItemUnavailable as exc:
+        lineitem_url, problem = None, str(exc)
+    attempt = record_attempt(session, record, activity, lineitem_url)
+    if problem and attempt.status == AttemptStatus.STARTED:
+        attempt.status_detail = problem
     provider = providers[assessment.provider]
     view = provider.start_attempt(session, assessment, attempt, learner_of(session, record.user_id))
     return LearnerTest(activity=activity, attempt=attempt, view=view)

@@ -8,6 +8,8 @@ from flask import current_app
 
 from lti_tool.config import Settings
 from lti_tool.db import Database
+from lti_tool.grading import AccessTokens
+from lti_tool.grading import AgsClient
 from lti_tool.grading import PassbackWorker
 from lti_tool.http import HttpSession
 from lti_tool.lti.platform_keys import PlatformKeyCache
@@ -22,6 +24,7 @@ class Services:
     http: HttpSession
     platform_keys: PlatformKeyCache
     providers: dict[str, AssessmentProvider]
+    ags: AgsClient
     # The in-process passback worker (embedded server only); web processes under gunicorn have none and the
     # separate `lti-tool worker` picks scores up at its next poll.
     passback: PassbackWorker | None = None
@@ -40,6 +43,7 @@ class Services:
             http=http,
             platform_keys=PlatformKeyCache(http),
             providers=build_providers(http, settings),
+            ags=AgsClient(http, AccessTokens(http)),
         )
 
 

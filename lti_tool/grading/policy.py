@@ -105,6 +105,26 @@ def _ungraded_submission(session: orm.Session, attempt: Attempt, activity: Activ
     )
 
 
+def requeue_grade(session: orm.Session, attempt: Attempt) -> bool:
+    """Queue the attempt's current grade once more (a teacher's "resend"); False if it has no grade yet."""
+    activity = session.get(Activity, attempt.activity_id)
+    if activity is None:
+        return False
+    latest = session.scalars(sa.select(ScoreSubmission).where(ScoreSubmission.attempt_id == attempt.id)
+                             .order_by(ScoreSubmission.id.desc()).limit(1)).first()
+    if latest is None:
+        return False
+    supersede_pending(session, attempt.id)
+    session.add(ScoreSubmission(
+        attempt_id=attempt.id, result_id=latest.result_id, score_given=latest.score_given,
+        score_maximum=latest.score_maximum, activity_progress=latest.activity_progress,
+        grading_progress=latest.grading_progress, comment=latest.comment, status=SubmissionStatus.PENDING.value,
+        next_attempt_at=utcnow()))
+    attempt.status = AttemptStatus.SUBMITTED.value
+    attempt.status_detail = "Grade queued again by a teacher."
+    return True
+
+
 def gradebook_value(session: orm.Session, attempt: Attempt, activity: Activity) -> float | None:
     """The attempt's grade as a fraction of the maximum (0–1) under the activity's policy; ``None`` if no
     complete result carries the graded component."""

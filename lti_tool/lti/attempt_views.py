@@ -32,7 +32,7 @@ def learner_page(record: LtiLaunch) -> tuple[str, int]:
         return render_template("lti/learner.html", launch=record, resource_link=record.claims.get(
             "https://purl.imsglobal.org/spec/lti/claim/resource_link") or {}, context={}), 200
     try:
-        test = start_test(session, get_services().providers, record, activity)
+        test = start_test(session, get_services().providers, get_services().ags, record, activity)
     except ProviderError as error:
         session.commit()  # the attempt is recorded even when the provider fails
         log.warning("provider failed for launch of user %s on link %s: %s", record.user_id,

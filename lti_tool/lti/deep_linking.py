@@ -19,6 +19,7 @@ from sqlalchemy import orm
 
 from lti_tool.activities import ACTIVITY_CUSTOM_PARAMETER
 from lti_tool.activities import create_activity
+from lti_tool.grading.lineitems import LINE_ITEM_TAG
 from lti_tool.keys import signing_key
 from lti_tool.lti.claims import Claim
 from lti_tool.lti.tool_conf import pylti_registration
@@ -29,8 +30,6 @@ from lti_tool.models import LtiDeployment
 from lti_tool.models import LtiLaunch
 from lti_tool.models import LtiRegistration
 from lti_tool.providers.interfaces import AssessmentProvider
-
-LINE_ITEM_TAG = "speaking-test"
 
 
 class ActivityFormError(ValueError):

@@ -8,12 +8,20 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from lti_tool.activities import activity_for_launch
+from lti_tool.grading import AgsClient
+from lti_tool.grading.policy import requeue_grade
 from lti_tool.lti.claims import is_staff
 from lti_tool.models import Activity
 from lti_tool.models import Attempt
+from lti_tool.models import AttemptStatus
+from lti_tool.models import LtiContext
 from lti_tool.models import LtiLaunch
+from lti_tool.models import LtiRegistration
 from lti_tool.models import LtiUser
 from lti_tool.models import Result
+from lti_tool.teacher.roster import Member
+from lti_tool.teacher.roster import RosterUnavailable
+from lti_tool.teacher.roster import learners
 
 
 class NotAllowed(Exception):
@@ -29,12 +37,14 @@ class AttemptRow:
     score: float | None
     scale_maximum: float | None
     result_public_id: str | None
+    attempt_public_id: str | None
 
 
 @dataclass(frozen=True)
 class LinkOverview:
     activity: Activity | None
     rows: list[AttemptRow]
+    roster_problem: str | None = None
 
 
 def require_staff(record: LtiLaunch) -> None:
@@ -42,25 +52,64 @@ def require_staff(record: LtiLaunch) -> None:
         raise NotAllowed("Only the course's teachers can open this page.")
 
 
-def link_overview(session: orm.Session, record: LtiLaunch) -> LinkOverview:
+def link_overview(session: orm.Session, record: LtiLaunch, ags: AgsClient | None = None) -> LinkOverview:
+    """Every learner of the course (the LMS roster) with their attempt's status and score."""
     require_staff(record)
     activity = activity_for_launch(session, record)
     if activity is None:
         return LinkOverview(activity=None, rows=[])
     attempts = session.execute(
         sa.select(Attempt, LtiUser).join(LtiUser, LtiUser.id == Attempt.user_id)
-        .where(Attempt.resource_link_id == record.resource_link_id).order_by(LtiUser.family_name, LtiUser.sub)
+        .where(Attempt.resource_link_id == record.resource_link_id)
     ).all()
-    rows = []
-    for attempt, user in attempts:
-        latest = session.scalars(sa.select(Result).where(Result.attempt_id == attempt.id)
-                                 .order_by(Result.id.desc()).limit(1)).first()
-        score = latest.scores.get(activity.score_component) if latest else None
-        rows.append(AttemptRow(learner=user.display_name, email=user.email, status=attempt.status,
-                               status_detail=attempt.status_detail, score=score,
-                               scale_maximum=latest.scale_maximum if latest else None,
-                               result_public_id=latest.public_id if latest else None))
-    return LinkOverview(activity=activity, rows=rows)
+    rows = {user.sub: _attempt_row(session, activity, attempt, user) for attempt, user in attempts}
+    roster_problem = None
+    if ags is not None:
+        try:
+            for member in _roster(session, ags, record):
+                rows.setdefault(member.sub, AttemptRow(
+                    learner=member.name, email=member.email, status="not_started", status_detail=None, score=None,
+                    scale_maximum=None, result_public_id=None, attempt_public_id=None))
+        except RosterUnavailable as exc:
+            roster_problem = str(exc)
+    ordered = sorted(rows.values(), key=lambda row: (row.status == "not_started", row.learner.lower()))
+    return LinkOverview(activity=activity, rows=ordered, roster_problem=roster_problem)
+
+
+def _roster(session: orm.Session, ags: AgsClient, record: LtiLaunch) -> list[Member]:
+    context = session.get(LtiContext, record.context_id) if record.context_id else None
+    registration = session.get(LtiRegistration, record.registration_id)
+    if context is None or registration is None or not context.memberships_url:
+        raise RosterUnavailable("The LMS shares no course roster with the tool (Names and Role Provisioning "
+                                "service off), so only students who opened the activity are listed.")
+    return learners(session, ags, registration, context.memberships_url)
+
+
+def _attempt_row(session: orm.Session, activity: Activity, attempt: Attempt, user: LtiUser) -> AttemptRow:
+    latest = session.scalars(sa.select(Result).where(Result.attempt_id == attempt.id)
+                             .order_by(Result.id.desc()).limit(1)).first()
+    score = latest.scores.get(activity.score_component) if latest else None
+    return AttemptRow(learner=user.display_name, email=user.email, status=attempt.status,
+                      status_detail=attempt.status_detail, score=score,
+                      scale_maximum=latest.scale_maximum if latest else None,
+                      result_public_id=latest.public_id if latest else None, attempt_public_id=attempt.public_id)
+
+
+def resend_grades(session: orm.Session, record: LtiLaunch, attempt_public_id: str | None = None) -> int:
+    """Queue the current grade again: one attempt of this link, or every attempt whose grade failed.
+
+    :return: how many grades were queued. :raise NotAllowed: a learner, or an attempt of another link.
+    """
+    require_staff(record)
+    query = sa.select(Attempt).where(Attempt.resource_link_id == record.resource_link_id)
+    if attempt_public_id is not None:
+        query = query.where(Attempt.public_id == attempt_public_id)
+    else:
+        query = query.where(Attempt.status == AttemptStatus.GRADE_FAILED.value)
+    attempts = list(session.scalars(query))
+    if attempt_public_id is not None and not attempts:
+        raise NotAllowed("That attempt does not belong to this activity.")
+    return sum(1 for attempt in attempts if requeue_grade(session, attempt))
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,11 @@ import logging
 
 from flask import Blueprint
 from flask import abort
+from flask import redirect
 from flask import render_template
 from flask import request
+from flask import url_for
+from werkzeug.wrappers import Response
 
 from lti_tool.activities import load_launch
 from lti_tool.db import get_session
@@ -16,6 +19,7 @@ from lti_tool.lti.deep_linking_views import render_picker
 from lti_tool.models import LtiLaunch
 from lti_tool.services import get_services
 from lti_tool.teacher.service import link_overview
+from lti_tool.teacher.service import resend_grades
 from lti_tool.teacher.service import result_for_teacher
 
 log = logging.getLogger(__name__)
@@ -23,7 +27,7 @@ bp = Blueprint("teacher", __name__, url_prefix="/teacher")
 
 
 def render_link_overview(record: LtiLaunch) -> str | tuple[str, int]:
-    overview = link_overview(get_session(), record)
+    overview = link_overview(get_session(), record, get_services().ags)
     if overview.activity is None:
         return render_picker(record)  # a link added by hand: its first teacher launch sets it up
     return render_template("teacher/link.html", overview=overview, launch=record,
@@ -35,6 +39,18 @@ def render_link_overview(record: LtiLaunch) -> str | tuple[str, int]:
 @bp.get("/link/<launch_id>")
 def link_page(launch_id: str) -> str | tuple[str, int]:
     return render_link_overview(load_launch(get_session(), launch_id))
+
+
+@bp.post("/link/<launch_id>/resend")
+@bp.post("/link/<launch_id>/resend/<attempt_public_id>")
+def resend(launch_id: str, attempt_public_id: str | None = None) -> Response:
+    """"Resend grade" for one row, or "resend all failed" without an attempt id."""
+    session = get_session()
+    queued = resend_grades(session, load_launch(session, launch_id), attempt_public_id)
+    session.commit()
+    if queued:
+        get_services().wake_passback()
+    return redirect(url_for("teacher.link_page", launch_id=launch_id, resent=queued), code=303)
 
 
 @bp.get("/results/<result_public_id>")
