@@ -257,18 +257,70 @@ def assessment() -> None:
 
 
 @assessment.command("add")
-@click.option("--provider", type=click.Choice(["speechace"]), required=True, help="The test provider.")
+@click.option("--provider", type=click.Choice(["speechace", "itep"]), required=True, help="The test provider.")
 @click.option("--title", required=True, help="Name teachers see.")
 @click.option("--oembed-url", default=None, help="Speechace Share → oEmbed link (holds the secret key).")
 @click.option("--test-url", default=None, help="Speechace iframe test URL (accounts without oEmbed).")
-def assessment_add(provider: str, title: str, oembed_url: str | None, test_url: str | None) -> None:
-    """Add an assessment. The share link's key is stored apart and never printed."""
+@click.option("--account", "account_id", type=int, default=None, help="iTEP account number (`itep-account add`).")
+@click.option("--product-code", default=None, help="iTEP product code, e.g. GTX-Academic-Plus.")
+def assessment_add(provider: str, title: str, oembed_url: str | None, test_url: str | None, account_id: int | None,
+                   product_code: str | None) -> None:
+    """Add an assessment. Keys are stored apart and never printed."""
+    from lti_tool.activities import add_itep_assessment
     from lti_tool.activities import add_speechace_assessment
+    from lti_tool.models import ProviderAccount
 
     try:
         with _database().session() as session:
-            added = add_speechace_assessment(session, title, oembed_url=oembed_url, test_url=test_url)
+            if provider == "speechace":
+                added = add_speechace_assessment(session, title, oembed_url=oembed_url, test_url=test_url)
+            else:
+                account = session.get(ProviderAccount, account_id) if account_id else None
+                if account is None or account.provider != "itep":
+                    raise click.ClickException("give --account, the number `itep-account add` printed")
+                added = add_itep_assessment(session, account, title, product_code or "")
             click.echo(f"Added {provider} assessment {added.id} ({added.title}).")
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.group("itep-account")
+def itep_account() -> None:
+    """A school's iTEP account: endpoint, API key, signature and webhook settings."""
+
+
+@itep_account.command("add")
+@click.option("--name", required=True)
+@click.option("--endpoint-url", default="https://www.iteptest.com/requests/ecommerce_webhook.php", show_default=True)
+@click.option("--tracking-code", required=True, help="The tracking code iTEP assigned (routes the results webhook).")
+@click.option("--signature-header", default="X-iTEP-Signature", show_default=True,
+              help="Header carrying the HMAC-SHA256 signature (ask iTEP).")
+@click.option("--signature-encoding", type=click.Choice(["hex", "base64"]), default="hex", show_default=True)
+@click.option("--webhook-auth", type=click.Choice(["header", "url_token"]), default="header", show_default=True)
+@click.option("--webhook-header", default="X-iTEP-Token", show_default=True)
+@click.option("--on-invalidated", type=click.Choice(["withdraw", "pending"]), default="withdraw", show_default=True)
+@click.option("--deployment", "deployment_pk", type=int, default=None, help="Limit to one deployment (its number).")
+def itep_account_add(name: str, endpoint_url: str, tracking_code: str, signature_header: str,
+                     signature_encoding: str, webhook_auth: str, webhook_header: str, on_invalidated: str,
+                     deployment_pk: int | None) -> None:
+    """Add an account. The API key and the webhook secret are read from standard input prompts, never arguments
+    (arguments end up in shell history and process lists)."""
+    from lti_tool.activities import add_itep_account
+    from lti_tool.activities import itep_webhook_url
+
+    api_key = click.prompt("iTEP API key", hide_input=True)
+    webhook_secret = click.prompt("Webhook secret (give the same to iTEP)", hide_input=True)
+    settings = _settings()
+    try:
+        with Database(settings.database_url).session() as session:
+            account = add_itep_account(session, name, endpoint_url, api_key, tracking_code, webhook_secret,
+                                       signature_header=signature_header, signature_encoding=signature_encoding,
+                                       webhook_auth=webhook_auth, webhook_header=webhook_header,
+                                       on_invalidated=on_invalidated, deployment_id=deployment_pk)
+            url = itep_webhook_url(settings.url("/callbacks/itep"), account)
+            shown = url.replace(webhook_secret, "<webhook secret>")
+            click.echo(f"Added iTEP account {account.id}. Ask iTEP to send tracking code {tracking_code}'s results to "
+                       f"{shown}" + ("" if webhook_auth == "url_token" else f" with the header {webhook_header}."))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -104,3 +104,26 @@ def test_bad_configuration_is_a_clear_error(monkeypatch, tmp_path):
 
 def test_database_helper_sees_postgres_or_sqlite(env: Database):
     assert env.engine.dialect.name in {"sqlite", "postgresql"}
+
+
+def test_itep_account_and_assessment(env):
+    result = CliRunner().invoke(main, ["itep-account", "add", "--name", "School", "--tracking-code", "RC",
+                                       "--signature-encoding", "base64"], input="api-key-123\nhook-secret-456\n")
+    assert result.exit_code == 0, result.output
+    assert "api-key-123" not in result.output and "hook-secret-456" not in result.output
+    assert "/callbacks/itep?account=1" in result.output and "tracking code RC" in result.output
+    added = run("assessment", "add", "--provider", "itep", "--title", "Placement", "--account", "1",
+                "--product-code", "GTX-Academic-Plus")
+    assert added.exit_code == 0, added.output
+    missing = run("assessment", "add", "--provider", "itep", "--title", "X", "--product-code", "GTX-A")
+    assert missing.exit_code != 0 and "--account" in missing.output
+    listing = run("assessment", "list")
+    assert "itep\tPlacement" in listing.output
+
+
+def test_speechace_assessment_key_is_never_printed(env):
+    link = "https://speak.speechace.co/embed/oembed?url=https%3A%2F%2Fspeak.speechace.co%2Fx%2F&key=AbCdEf0123456789"
+    added = run("assessment", "add", "--provider", "speechace", "--title", "Placement", "--oembed-url", link)
+    assert added.exit_code == 0, added.output
+    listing = run("assessment", "list")
+    assert "AbCdEf0123456789" not in listing.output and "6789" in listing.output
