@@ -7,6 +7,7 @@ commands use :meth:`Database.session` as a context manager.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -143,10 +144,9 @@ def upsert(session: orm.Session, model: type[Base], conflict_columns: list[str],
     Launches write several such rows each; a select-then-insert pair would double the round trips and race
     with a concurrent launch of the same user.
     """
-    table, statement = _dialect_insert(session, model, values)
-    updates = {name: statement.excluded[name] for name in values if name not in conflict_columns}
-    upserted = statement.on_conflict_do_update(index_elements=conflict_columns, set_=updates)
-    return int(session.execute(upserted.returning(table.c.id)).scalar_one())
+    statement = _on_conflict_statement(session.get_bind().dialect.name, model.__tablename__,
+                                       tuple(conflict_columns), tuple(values), update=True)
+    return int(session.execute(statement, values).scalar_one())
 
 
 def insert_if_absent(session: orm.Session, model: type[Base], conflict_columns: list[str],
@@ -155,19 +155,29 @@ def insert_if_absent(session: orm.Session, model: type[Base], conflict_columns: 
 
     Concurrent duplicates (a provider delivering the same callback twice at once) cannot both insert.
     """
-    table, statement = _dialect_insert(session, model, values)
-    ignored = statement.on_conflict_do_nothing(index_elements=conflict_columns).returning(table.c.id)
-    inserted = session.execute(ignored).scalar_one_or_none()
+    statement = _on_conflict_statement(session.get_bind().dialect.name, model.__tablename__,
+                                       tuple(conflict_columns), tuple(values), update=False)
+    inserted = session.execute(statement, values).scalar_one_or_none()
     return None if inserted is None else int(inserted)
 
 
-def _dialect_insert(session: orm.Session, model: type[Base],
-                    values: dict[str, Any]) -> tuple[sa.Table, postgresql.Insert | sqlite.Insert]:
-    """INSERT with ON CONFLICT support, for the two databases the tool runs on."""
-    table = sa.Table(model.__tablename__, Base.metadata)
-    dialect = session.get_bind().dialect.name
+@functools.lru_cache(maxsize=256)
+def _on_conflict_statement(dialect: str, table_name: str, conflict_columns: tuple[str, ...],
+                           columns: tuple[str, ...], update: bool) -> sa.Executable:
+    """INSERT … ON CONFLICT for the two databases the tool runs on, built once per shape (building one costs
+    more than executing it)."""
+    table = Base.metadata.tables[table_name]
+    bound: dict[str, Any] = {name: sa.bindparam(name) for name in columns}
+    statement: postgresql.Insert | sqlite.Insert
     if dialect == "postgresql":
-        return table, postgresql.insert(table).values(**values)
-    if dialect == "sqlite":
-        return table, sqlite.insert(table).values(**values)
-    raise NotImplementedError(f"ON CONFLICT inserts are not implemented for {dialect}")  # pragma: no cover
+        statement = postgresql.insert(table).values(bound)
+    elif dialect == "sqlite":
+        statement = sqlite.insert(table).values(bound)
+    else:  # pragma: no cover - the tool supports SQLite and PostgreSQL
+        raise NotImplementedError(f"ON CONFLICT inserts are not implemented for {dialect}")
+    if update:
+        updates = {name: statement.excluded[name] for name in columns if name not in conflict_columns}
+        conflict = statement.on_conflict_do_update(index_elements=list(conflict_columns), set_=updates)
+    else:
+        conflict = statement.on_conflict_do_nothing(index_elements=list(conflict_columns))
+    return conflict.returning(table.c.id)

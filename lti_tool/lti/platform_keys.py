@@ -15,7 +15,6 @@ from dataclasses import field
 from typing import Any
 
 import requests
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
@@ -32,7 +31,7 @@ class PlatformKeyError(Exception):
 
 @dataclass
 class _CachedKeySet:
-    keys: dict[str, RSAPublicKey]
+    keys: dict[str, RSAKey]
     expires_at: float
     refetches: deque[float] = field(default_factory=deque)
 
@@ -43,7 +42,7 @@ class PlatformKeyCache:
         self._lock = threading.Lock()
         self._entries: dict[str, _CachedKeySet] = {}
 
-    def get_key(self, key_set_url: str, kid: str) -> RSAPublicKey:
+    def get_key(self, key_set_url: str, kid: str) -> RSAKey:
         """The RS256 public key ``kid`` from the key set at ``key_set_url``.
 
         :raise PlatformKeyError: the key set cannot be fetched, or has no such key even after a re-fetch.
@@ -59,7 +58,7 @@ class PlatformKeyCache:
             raise PlatformKeyError(f"the platform's key set at {key_set_url} has no RS256 key with kid {kid!r}")
         return key
 
-    def keys_from_inline_set(self, key_set: dict[str, Any], kid: str) -> RSAPublicKey:
+    def keys_from_inline_set(self, key_set: dict[str, Any], kid: str) -> RSAKey:
         """For registrations that hold the platform's keys inline instead of a URL."""
         key = _parse_key_set(key_set).get(kid)
         if key is None:
@@ -93,21 +92,19 @@ class PlatformKeyCache:
         return entry
 
 
-def _parse_key_set(key_set: Any) -> dict[str, RSAPublicKey]:
+def _parse_key_set(key_set: Any) -> dict[str, RSAKey]:
     if not isinstance(key_set, dict) or not isinstance(key_set.get("keys"), list):
         raise ValueError("not a JWKS document (no 'keys' list)")
-    keys: dict[str, RSAPublicKey] = {}
+    keys: dict[str, RSAKey] = {}
     for jwk in key_set["keys"]:
         if not isinstance(jwk, dict) or jwk.get("kty") != "RSA" or not jwk.get("kid"):
             continue
         if jwk.get("alg", "RS256") != "RS256" or jwk.get("use", "sig") != "sig":
             continue
         try:
-            public_key = RSAKey.import_key(jwk).public_key
+            keys[str(jwk["kid"])] = RSAKey.import_key(jwk)
         except (JoseError, ValueError, TypeError):
             continue  # one malformed key must not hide the others
-        if isinstance(public_key, RSAPublicKey):
-            keys[str(jwk["kid"])] = public_key
     return keys
 
 
