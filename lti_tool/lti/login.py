@@ -44,7 +44,7 @@ def start_login(session: orm.Session, params: Mapping[str, str], redirect_uri: s
     registration = find_registration(session, issuer, params.get("client_id") or None, registration_uuid)
     state = secrets.token_urlsafe(32)
     nonce = secrets.token_urlsafe(32)
-    session.add(LoginState(
+    session.execute(sa.insert(LoginState).values(
         state=state,
         nonce=nonce,
         registration_id=registration.id,
