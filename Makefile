@@ -25,6 +25,7 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	bash scripts/ensure-services
+	bash scripts/ensure-browser
 	$(BIN)/pytest
 
 test: lint typecheck pytest

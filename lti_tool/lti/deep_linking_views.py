@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask import redirect
 from flask import render_template
 from flask import request
@@ -23,12 +25,14 @@ from lti_tool.services import get_services
 from lti_tool.teacher.service import require_staff
 
 
-def render_picker(record: LtiLaunch, error: str | None = None, status: int = 200) -> tuple[str, int]:
+def render_picker(record: LtiLaunch, error: str | None = None, status: int = 200,
+                  submitted: Mapping[str, str] | None = None) -> tuple[str, int]:
+    """The picker; ``submitted`` refills it after a refused submission (never the LMS's launch POST)."""
     providers = get_services().providers
     deep_linking = record.message_type == MessageType.DEEP_LINKING
     action = url_for("lti.deep_link_submit" if deep_linking else "lti.setup_link", launch_id=record.id)
     return render_template("lti/activity_form.html", assessments=offered_assessments(get_session()),
-                           providers=providers, action=action, error=error, form=request.form,
+                           providers=providers, action=action, error=error, form=submitted or {},
                            deep_linking=deep_linking), status
 
 
@@ -42,7 +46,7 @@ def deep_link_submit(launch_id: str) -> str | tuple[str, int]:
         answer = deep_link_response(session, record, activity, get_services().settings.url(LAUNCH_PATH))
     except ActivityFormError as error:
         session.rollback()
-        return render_picker(record, str(error), 400)
+        return render_picker(record, str(error), 400, request.form)
     session.commit()
     return render_template("lti/deep_link_return.html", answer=answer)
 
@@ -60,7 +64,7 @@ def setup_link(launch_id: str) -> Response | tuple[str, int]:
         activity = activity_from_form(session, get_services().providers, request.form)
     except ActivityFormError as error:
         session.rollback()
-        return render_picker(record, str(error), 400)
+        return render_picker(record, str(error), 400, request.form)
     link.activity_id = activity.id
     session.commit()
     return redirect(url_for("teacher.link_page", launch_id=record.id), code=303)

@@ -1,41 +1,102 @@
-"""``lti-tool demo``: the tool plus a sandbox LMS in one process, so the whole flow can be clicked through.
+"""``lti-tool demo``: the tool plus a sandbox LMS, Speechace and iTEP in one process: click through the whole flow.
 
-The sandbox LMS is the platform emulator with a course page on top: pick a person, and the activity opens in an
-iframe through the real LTI 1.3 flow (OIDC login, signed id_token, launch). It runs only in development.
+The sandbox LMS is the platform emulator with a course on top (``demo_pages``): switch between a teacher and three
+students, add a speaking test (deep linking), open it in an iframe through the real LTI 1.3 flow (OIDC login,
+signed id_token, launch) and watch the score land in the gradebook. The Speechace and iTEP emulators run on their
+own ports, and the tool is configured with one test of each. It runs only in development.
 """
 
 from __future__ import annotations
 
+import logging
+import secrets
 from dataclasses import dataclass
-from html import escape
+from dataclasses import field
+from typing import Any
+from typing import NamedTuple
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Blueprint
 from flask import Flask
-from flask import abort
+from sqlalchemy import orm
 
+from lti_tool.activities import add_itep_account
+from lti_tool.activities import add_itep_assessment
+from lti_tool.activities import add_speechace_assessment
+from lti_tool.activities import itep_webhook_url
 from lti_tool.config import ConfigError
 from lti_tool.config import Settings
 from lti_tool.db import Database
 from lti_tool.lti.registration import PlatformDetails
 from lti_tool.lti.registration import register_platform
+from lti_tool.models import Activity
+from lti_tool.models import Assessment
 from lti_tool.models import LtiRegistration
+from lti_tool.models import ProviderAccount
+from lti_tool.sandbox.itep import ItepEmulator
+from lti_tool.sandbox.itep import create_itep_app
 from lti_tool.sandbox.live_server import LiveServer
 from lti_tool.sandbox.platform import PlatformEmulator
 from lti_tool.sandbox.platform import ToolClient
 from lti_tool.sandbox.platform import constants
 from lti_tool.sandbox.platform import create_platform_app
+from lti_tool.sandbox.speechace import SpeechaceEmulator
+from lti_tool.sandbox.speechace import create_speechace_app
+
+log = logging.getLogger(__name__)
 
 COURSE_ID = "course-101"
+# Links a teacher added by hand: the tool asks the teacher to choose their test on the first launch.
 ACTIVITIES = (("speaking-1", "Speaking test: introduce yourself"), ("speaking-2", "Speaking test: describe a picture"))
-IFRAME_ALLOW = "microphone {origin}; camera {origin}; autoplay {origin}; clipboard-write {origin}"
+
+ADMIN_SUB = "margaret"
+SANDBOX_MARKER = "sandbox"  # in the settings of the assessments and accounts a demo run creates
+SPEECHACE_TITLE = "Speechace placement test (sandbox)"
+ITEP_TITLE = "iTEP Academic (sandbox)"
+ITEP_ACCOUNT = "Sandbox iTEP account"
+ITEP_PRODUCT = "GTX-Academic-Plus"
+ITEP_TRACK = "SANDBOX"
+ITEP_INVENTORY = 25
+# Default ports of the emulators, after the sandbox LMS's.
+SPEECHACE_PORT_OFFSET, ITEP_PORT_OFFSET = 1, 2
+
+
+class Person(NamedTuple):
+    sub: str
+    name: str
+    role: str  # "Teacher", "Student" or "LMS admin"
+
+    @property
+    def edits_the_course(self) -> bool:
+        return self.role != "Student"
 
 
 @dataclass
 class Sandbox:
     platform: PlatformEmulator
     client: ToolClient
-    people: list[tuple[str, str, str]]  # (sub, name, role label)
+    people: list[Person]
+    course_id: str = COURSE_ID
+    hand_added: tuple[tuple[str, str], ...] = ACTIVITIES
+    speechace: SpeechaceEmulator | None = None
+    itep: ItepEmulator | None = None
+    servers: list[LiveServer] = field(default_factory=list)
+
+    @property
+    def teacher(self) -> Person:
+        return next(person for person in self.people if person.role == "Teacher")
+
+    @property
+    def students(self) -> list[Person]:
+        return [person for person in self.people if person.role == "Student"]
+
+    def person(self, sub: str | None) -> Person | None:
+        return next((person for person in self.people if person.sub == sub), None)
+
+    def stop(self) -> None:
+        """Stop the sandbox's servers (the LMS and the emulators)."""
+        for server in reversed(self.servers):
+            server.stop()
 
 
 def require_development(settings: Settings) -> None:
@@ -50,12 +111,16 @@ def build_sandbox(settings: Settings, database: Database, sandbox_url: str) -> S
     client = platform.register_tool("Speaking tests", oidc_initiation_url=settings.url("/lti/login"),
                                     target_link_uri=settings.url("/lti/launch"), jwks_uri=settings.url("/lti/jwks"))
     course = platform.add_default_course(COURSE_ID)
-    people = [(course.instructor, "Ada Lovelace", "Teacher"), (course.learner, "Alan Turing", "Student")]
+    people = [Person(course.instructor, "Ada Lovelace", "Teacher"), Person(course.learner, "Alan Turing", "Student")]
     for sub, given, family, email in (("grace", "Grace", "Hopper", "grace@example.edu"),
                                       ("katherine", "Katherine", "Johnson", None)):
         platform.add_user(sub, given, family, email=email)
         platform.enrol(COURSE_ID, sub, [constants.ROLE_LEARNER])
-        people.append((sub, f"{given} {family}", "Student"))
+        people.append(Person(sub, f"{given} {family}", "Student"))
+    # An LMS administrator who also teaches: her launches open the tool's admin pages too.
+    platform.add_user(ADMIN_SUB, "Margaret", "Hamilton", email="margaret@example.edu")
+    platform.enrol(COURSE_ID, ADMIN_SUB, [constants.ROLE_INSTRUCTOR, constants.ROLE_SYSTEM_ADMIN])
+    people.append(Person(ADMIN_SUB, "Margaret Hamilton", "LMS admin"))
     with database.session() as session:
         # Each demo run gets a fresh emulator (new keys, new client_id): drop the previous run's registration.
         session.execute(sa.delete(LtiRegistration).where(LtiRegistration.issuer == platform.issuer))
@@ -66,53 +131,100 @@ def build_sandbox(settings: Settings, database: Database, sandbox_url: str) -> S
     return Sandbox(platform=platform, client=client, people=people)
 
 
+def configure_providers(settings: Settings, database: Database, speechace: SpeechaceEmulator,
+                        itep: ItepEmulator) -> None:
+    """Give the tool one Speechace test and one iTEP account with a GTX test, replacing a previous run's.
+
+    The emulators start empty on every run (new keys, new share link), so what the last run configured is stale.
+    """
+    shared = speechace.add_assessment(title=SPEECHACE_TITLE)
+    itep.add_product(ITEP_PRODUCT, inventory=ITEP_INVENTORY)
+    webhook_secret = secrets.token_urlsafe(24)
+    with database.session() as session:
+        _forget_previous_run(session)
+        _mark(add_speechace_assessment(session, SPEECHACE_TITLE, oembed_url=shared.share_link))
+        account = _mark(add_itep_account(session, ITEP_ACCOUNT, itep.fulfillment_url, itep.api_key, ITEP_TRACK,
+                                         webhook_secret, signature_header=itep.signature_header,
+                                         signature_encoding=itep.signature_encoding))
+        _mark(add_itep_assessment(session, account, ITEP_TITLE, ITEP_PRODUCT))
+        webhook_url = itep_webhook_url(settings.url("/callbacks/itep"), account)
+        auth, header = account.settings["webhook_auth"], account.settings["webhook_header"]
+    itep.configure_tracking(ITEP_TRACK, webhook_url, auth=auth, secret=webhook_secret, header_name=header)
+
+
+def _mark(row: Any) -> Any:
+    row.settings = {**(row.settings or {}), SANDBOX_MARKER: True}
+    return row
+
+
+def _forget_previous_run(session: orm.Session) -> None:
+    """Delete the assessments, activities and iTEP accounts an earlier demo run created (and only those)."""
+    assessments = [row.id for row in session.scalars(sa.select(Assessment)) if (row.settings or {}).get(SANDBOX_MARKER)]
+    accounts = [row.id for row in session.scalars(sa.select(ProviderAccount))
+                if (row.settings or {}).get(SANDBOX_MARKER)]
+    if assessments:
+        session.execute(sa.delete(Activity).where(Activity.assessment_id.in_(assessments)))
+        session.execute(sa.delete(Assessment).where(Assessment.id.in_(assessments)))
+    if accounts:
+        session.execute(sa.delete(ProviderAccount).where(ProviderAccount.id.in_(accounts)))
+
+
 def create_sandbox_app(sandbox: Sandbox, tool_origin: str) -> Flask:
+    from lti_tool.sandbox.demo_pages import install_course_pages
+
     app = create_platform_app(sandbox.platform)
-    app.register_blueprint(_course_pages(sandbox, tool_origin))
+    install_course_pages(app, sandbox, tool_origin)
     return app
 
 
-def _course_pages(sandbox: Sandbox, tool_origin: str) -> Blueprint:
-    bp = Blueprint("sandbox_course", __name__)
+def start_sandbox(settings: Settings, database: Database, sandbox_port: int, speechace_port: int | None = None,
+                  itep_port: int | None = None) -> tuple[LiveServer, Sandbox]:
+    """Start the sandbox LMS and the Speechace and iTEP emulators next to the tool, and configure the tool.
 
-    @bp.get("/course")
-    def course() -> str:
-        rows = "".join(
-            f"<li>{escape(name)} ({role}) — "
-            + " · ".join(f"<a href='/course/open/{escape(sub)}/{link}'>{escape(title)}</a>"
-                         for link, title in ACTIVITIES)
-            + "</li>"
-            for sub, name, role in sandbox.people)
-        return _page("Sandbox course", f"<h1>Introduction to Phonetics (sandbox LMS)</h1>"
-                                       f"<p>Open an activity as one of the course's people:</p><ul>{rows}</ul>")
-
-    @bp.get("/course/open/<sub>/<link>")
-    def open_activity(sub: str, link: str) -> str:
-        titles = dict(ACTIVITIES)
-        names = {person[0]: person[1] for person in sandbox.people}
-        if link not in titles or sub not in names:
-            abort(404)
-        launch_url = sandbox.platform.begin_launch(sandbox.client.client_id, sub, COURSE_ID, resource_link_id=link,
-                                                   resource_link_title=titles[link], with_lineitem=True)
-        allow = IFRAME_ALLOW.format(origin=tool_origin)
-        return _page(titles[link], f"<p><a href='/course'>← Course</a> · {escape(names[sub])}</p>"
-                                   f"<h1>{escape(titles[link])}</h1>"
-                                   f"<iframe id='tool' src='{escape(launch_url)}' allow='{escape(allow)}' "
-                                   "style='width:100%;height:70vh;border:1px solid #ccc'></iframe>")
-
-    return bp
-
-
-def _page(title: str, body: str) -> str:
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
-            "<style>body{font:16px system-ui,sans-serif;max-width:70rem;margin:1rem auto;padding:0 1rem}</style>"
-            f"</head><body>{body}</body></html>")
-
-
-def start_sandbox(settings: Settings, database: Database, sandbox_port: int) -> tuple[LiveServer, Sandbox]:
-    """Start the sandbox LMS next to the tool; returns its server (stop it when done) and the sandbox."""
+    The emulators listen on ``sandbox_port`` + 1 and + 2 unless told otherwise (port 0: any free port). Returns
+    the LMS's server and the sandbox; ``sandbox.stop()`` stops all three servers.
+    """
     require_development(settings)
-    server = LiveServer(port=sandbox_port)
-    sandbox = build_sandbox(settings, database, server.url)
-    server.start(create_sandbox_app(sandbox, settings.base_url.rstrip("/")))
-    return server, sandbox
+    lms, speechace_server, itep_server = servers = _bind_servers(
+        ("sandbox LMS", sandbox_port),
+        ("Speechace emulator", _port_after(sandbox_port, SPEECHACE_PORT_OFFSET, speechace_port)),
+        ("iTEP emulator", _port_after(sandbox_port, ITEP_PORT_OFFSET, itep_port)))
+    try:
+        sandbox = build_sandbox(settings, database, lms.url)
+        sandbox.servers = servers
+        sandbox.speechace = SpeechaceEmulator(speechace_server.url)
+        sandbox.itep = ItepEmulator(itep_server.url)
+        configure_providers(settings, database, sandbox.speechace, sandbox.itep)
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise
+    speechace_server.start(create_speechace_app(sandbox.speechace))
+    itep_server.start(create_itep_app(sandbox.itep))
+    lms.start(create_sandbox_app(sandbox, origin_of(settings.base_url)))
+    log.info("sandbox: LMS %s, Speechace emulator %s, iTEP emulator %s (fire results at %s)", lms.url,
+             speechace_server.url, itep_server.url, sandbox.itep.url("/admin"))
+    return lms, sandbox
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _port_after(sandbox_port: int, offset: int, chosen: int | None) -> int:
+    if chosen is not None:
+        return chosen
+    return sandbox_port + offset if sandbox_port else 0
+
+
+def _bind_servers(*wanted: tuple[str, int]) -> list[LiveServer]:
+    servers: list[LiveServer] = []
+    for name, port in wanted:
+        try:
+            servers.append(LiveServer(port=port))
+        except OSError as exc:
+            for server in servers:
+                server.stop()
+            raise OSError(exc.errno, f"cannot listen on port {port} for the {name}: {exc.strerror}") from exc
+    return servers

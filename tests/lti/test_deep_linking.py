@@ -130,3 +130,13 @@ def test_a_link_added_by_hand_is_set_up_on_the_first_teacher_launch(connected, s
 def test_no_assessments_configured_tells_the_teacher(connected):
     _, page = picker(connected)
     assert 'data-testid="no-assessments"' in page.text
+
+
+def test_picker_defaults_to_showing_students_their_score(connected, speechace_setup, database):
+    """The picker opens from the LMS's launch POST; that POST must not be read as the teacher's answers."""
+    browser, page = picker(connected)
+    (form,) = [form for form in parse_forms(page.text, page.url) if form.attrs.get("data-testid") == "activity-form"]
+    assert form.fields.get("show_score") == "on"
+    submit_picker(browser, page, title="Defaults")
+    with database.session() as session:
+        assert session.scalars(sa.select(Activity).where(Activity.title == "Defaults")).one().show_score_to_student
