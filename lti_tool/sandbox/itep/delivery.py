@@ -14,8 +14,8 @@ import requests
 
 from lti_tool.sandbox.itep.models import TrackingCode
 from lti_tool.sandbox.itep.models import WebhookResult
+from lti_tool.sandbox.verbatim import post_verbatim
 
-WEBHOOK_TIMEOUT_SECONDS = 10.0
 USER_AGENT = "iTEP-Webhook-Emulator"
 URLENCODED_CONTENT_TYPE = "application/x-www-form-urlencoded"
 URL_TOKEN_PARAM = "token"  # noqa: S105 - a parameter name, not a secret
@@ -52,19 +52,10 @@ def deliver(url: str, body: bytes, headers: Mapping[str, str], data: str,
     """POST body to url unchanged (query string included). Network failures are recorded, not raised."""
     result = WebhookResult(url=url, headers=dict(headers), data=data, body=body, test_id=test_id)
     try:
-        response = _post_verbatim(url, body, headers)
+        response = post_verbatim(url, body, headers)
     except (requests.RequestException, ValueError) as exc:
         result.error = f"{type(exc).__name__}: {exc}"
         return result
     result.status = response.status_code
     result.response_text = response.text
     return result
-
-
-def _post_verbatim(url: str, body: bytes, headers: Mapping[str, str]) -> requests.Response:
-    prepared = requests.Request("POST", url, data=body, headers=dict(headers)).prepare()
-    # requests re-quotes URLs (e.g. %41 becomes A); the tool may sign its query string, so send it as given.
-    prepared.url = url
-    with requests.Session() as session:
-        # Redirects are not followed: a 30x is reported to the test as the tool's answer.
-        return session.send(prepared, timeout=WEBHOOK_TIMEOUT_SECONDS, allow_redirects=False)
