@@ -58,6 +58,9 @@ SETTINGS: tuple[Setting, ...] = (
             "are trusted (default 1)."),
     Setting("LOG_LEVEL", str, "Python log level (default INFO)."),
     Setting("KEY_OVERLAP_DAYS", int, "How long a rotated-out tool key stays published (default 7)."),
+    Setting("LMS_ADMIN_ACCESS", _parse_bool, "Let LMS administrators (institution/system Administrator role) open "
+            "the admin pages from a launch (default true). Turn it off when one installation serves several "
+            "schools: an LMS admin would otherwise manage the other schools' deployments too."),
 )
 
 
@@ -78,6 +81,7 @@ class Settings:
     proxy_count: int = 1
     log_level: str = "INFO"
     key_overlap_days: int = 7
+    lms_admin_access: bool = True
     # Not admin settings: set by the sandbox demo and tests only.
     extra: Mapping[str, Any] = field(default_factory=dict)
 

@@ -32,6 +32,7 @@ from lti_tool.models import LtiLaunch
 from lti_tool.models import LtiRegistration
 from lti_tool.models import LtiUser
 from lti_tool.models.admin import ToolAdmin
+from lti_tool.services import get_services
 from lti_tool.teacher.service import NotAllowed
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,9 @@ def identify_admin(session: orm.Session) -> AdminIdentity | None:
 
 
 def _identify_lms_admin(session: orm.Session, launch_id: str) -> AdminIdentity:
+    if not get_services().settings.lms_admin_access:
+        raise NotAllowed("LMS administrators' access to the admin pages is turned off here "
+                         "(LTI_TOOL_LMS_ADMIN_ACCESS=false): use a tool admin login.")
     record = load_launch(session, launch_id)
     if not is_platform_admin(record.roles):
         raise NotAllowed("Only the tool's administrators and LMS administrators can open the admin pages.")

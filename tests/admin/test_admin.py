@@ -233,3 +233,10 @@ def test_registrations_list_and_deactivation_refuses_launches(admin_client, conn
     assert FormBrowser().get(connected.launch_url()).status_code == 200
     with database.session() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(LtiLaunch)) == 1
+
+
+@pytest.mark.parametrize("settings_overrides", [{"lms_admin_access": False}])
+def test_lms_admin_access_can_be_turned_off_for_multi_school_installs(client, lms_admin_launch, settings_overrides):
+    response = client.get("/admin", query_string={"launch": lms_admin_launch})
+    assert response.status_code == 403
+    assert "LTI_TOOL_LMS_ADMIN_ACCESS" in text(response)
