@@ -18,7 +18,7 @@ demo: $(STAMP)
 	LTI_TOOL_ENV=development $(BIN)/lti-tool demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check lti_tool tests bench
+	$(BIN)/ruff check lti_tool tests $(wildcard bench)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy lti_tool
