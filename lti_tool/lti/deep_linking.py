@@ -29,6 +29,7 @@ from lti_tool.models import AttemptsPolicy
 from lti_tool.models import LtiDeployment
 from lti_tool.models import LtiLaunch
 from lti_tool.models import LtiRegistration
+from lti_tool.models import ProviderAccount
 from lti_tool.providers.interfaces import AssessmentProvider
 
 
@@ -42,16 +43,21 @@ class DeepLinkReturn:
     jwt: str
 
 
-def offered_assessments(session: orm.Session) -> list[Assessment]:
-    return list(session.scalars(sa.select(Assessment).where(Assessment.is_active.is_(True))
-                                .order_by(Assessment.title)))
+def offered_assessments(session: orm.Session, deployment_pk: int) -> list[Assessment]:
+    """Active assessments this deployment may use: an assessment on a provider account scoped to another
+    deployment (another school's iTEP account) is not offered."""
+    accounts: dict[int | None, int | None] = {
+        account.id: account.deployment_id for account in session.scalars(sa.select(ProviderAccount))}
+    return [assessment for assessment in session.scalars(
+                sa.select(Assessment).where(Assessment.is_active.is_(True)).order_by(Assessment.title))
+            if accounts.get(assessment.settings.get("account_id")) in (None, deployment_pk)]
 
 
 def activity_from_form(session: orm.Session, providers: Mapping[str, AssessmentProvider],
-                       form: Mapping[str, str]) -> Activity:
+                       form: Mapping[str, str], deployment_pk: int) -> Activity:
     """Create the activity a teacher described. :raise ActivityFormError: a choice is missing or invalid."""
-    assessment = session.scalars(sa.select(Assessment).where(
-        Assessment.public_id == form.get("assessment", ""), Assessment.is_active.is_(True))).first()
+    assessment = next((offered for offered in offered_assessments(session, deployment_pk)
+                       if offered.public_id == form.get("assessment", "")), None)
     if assessment is None:
         raise ActivityFormError("Choose one of the speaking tests in the list.")
     title = form.get("title", "").strip() or assessment.title

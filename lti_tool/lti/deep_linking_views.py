@@ -31,8 +31,9 @@ def render_picker(record: LtiLaunch, error: str | None = None, status: int = 200
     providers = get_services().providers
     deep_linking = record.message_type == MessageType.DEEP_LINKING
     action = url_for("lti.deep_link_submit" if deep_linking else "lti.setup_link", launch_id=record.id)
-    return render_template("lti/activity_form.html", assessments=offered_assessments(get_session()),
-                           providers=providers, action=action, error=error, form=submitted or {},
+    assessments = offered_assessments(get_session(), record.deployment_id)
+    return render_template("lti/activity_form.html", assessments=assessments, providers=providers, action=action,
+                           error=error, form=submitted or {},
                            deep_linking=deep_linking), status
 
 
@@ -42,7 +43,7 @@ def deep_link_submit(launch_id: str) -> str | tuple[str, int]:
     record = load_launch(session, launch_id)
     require_staff(record)
     try:
-        activity = activity_from_form(session, get_services().providers, request.form)
+        activity = activity_from_form(session, get_services().providers, request.form, record.deployment_id)
         answer = deep_link_response(session, record, activity, get_services().settings.url(LAUNCH_PATH))
     except ActivityFormError as error:
         session.rollback()
@@ -61,7 +62,7 @@ def setup_link(launch_id: str) -> Response | tuple[str, int]:
     if link is None:
         return render_picker(record, "This launch has no activity link to set up.", 400)
     try:
-        activity = activity_from_form(session, get_services().providers, request.form)
+        activity = activity_from_form(session, get_services().providers, request.form, record.deployment_id)
     except ActivityFormError as error:
         session.rollback()
         return render_picker(record, str(error), 400, request.form)

@@ -140,3 +140,54 @@ def test_picker_defaults_to_showing_students_their_score(connected, speechace_se
     submit_picker(browser, page, title="Defaults")
     with database.session() as session:
         assert session.scalars(sa.select(Activity).where(Activity.title == "Defaults")).one().show_score_to_student
+
+
+def test_a_link_added_by_hand_gets_a_gradebook_column_created(connected, speechace_setup, database):
+    """No lineitem claim: the tool looks for the column, then creates it with the activity's maximum."""
+    browser = FormBrowser()
+    page = browser.get(connected.launch_url(sub=connected.course.instructor, resource_link_id="by-hand"))
+    submit_picker(browser, page, title="Column made by the tool", score_maximum=25)
+    FormBrowser().get(connected.launch_url(resource_link_id="by-hand"))
+    with database.session() as session:
+        activity = session.scalars(sa.select(Activity).where(Activity.title == "Column made by the tool")).one()
+        link = session.scalars(sa.select(LtiResourceLink).where(LtiResourceLink.id_on_platform == "by-hand")).one()
+    (line_item,) = [item for item in connected.platform.line_items_of(connected.course.context_id)
+                    if item.resource_id == activity.public_id]
+    assert (line_item.score_maximum, line_item.label, line_item.tag) == (25, "Column made by the tool", "speaking-test")
+    assert link.lineitem_url == connected.platform.lineitem_url(line_item)
+    FormBrowser().get(connected.launch_url(resource_link_id="by-hand"))  # found again, not created twice
+    assert len([item for item in connected.platform.line_items_of(connected.course.context_id)
+                if item.resource_id == activity.public_id]) == 1
+
+
+def test_without_column_management_the_teacher_is_told_which_setting_is_missing(connected, speechace_setup,
+                                                                                database):
+    from lti_tool.models import Attempt
+
+    connected.platform.set_can_manage_lineitems(connected.client.client_id, False)  # Moodle "grade sync only"
+    browser = FormBrowser()
+    page = browser.get(connected.launch_url(sub=connected.course.instructor, resource_link_id="by-hand"))
+    submit_picker(browser, page, title="No column")
+    learner = FormBrowser().get(connected.launch_url(resource_link_id="by-hand"))
+    assert 'id="provider-test"' in learner.text  # the learner can still take the test
+    with database.session() as session:
+        detail = session.scalars(sa.select(Attempt.status_detail)).one()
+    assert "grade sync and column management" in detail
+    overview = FormBrowser().get(connected.launch_url(sub=connected.course.instructor, resource_link_id="by-hand"))
+    assert "grade sync and column management" in html.unescape(overview.text)
+
+
+def test_another_schools_itep_products_are_not_offered(connected, itep_setup, database):
+    from lti_tool.models import LtiDeployment
+    from lti_tool.models import ProviderAccount
+
+    _, page = picker(connected)
+    assert "iTEP Academic" in page.text
+    with database.session() as session:
+        other = LtiDeployment(registration_id=connected.registration.id, deployment_id="other-school",
+                              status="active")
+        session.add(other)
+        session.flush()
+        session.get(ProviderAccount, itep_setup.account_pk).deployment_id = other.id
+    _, page = picker(connected)
+    assert "iTEP Academic" not in page.text
