@@ -18,6 +18,7 @@ from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from sqlalchemy import orm
 
+from lti_tool.admin import itep
 from lti_tool.admin import queue
 from lti_tool.admin import service
 from lti_tool.admin.accounts import authenticate
@@ -50,6 +51,8 @@ NOTICES = {
     "assessment-activate": "Assessment activated: teachers can choose it.",
     "assessment-deactivate": "Assessment deactivated: teachers can no longer choose it.",
     "submission-retry": "The submission will be sent in the worker's next round.",
+    "itep-account": "iTEP account added. Its API key and webhook secret are stored on the server, shown masked.",
+    "itep-product": "iTEP product added: teachers can choose it.",
 }
 
 
@@ -184,6 +187,32 @@ def change_assessment(assessment_pk: int, action: str) -> ResponseReturnValue:
     return _perform(lambda session: service.change_assessment(session, assessment_pk, action),
                     f"assessment-{action}", f"assessment {assessment_pk}: {action}", "admin.assessments",
                     _assessments_page)
+
+
+@bp.get("/itep")
+def itep_page() -> ResponseReturnValue:
+    return _itep_page()
+
+
+@bp.post("/itep")
+def add_itep_account() -> ResponseReturnValue:
+    # The description names the account, never its secrets.
+    return _perform(lambda session: itep.add_account(session, request.form), "itep-account",
+                    f"iTEP account added: {request.form.get('name', '')[:200]!r}", "admin.itep_page", _itep_page)
+
+
+@bp.post("/itep/<int:account_pk>/products")
+def add_itep_product(account_pk: int) -> ResponseReturnValue:
+    form = request.form
+    return _perform(lambda session: itep.add_product(session, account_pk, form.get("title", ""),
+                                                     form.get("product_code", "")),
+                    "itep-product", f"iTEP product {form.get('product_code', '')[:60]!r} added to account {account_pk}",
+                    "admin.itep_page", _itep_page)
+
+
+def _itep_page(error: str | None = None, status: int = 200) -> ResponseReturnValue:
+    rows = itep.list_accounts(get_session(), get_services().settings.url("/callbacks/itep"))
+    return render_template("admin/itep.html", accounts=rows, error=error, notice=_notice()), status
 
 
 @bp.get("/queue")
