@@ -49,10 +49,11 @@ def record_result(session: orm.Session, attempt: Attempt, activity: Activity, re
     :param report_page_url: the tool's own (teacher-only) page for the result; the provider's report URL is a
         capability and never goes to the LMS.
     """
+    result_public_id = new_public_id()
     result_id = insert_if_absent(session, Result, ["attempt_id", "external_id"], {
         "attempt_id": attempt.id, "external_id": report.external_id, "status": report.status,
         "scores": report.scores, "scale_maximum": report.scale_maximum, "report_url": report.report_url,
-        "payload": report.payload, "public_id": new_public_id(), "datetime_received": utcnow(),
+        "payload": report.payload, "public_id": result_public_id, "datetime_received": utcnow(),
     })
     if result_id is None:
         log.info("duplicate %s result for attempt %s ignored", provider_label, attempt.id)
@@ -64,7 +65,7 @@ def record_result(session: orm.Session, attempt: Attempt, activity: Activity, re
     attempt.status_detail = None
     if report.status == COMPLETE:
         submission = _graded_submission(session, attempt, activity, report, provider_label, result_id,
-                                        f"{report_page_url}/{_public_id(session, result_id)}")
+                                        f"{report_page_url}/{result_public_id}")
     else:
         submission = _ungraded_submission(session, attempt, activity, report, provider_label, result_id)
     if submission is None:
@@ -77,7 +78,11 @@ def record_result(session: orm.Session, attempt: Attempt, activity: Activity, re
 
 def _graded_submission(session: orm.Session, attempt: Attempt, activity: Activity, report: ReportedResult,
                        provider_label: str, result_id: int, report_link: str) -> ScoreSubmission | None:
-    value = gradebook_value(session, attempt, activity)
+    if activity.attempts_policy == AttemptsPolicy.LATEST:
+        # The newest complete result decides: no need to read the others back.
+        value: float | None = report.scores[activity.score_component] / report.scale_maximum
+    else:
+        value = gradebook_value(session, attempt, activity)
     if value is None:
         return None
     return ScoreSubmission(
@@ -152,10 +157,6 @@ def supersede_pending(session: orm.Session, attempt_id: int) -> None:
                sa.or_(ScoreSubmission.locked_until.is_(None), ScoreSubmission.locked_until < utcnow()))
         .values(status=SubmissionStatus.SUPERSEDED.value)
     )
-
-
-def _public_id(session: orm.Session, result_id: int) -> str:
-    return str(session.scalar(sa.select(Result.public_id).where(Result.id == result_id)))
 
 
 def _comment(provider_label: str, activity: Activity, report: ReportedResult, report_link: str) -> str:
