@@ -145,6 +145,9 @@ def _serve(settings: Settings, host: str, port: int, on_start: str | Callable[[D
 def worker(once: bool) -> None:
     """Send scores to LMS gradebooks (the outbox) and purge what has expired. Run as many as you like."""
     settings = _settings()
+    # Workers log one line per score at INFO: let LTI_TOOL_LOG_LEVEL quiet them, as it does the web app.
+    logging.getLogger().setLevel(settings.log_level.upper())
+    logging.getLogger("lti_tool").setLevel(settings.log_level.upper())
     database = Database(settings.database_url)
     passback = passback_worker(database, settings)
     if once:

@@ -147,7 +147,13 @@ class ScoreSubmission(Base):
     """
 
     __tablename__ = "score_submission"
-    __table_args__ = (sa.Index("ix_score_submission_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        sa.Index("ix_score_submission_due", "status", "next_attempt_at"),
+        # The claim checks "is another score of this attempt in flight?" for every candidate row; an index over
+        # the pending rows alone keeps that cheap even before the database has statistics on the table.
+        sa.Index("ix_score_submission_pending_attempt", "attempt_id",
+                 postgresql_where=sa.text("status = 'pending'"), sqlite_where=sa.text("status = 'pending'")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     attempt_id: Mapped[int] = mapped_column(sa.ForeignKey("attempt.id", ondelete="CASCADE"), index=True)
