@@ -17,6 +17,7 @@ import json
 import multiprocessing
 import platform as host_platform
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -338,8 +339,13 @@ def report(args: argparse.Namespace, config: GunicornConfig, outcome: dict[str, 
     }
 
 
+def _stop_on_sigterm(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt  # unwinds through the finally blocks that stop gunicorn and the load generators
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     config = GunicornConfig(workers=args.workers, worker_class=args.worker_class, threads=args.threads,
                             port=free_port())
     lms = create_lms(f"http://127.0.0.1:{config.port}")
@@ -348,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         outcome = benchmark(args, lms, template, pool, config)
     except KeyboardInterrupt:
-        print("interrupted; gunicorn and the load generators are stopped", file=sys.stderr)
+        print("interrupted: gunicorn and the load generators are stopped", file=sys.stderr)
         return 130
     finally:
         pool.stop()
