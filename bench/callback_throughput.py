@@ -24,20 +24,16 @@ See bench/README-callbacks.md for the definitions of the figures.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import math
 import multiprocessing
 import platform as host_platform
-import resource
 import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -59,15 +55,20 @@ from callback_setup import fresh_database_url
 from callback_setup import plan_callbacks
 from callback_setup import seed
 from harness import CLOCK_TICKS
+from harness import QUIET_PERCENT
 from harness import RESULTS_DIR
 from harness import Gunicorn
 from harness import GunicornConfig
+from harness import ProcessPool
 from harness import cpu_delta
 from harness import free_port
 from harness import machine_cpu_ticks
+from harness import own_cpu_seconds
+from harness import percentile
 from harness import postgres_backends_cpu
 from harness import process_cpu_seconds
 from harness import tool_environment
+from harness import wait_for_quiet
 
 from lti_tool.config import load_settings
 from lti_tool.db import Database
@@ -79,7 +80,6 @@ TARGET_CALLBACKS_PER_S = 1000.0
 TARGET_AGS_REQUESTS_PER_SCORE = 1.01
 TARGET_CONCURRENCY = 50
 START_DELAY_SECONDS = 0.3
-QUIET_PERCENT = 10.0
 OTHERS_WARNING_PERCENT = 5.0
 DRAIN_POLL_SECONDS = 0.1
 HOST = "127.0.0.1"
@@ -131,26 +131,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-# --- load-generator processes ---------------------------------------------------------------------------------
-@dataclass
-class LoadGenPool:
+class LoadGenPool(ProcessPool):
     """Spawned processes, each waiting for a Phase on its pipe."""
-
-    processes: list[BaseProcess]
-    pipes: list[Connection]
 
     @classmethod
     def spawn(cls, count: int) -> LoadGenPool:
-        context = multiprocessing.get_context("spawn")
-        processes, pipes = [], []
-        for index in range(count):
-            ours, theirs = context.Pipe()
-            process = context.Process(target=worker_main, args=(theirs,), daemon=True, name=f"loadgen-{index}")
-            process.start()
-            theirs.close()
-            processes.append(process)
-            pipes.append(ours)
-        return cls(processes, pipes)
+        return cls.start("spawn", count, worker_main, lambda pipe, index: (pipe,))
 
     def run(self, label: str, requests: list[bytes], expected: str, concurrency: int, port: int,
             args: argparse.Namespace) -> list[PhaseResult]:
@@ -161,23 +147,7 @@ class LoadGenPool:
             pipe.send(Phase(label=label, host=HOST, port=port, requests=requests[index::parts],
                             expected_status=expected, concurrency=share, start_at=start_at,
                             max_seconds=args.max_seconds, request_timeout=args.request_timeout))
-        deadline = start_at + args.max_seconds + args.request_timeout + 30
-        results = []
-        for pipe in self.pipes[:parts]:
-            if not pipe.poll(max(0.0, deadline - time.monotonic())):
-                raise RuntimeError("a load-generator process did not finish in time")
-            results.append(pipe.recv())
-        return results
-
-    def stop(self) -> None:
-        for pipe in self.pipes:
-            with contextlib.suppress(OSError):
-                pipe.send(None)
-        for process in self.processes:
-            process.join(timeout=2)
-            if process.is_alive():
-                process.terminate()
-                process.join(timeout=2)
+        return self.collect(parts, start_at + args.max_seconds + args.request_timeout + 30)
 
 
 # --- the passback worker processes ----------------------------------------------------------------------------
@@ -242,31 +212,6 @@ def wait_for_drain(database: Database, limit_seconds: float) -> tuple[float, boo
 
 
 # --- measuring ------------------------------------------------------------------------------------------------
-def percentile(values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile; 0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))]
-
-
-def _own_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def wait_for_quiet(max_seconds: float) -> float:
-    """Wait (bounded) until the machine is nearly idle; returns the last busy % seen."""
-    deadline = time.monotonic() + max_seconds
-    while True:
-        before = machine_cpu_ticks()
-        time.sleep(1.0)
-        after = machine_cpu_ticks()
-        busy = (after[0] - before[0]) / max(1, after[1] - before[1]) * 100
-        if busy < QUIET_PERCENT or time.monotonic() >= deadline:
-            return busy
-
-
 @dataclass
 class CpuMeter:
     """CPU of every process of the benchmark over one phase, and of the machine as a whole."""
@@ -278,7 +223,7 @@ class CpuMeter:
     def snapshot(self) -> dict[str, Any]:
         return {"tool": self.gunicorn.cpu_seconds(), "worker": self.workers.cpu_seconds(),
                 "postgresql": postgres_backends_cpu(self.database_name) if self.database_name else {},
-                "orchestrator": _own_cpu_seconds(), "machine": machine_cpu_ticks()}
+                "orchestrator": own_cpu_seconds(), "machine": machine_cpu_ticks()}
 
     def since(self, before: dict[str, Any]) -> dict[str, float]:
         after = self.snapshot()

@@ -7,7 +7,11 @@ Nothing here changes the tool: it is configured exactly as an admin would (``LTI
 
 from __future__ import annotations
 
+import contextlib
+import math
+import multiprocessing
 import os
+import resource
 import secrets
 import signal
 import socket
@@ -16,10 +20,14 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
+from typing import Self
 from urllib.parse import parse_qsl
 from urllib.parse import urlsplit
 
@@ -277,3 +285,75 @@ def machine_cpu_ticks() -> tuple[int, int]:
     values = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = values[3] + values[4]
     return sum(values) - idle, sum(values)
+
+
+# --- shared by the benchmarks' orchestrators ----------------------------------------------------------------------
+
+QUIET_PERCENT = 10.0
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile; 0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))]
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def wait_for_quiet(max_seconds: float) -> float:
+    """Wait (bounded) until the machine is nearly idle while we are; returns the last busy % seen."""
+    deadline = time.monotonic() + max_seconds
+    while True:
+        before = machine_cpu_ticks()
+        time.sleep(1.0)
+        after = machine_cpu_ticks()
+        busy_percent = (after[0] - before[0]) / max(1, after[1] - before[1]) * 100
+        if busy_percent < QUIET_PERCENT or time.monotonic() >= deadline:
+            return busy_percent
+
+
+@dataclass
+class ProcessPool:
+    """Load-generator processes, each serving commands on its pipe (``None`` tells it to exit)."""
+
+    processes: list[BaseProcess]
+    pipes: list[Connection]
+
+    @classmethod
+    def start(cls, method: str, count: int, target: Callable[..., None],
+              args_for: Callable[[Connection, int], tuple[Any, ...]]) -> Self:
+        context = multiprocessing.get_context(method)
+        processes, pipes = [], []
+        for index in range(count):
+            ours, theirs = context.Pipe()
+            process = context.Process(target=target, args=args_for(theirs, index), daemon=True,
+                                      name=f"loadgen-{index}")
+            process.start()
+            theirs.close()
+            processes.append(process)
+            pipes.append(ours)
+        return cls(processes, pipes)
+
+    def collect(self, parts: int, deadline: float) -> list[Any]:
+        """One answer from each of the first ``parts`` processes, or an error past ``deadline`` (monotonic)."""
+        results = []
+        for pipe in self.pipes[:parts]:
+            if not pipe.poll(max(0.0, deadline - time.monotonic())):
+                raise RuntimeError("a load-generator process did not finish in time")
+            results.append(pipe.recv())
+        return results
+
+    def stop(self) -> None:
+        for pipe in self.pipes:
+            with contextlib.suppress(OSError):
+                pipe.send(None)
+        for process in self.processes:
+            process.join(timeout=2)
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=2)

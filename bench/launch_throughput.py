@@ -11,38 +11,38 @@ membership and launch rows, and renders the landing page. See bench/README.md fo
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import multiprocessing
 import platform as host_platform
-import resource
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
 from harness import CLOCK_TICKS
 from harness import LEARNER_PAGE_MARKER
 from harness import PG_DATABASE
+from harness import QUIET_PERCENT
 from harness import RESULTS_DIR
 from harness import Gunicorn
 from harness import GunicornConfig
 from harness import LmsSetup
+from harness import ProcessPool
 from harness import count_rows
 from harness import cpu_delta
 from harness import create_lms
 from harness import free_port
 from harness import fresh_database_url
 from harness import machine_cpu_ticks
+from harness import own_cpu_seconds
+from harness import percentile
 from harness import postgres_backends_cpu
 from harness import prepare_tool_database
 from harness import tool_environment
+from harness import wait_for_quiet
 from loadgen import LaunchTemplate
 from loadgen import LevelCommand
 from loadgen import LevelResult
@@ -56,7 +56,6 @@ TARGET_CONCURRENCY = 50
 TARGET_CPU_S_PER_1000 = 2.5
 START_DELAY_SECONDS = 0.3
 OTHERS_WARNING_PERCENT = 5.0
-QUIET_PERCENT = 10.0
 CHECKED_TABLES = ("lti_user", "lti_membership", "lti_launch", "lti_login_state")
 
 
@@ -91,26 +90,12 @@ def _share(total: int, parts: int, index: int) -> int:
     return total // parts + (1 if index < total % parts else 0)
 
 
-@dataclass
-class LoadGenPool:
-    """Load-generator processes, forked before any thread exists in this process, waiting for commands."""
-
-    processes: list[BaseProcess]
-    pipes: list[Connection]
+class LoadGenPool(ProcessPool):
+    """Forked processes (the launch template is inherited, not pickled), each running levels on its pipe."""
 
     @classmethod
     def fork(cls, template: LaunchTemplate, count: int) -> LoadGenPool:
-        context = multiprocessing.get_context("fork")
-        processes, pipes = [], []
-        for index in range(count):
-            ours, theirs = context.Pipe()
-            process = context.Process(target=worker_main, args=(theirs, template, index), daemon=True,
-                                      name=f"loadgen-{index}")
-            process.start()
-            theirs.close()
-            processes.append(process)
-            pipes.append(ours)
-        return cls(processes, pipes)
+        return cls.start("fork", count, worker_main, lambda pipe, index: (pipe, template, index))
 
     def run(self, label: str, concurrency: int, launches: int, args: argparse.Namespace) -> list[LevelResult]:
         parts = min(len(self.pipes), concurrency)
@@ -119,50 +104,7 @@ class LoadGenPool:
             pipe.send(LevelCommand(label=label, concurrency=_share(concurrency, parts, index),
                                    launches=_share(launches, parts, index), max_seconds=args.max_seconds,
                                    start_at=start_at, request_timeout=args.request_timeout))
-        deadline = start_at + args.max_seconds + args.request_timeout + 10
-        results = []
-        for pipe in self.pipes[:parts]:
-            if not pipe.poll(max(0.0, deadline - time.monotonic())):
-                raise RuntimeError("a load-generator process did not finish in time")
-            results.append(pipe.recv())
-        return results
-
-    def stop(self) -> None:
-        for pipe in self.pipes:
-            with contextlib.suppress(OSError):
-                pipe.send(None)
-        for process in self.processes:
-            process.join(timeout=2)
-            if process.is_alive():
-                process.terminate()
-                process.join(timeout=2)
-
-
-# --- measuring ------------------------------------------------------------------------------------------------------
-def percentile(values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile; 0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered) + 0.5) - 1))]
-
-
-def _own_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def wait_for_quiet(max_seconds: float) -> float:
-    """Wait (bounded) until the machine is nearly idle while we are; returns the last busy % seen."""
-    deadline = time.monotonic() + max_seconds
-    busy_percent = 0.0
-    while True:
-        before = machine_cpu_ticks()
-        time.sleep(1.0)
-        after = machine_cpu_ticks()
-        busy_percent = (after[0] - before[0]) / max(1, after[1] - before[1]) * 100
-        if busy_percent < QUIET_PERCENT or time.monotonic() >= deadline:
-            return busy_percent
+        return self.collect(parts, start_at + args.max_seconds + args.request_timeout + 10)
 
 
 def run_level(pool: LoadGenPool, gunicorn: Gunicorn, label: str, concurrency: int, launches: int,
@@ -172,13 +114,13 @@ def run_level(pool: LoadGenPool, gunicorn: Gunicorn, label: str, concurrency: in
         if busy >= QUIET_PERCENT:
             print(f"  the machine is still {busy:.0f}% busy with other work; measuring anyway")
     pg_cpu = postgres_backends_cpu(args.pg_database)
-    tool_cpu, own_cpu, machine = gunicorn.cpu_seconds(), _own_cpu_seconds(), machine_cpu_ticks()
+    tool_cpu, own_cpu, machine = gunicorn.cpu_seconds(), own_cpu_seconds(), machine_cpu_ticks()
     results = pool.run(label, concurrency, launches, args)
     machine_after = machine_cpu_ticks()
     busy_ticks, all_ticks = machine_after[0] - machine[0], max(1, machine_after[1] - machine[1])
     cpu = {"tool": gunicorn.cpu_seconds() - tool_cpu,
            "postgresql": cpu_delta(pg_cpu, postgres_backends_cpu(args.pg_database)),
-           "orchestrator": _own_cpu_seconds() - own_cpu, "machine_busy": busy_ticks / all_ticks,
+           "orchestrator": own_cpu_seconds() - own_cpu, "machine_busy": busy_ticks / all_ticks,
            "machine_busy_seconds": busy_ticks / CLOCK_TICKS}
     return summarise(label, concurrency, results, cpu)
 
