@@ -2,6 +2,8 @@
 
 Every write after the claim is guarded by the claim token, so a worker that was paused past its lease (and whose
 rows another worker took over) cannot overwrite the newer owner's outcome. Each method is one short transaction.
+While the lease holds, nobody else changes a claimed row (callbacks and admins leave leased rows alone), so a batch
+is read once, right after the claim.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ PENDING = SubmissionStatus.PENDING.value
 class Claim:
     submission_id: int
     token: str
+    leased_until: dt.datetime | None = None  # as claimed; a renewal extends it in the database only
 
 
 class Outbox:
@@ -50,7 +53,8 @@ class Outbox:
         due = (Submission.status == PENDING, Submission.next_attempt_at <= now,
                sa.or_(Submission.locked_until.is_(None), Submission.locked_until <= now), ~sibling_in_flight)
         oldest_due = sa.select(Submission.id).where(*due).order_by(Submission.next_attempt_at, Submission.id)
-        lease = {"claim_token": token, "locked_until": now + self.lease}
+        leased_until = now + self.lease
+        lease = {"claim_token": token, "locked_until": leased_until}
         with self.database.session() as session:
             if self.database.is_postgresql:
                 # Rows another worker is claiming right now are skipped, not waited for.
@@ -63,42 +67,66 @@ class Outbox:
                 claimed = sa.update(Submission).where(Submission.id.in_(oldest_due.limit(limit)), *due)
                 ids = list(session.scalars(claimed.values(**lease).returning(Submission.id),
                                            execution_options={"synchronize_session": False}))
-        return [Claim(submission_id, token) for submission_id in sorted(ids)]
+        return [Claim(submission_id, token, leased_until) for submission_id in sorted(ids)]
 
     def renew(self, claim: Claim) -> bool:
         """Extend the lease before a send; False when the row is no longer ours (taken over or superseded)."""
         with self.database.session() as session:
             return self._update(session, claim, pending_only=True, locked_until=self.clock() + self.lease)
 
-    def load(self, claim: Claim) -> ScoreJob | None:
+    def load(self, claims: list[Claim]) -> dict[int, ScoreJob]:
+        """What is needed to send each claimed row that is still ours and pending, by submission id: one query
+        for a whole batch."""
+        if not claims:
+            return {}
         with self.database.session() as session:
-            row = session.execute(
-                sa.select(Submission, Attempt, LtiUser.sub, LtiRegistration)
-                .join(Attempt, Attempt.id == Submission.attempt_id)
-                .join(LtiUser, LtiUser.id == Attempt.user_id)
-                .join(LtiRegistration, LtiRegistration.id == Attempt.registration_id)
-                .where(Submission.id == claim.submission_id, Submission.claim_token == claim.token)
-            ).first()
-            if row is None:
+            return self._jobs(session, {claim.submission_id: claim.token for claim in claims})
+
+    def renew_and_load(self, claim: Claim) -> ScoreJob | None:
+        """Extend the lease and read the row again; None when it is no longer ours (taken over or superseded)."""
+        with self.database.session() as session:
+            if not self._update(session, claim, pending_only=True, locked_until=self.clock() + self.lease):
                 return None
-            submission, attempt, sub, registration = row
-            session.expunge(registration)
-            return ScoreJob(
-                submission_id=submission.id, attempt_id=attempt.id, tries=submission.tries,
-                lineitem_url=attempt.lineitem_url, user_sub=sub, registration=registration,
-                score_given=submission.score_given, score_maximum=submission.score_maximum,
-                activity_progress=submission.activity_progress, grading_progress=submission.grading_progress,
-                comment=submission.comment, last_score_timestamp=attempt.last_score_timestamp)
+            return self._jobs(session, {claim.submission_id: claim.token}).get(claim.submission_id)
+
+    @staticmethod
+    def _jobs(session: orm.Session, tokens: dict[int, str]) -> dict[int, ScoreJob]:
+        newer = orm.aliased(Submission)
+        newer_sent = sa.exists().where(newer.attempt_id == Submission.attempt_id, newer.id > Submission.id,
+                                       newer.status == SubmissionStatus.SENT.value)
+        rows = session.execute(
+            sa.select(Submission.id, Submission.claim_token, Submission.attempt_id, Submission.tries,
+                      Submission.score_given, Submission.score_maximum, Submission.activity_progress,
+                      Submission.grading_progress, Submission.comment, Attempt.lineitem_url,
+                      Attempt.last_score_timestamp, LtiUser.sub, LtiRegistration, newer_sent.label("newer_sent"))
+            .join(Attempt, Attempt.id == Submission.attempt_id)
+            .join(LtiUser, LtiUser.id == Attempt.user_id)
+            .join(LtiRegistration, LtiRegistration.id == Attempt.registration_id)
+            .where(Submission.id.in_(list(tokens)), Submission.status == PENDING)
+        ).all()
+        session.expunge_all()  # the registrations outlive the session; only their columns are read
+        jobs = {}
+        for row in rows:
+            if row.claim_token != tokens[row.id]:
+                continue  # taken over by another worker
+            jobs[row.id] = ScoreJob(
+                submission_id=row.id, attempt_id=row.attempt_id, tries=row.tries, lineitem_url=row.lineitem_url,
+                user_sub=row.sub, registration=row.LtiRegistration, score_given=row.score_given,
+                score_maximum=row.score_maximum, activity_progress=row.activity_progress,
+                grading_progress=row.grading_progress, comment=row.comment,
+                last_score_timestamp=row.last_score_timestamp, newer_sent=bool(row.newer_sent))
+        return jobs
 
     def mark_sent(self, claim: Claim, job: ScoreJob, timestamp: dt.datetime) -> bool:
         """Record the LMS's acceptance. The attempt is updated even if the claim was lost: the LMS has the score."""
         now = self.clock()
+        last = Attempt.last_score_timestamp
         with self.database.session() as session:
             recorded = self._update(session, claim, pending_only=False, status=SubmissionStatus.SENT.value,
                                     datetime_sent=now, locked_until=None, last_error=None, last_http_status=200)
             session.execute(sa.update(Attempt).where(Attempt.id == job.attempt_id).values(
-                status=AttemptStatus.GRADED.value, status_detail=None))
-            self._raise_last_timestamp(session, job.attempt_id, timestamp)
+                status=AttemptStatus.GRADED.value, status_detail=None,
+                last_score_timestamp=sa.case((sa.or_(last.is_(None), last < timestamp), timestamp), else_=last)))
         return recorded
 
     def park(self, claim: Claim, job: ScoreJob, message: str, http_status: int | None) -> bool:

@@ -28,6 +28,7 @@ class ScoreJob:
     grading_progress: str
     comment: str | None
     last_score_timestamp: dt.datetime | None
+    newer_sent: bool = False  # a newer score of the attempt went out already: this one must not
 
 
 def to_milliseconds(moment: dt.datetime) -> dt.datetime:

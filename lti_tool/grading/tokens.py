@@ -2,7 +2,10 @@
 
 The tool authenticates with the client-credentials grant and a ``private_key_jwt`` client assertion signed with its
 own key (LTI Security Framework §4.1). Tokens are cached in the ``service_access_token`` table, keyed by registration
-and scope set, so a fleet of processes asks the platform for one token per hour instead of one per score.
+and scope set, so a fleet of processes asks the platform for one token per hour instead of one per score; each
+:class:`AccessTokens` also remembers the tokens it used until they expire, so a score costs no database read for its
+token. A token the platform refuses (401) is forgotten in memory and in the table; another process that still
+remembers it gets its own 401 and does the same, then takes the new token from the table.
 """
 
 from __future__ import annotations
@@ -81,25 +84,36 @@ class AccessTokens:
     def __init__(self, http: HttpSession, clock: Callable[[], dt.datetime] = utcnow) -> None:
         self.http = http
         self.clock = clock
+        self._remembered: dict[tuple[int, str], tuple[str, dt.datetime]] = {}
 
     def get(self, session: orm.Session, registration: LtiRegistration, scopes: Iterable[str]) -> str:
-        """A live access token for ``scopes``, from the cache or freshly requested.
+        """A live access token for ``scopes``, from memory, the shared cache, or freshly requested.
 
         :raise AccessTokenError: the token endpoint refused or could not be reached.
         """
         key = scope_key(scopes)
+        remembered = self._remembered_token(registration.id, key)
+        if remembered is not None:
+            return remembered
         # One request per registration and scope set in this process; other processes may race us, harmlessly.
         with self._lock_for(registration.id, key), _owned_transaction(session):
+            remembered = self._remembered_token(registration.id, key)  # another thread may have got one meanwhile
+            if remembered is not None:
+                return remembered
             cached = self._cached(session, registration.id, key)
-            if cached is not None:
-                return cached
-            token, expires_in = self._request_token(session, registration, key)
-            self._store(session, registration.id, key, token, expires_in)
-            return token
+            if cached is None:
+                token, expires_in = self._request_token(session, registration, key)
+                cached = token, self._store(session, registration.id, key, token, expires_in)
+            self._remembered[(registration.id, key)] = cached
+            return cached[0]
 
     def invalidate(self, session: orm.Session, registration: LtiRegistration, scopes: Iterable[str],
                    token: str) -> None:
         """Forget ``token`` (the platform refused it). A newer token another process stored is kept."""
+        key = (registration.id, scope_key(scopes))
+        remembered = self._remembered.get(key)
+        if remembered is not None and remembered[0] == token:
+            self._remembered.pop(key, None)
         with _owned_transaction(session):
             session.execute(sa.delete(ServiceAccessToken).where(
                 ServiceAccessToken.registration_id == registration.id,
@@ -108,20 +122,30 @@ class AccessTokens:
             ))
 
     # --- cache -------------------------------------------------------------------------------------------
-    def _cached(self, session: orm.Session, registration_id: int, key: str) -> str | None:
-        return session.scalar(sa.select(ServiceAccessToken.access_token).where(
+    def _remembered_token(self, registration_id: int, key: str) -> str | None:
+        remembered = self._remembered.get((registration_id, key))
+        if remembered is None or remembered[1] <= self.clock():
+            return None
+        return remembered[0]
+
+    def _cached(self, session: orm.Session, registration_id: int, key: str) -> tuple[str, dt.datetime] | None:
+        row = session.execute(sa.select(ServiceAccessToken.access_token, ServiceAccessToken.expires_at).where(
             ServiceAccessToken.registration_id == registration_id,
             ServiceAccessToken.scopes == key,
             ServiceAccessToken.expires_at > self.clock(),
-        ))
+        )).first()
+        return None if row is None else (row[0], row[1])
 
-    def _store(self, session: orm.Session, registration_id: int, key: str, token: str, expires_in: float) -> None:
+    def _store(self, session: orm.Session, registration_id: int, key: str, token: str,
+               expires_in: float) -> dt.datetime:
+        expires_at = self.clock() + usable_lifetime(expires_in)
         upsert(session, ServiceAccessToken, ["registration_id", "scopes"], {
             "registration_id": registration_id,
             "scopes": key,
             "access_token": token,
-            "expires_at": self.clock() + usable_lifetime(expires_in),
+            "expires_at": expires_at,
         })
+        return expires_at
 
     @staticmethod
     def _lock_for(registration_id: int, key: str) -> threading.Lock:

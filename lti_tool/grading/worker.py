@@ -97,11 +97,19 @@ class PassbackWorker:
             return {}
 
     def run_once(self, limit: int = 50) -> dict[str, int]:
-        """One round: claim up to ``limit`` due submissions and send them. Returns counts per outcome."""
+        """One round: claim up to ``limit`` due submissions, read them in one query and send them. Returns counts
+        per outcome."""
         claims = self.outbox.claim(limit)
         counts: Counter[str] = Counter(claimed=len(claims))
+        jobs = self.outbox.load(claims)
+        handled: set[int] = set()
         for claim in claims:
-            counts[self._process_safely(claim)] += 1
+            job = jobs.get(claim.submission_id)
+            if job is not None and job.attempt_id in handled:
+                job = None  # an earlier score of this attempt was just sent: read this one again
+            counts[self._process_safely(claim, job)] += 1
+            if job is not None:
+                handled.add(job.attempt_id)
         return dict(counts)
 
     def claim(self, limit: int = 50) -> list[Claim]:
@@ -109,9 +117,9 @@ class PassbackWorker:
         return self.outbox.claim(limit)
 
     # --- one submission ----------------------------------------------------------------------------------
-    def _process_safely(self, claim: Claim) -> str:
+    def _process_safely(self, claim: Claim, job: ScoreJob | None) -> str:
         try:
-            return self.process(claim)
+            return self.process(claim, job)
         except Exception as exc:  # a bug or a database error: keep the row, retry it later, say so
             log.exception("score submission %s: unexpected error", claim.submission_id)
             # The type only: database errors carry statement parameters, which may include a token.
@@ -123,9 +131,14 @@ class PassbackWorker:
                               claim.submission_id)
             return RETRYING
 
-    def process(self, claim: Claim) -> str:
-        """Send one claimed submission and record the outcome: sent, retrying, parked, superseded or lost."""
-        job = self.outbox.load(claim) if self.outbox.renew(claim) else None
+    def process(self, claim: Claim, job: ScoreJob | None = None) -> str:
+        """Send one claimed submission and record the outcome: sent, retrying, parked, superseded or lost.
+
+        ``job`` is the row as read with its batch right after the claim; it is read again (and the lease renewed)
+        when it is not given or when less than half the lease is left.
+        """
+        if job is None or not self._lease_holds(claim):
+            job = self.outbox.renew_and_load(claim)
         if job is None:
             log.info("score submission %s: claim lost (taken over or superseded); not sent", claim.submission_id)
             return LOST
@@ -133,10 +146,14 @@ class PassbackWorker:
             return self._park(claim, job, NO_LINEITEM, None)
         if not job.registration.is_active:
             return self._park(claim, job, REGISTRATION_DISABLED, None)
-        if self.outbox.supersede_if_newer(claim, job, (SubmissionStatus.SENT,)):
+        if job.newer_sent and self.outbox.supersede_if_newer(claim, job, (SubmissionStatus.SENT,)):
             log.info("score submission %s: a newer score was sent already; superseded", job.submission_id)
             return SUPERSEDED
         return self._send(claim, job, job.lineitem_url)
+
+    def _lease_holds(self, claim: Claim) -> bool:
+        """True while at least half the lease taken at the claim is left: nobody else can have the row."""
+        return claim.leased_until is not None and self.clock() < claim.leased_until - self.outbox.lease / 2
 
     def _send(self, claim: Claim, job: ScoreJob, lineitem_url: str) -> str:
         timestamp = first_timestamp(self.clock(), job.last_score_timestamp)

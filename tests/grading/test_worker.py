@@ -329,6 +329,53 @@ def test_a_submission_superseded_after_the_claim_is_not_sent(course, worker, dat
     assert course.row(submission_id).status == "superseded"
 
 
+def test_a_batch_read_before_its_lease_ran_out_is_read_again_before_sending(course, make_worker, clock):
+    submission_id = course.submit()
+    paused = make_worker()
+    claims = paused.claim()
+    jobs = paused.outbox.load(claims)
+    assert set(jobs) == {submission_id}
+    clock.advance(61)
+    assert make_worker().run_once() == {"claimed": 1, "sent": 1}
+    assert paused.process(claims[0], jobs[submission_id]) == "lost"  # the lease it read under is gone
+    assert len(course.platform.score_posts) == 1
+
+
+def test_a_round_reads_its_batch_once_and_writes_once_per_score(course, worker, database):
+    """Per round: the claim and one read of the whole batch; per score: one transaction recording it (the
+    token is remembered in memory after the first score)."""
+    course.submit()
+    assert worker.run_once()["sent"] == 1  # gets the token
+    for sub in ("learner-a", "learner-b", "learner-c"):
+        course.add_learner(sub)
+        course.submit(sub)
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(" ".join(statement.split()[:2]).rstrip(","))
+
+    sa.event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        assert worker.run_once() == {"claimed": 3, "sent": 3}
+    finally:
+        sa.event.remove(database.engine, "before_cursor_execute", record)
+    claim = ["SELECT score_submission.id", "UPDATE score_submission"] if database.is_postgresql else \
+        ["UPDATE score_submission"]
+    assert statements == [*claim, "SELECT score_submission.id", *["UPDATE score_submission", "UPDATE attempt"] * 3]
+    assert len(course.platform.token_requests) == 1
+
+
+def test_two_scores_of_one_attempt_in_one_round_get_increasing_seconds(course, worker, database):
+    attempt_id = course.attempt()
+    course.submission(attempt_id, 60.0)
+    course.submission(attempt_id, 75.0)  # e.g. the older one failed earlier and both are due now
+    assert worker.run_once() == {"claimed": 2, "sent": 2}
+    posts = posts_for(course.platform, course.learner)
+    assert [post.status for post in posts] == [200, 200]  # the second was read again after the first was sent
+    assert int(stamp(posts[1]).timestamp()) > int(stamp(posts[0]).timestamp())
+    assert course.grades()[course.learner]["score"] == 75.0
+
+
 # --- order: the newest score of an attempt is the one that stays ---------------------------------------------
 def test_a_newer_score_waits_while_an_older_one_of_the_attempt_is_in_flight(course, make_worker):
     attempt_id = course.attempt()
