@@ -173,13 +173,14 @@ def create_lms(tool_url: str, learners: list[str]) -> Lms:
 # --- the tool's data ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class AttemptKeys:
-    """What a callback URL is made of (the attempt's course, link and user), and the learner's sub."""
+    """What a callback URL is made of (the attempt's course, link, user and activity), and the learner's sub."""
 
     attempt_id: int
     context_id: int
     resource_link_id: int
     user_id: int
     sub: str
+    activity_id: int
 
 
 @dataclass
@@ -224,7 +225,7 @@ def seed(database_url: str, lms: Lms, learners: list[str], attempts_policy: str 
                 [{"activity_id": activity.id, "registration_id": registration.id, "context_id": context.id,
                   "resource_link_id": link.id, "user_id": user_id, "lineitem_url": lms.lineitem_url}
                  for user_id in user_ids]))
-            attempts = [AttemptKeys(attempt_id, context.id, link.id, user_id, sub)
+            attempts = [AttemptKeys(attempt_id, context.id, link.id, user_id, sub, activity.id)
                         for attempt_id, user_id, sub in zip(attempt_ids, user_ids, learners, strict=True)]
             return Seeded(activity_id=activity.id, attempts=attempts)
     finally:
@@ -263,7 +264,7 @@ def callback_targets(settings: Settings, attempts: list[AttemptKeys]) -> dict[in
     targets = {}
     for keys in attempts:
         url = provider.callback_url(Attempt(context_id=keys.context_id, resource_link_id=keys.resource_link_id,
-                                            user_id=keys.user_id))
+                                            user_id=keys.user_id, activity_id=keys.activity_id))
         parts = urlsplit(url)
         targets[keys.attempt_id] = f"{parts.path}?{parts.query}"
     return targets

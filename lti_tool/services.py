@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field
 
 from flask import current_app
 
+from lti_tool.callbacks.configs import ActivityConfigs
 from lti_tool.config import Settings
 from lti_tool.db import Database
 from lti_tool.grading import AccessTokens
@@ -28,6 +30,8 @@ class Services:
     # The in-process passback worker (embedded server only); web processes under gunicorn have none and the
     # separate `lti-tool worker` picks scores up at its next poll.
     passback: PassbackWorker | None = None
+    # What callbacks need of activities and assessments, kept for a few seconds (clear it after changing them).
+    callback_configs: ActivityConfigs = field(default_factory=ActivityConfigs)
 
     def wake_passback(self) -> None:
         """A callback queued a score: send it now instead of at the next poll."""

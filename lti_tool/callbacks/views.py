@@ -35,7 +35,8 @@ def provider_callback(provider_name: str) -> tuple[Response, int]:
                                form=request.form.to_dict() if request.mimetype in _FORM_TYPES else {})
     session = get_session()
     try:
-        recorded = handle_callback(session, provider, callback, services.settings.url("/teacher/results"))
+        recorded = handle_callback(session, provider, services.callback_configs, callback,
+                                   services.settings.url("/teacher/results"))
     except CallbackError as error:
         session.rollback()
         return _refused(provider_name, error)

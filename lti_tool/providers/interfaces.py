@@ -16,7 +16,6 @@ from typing import Protocol
 
 from sqlalchemy import orm
 
-from lti_tool.models import Activity
 from lti_tool.models import Assessment
 from lti_tool.models import Attempt
 from lti_tool.models import Result
@@ -83,6 +82,38 @@ class CallbackRequest:
 
 
 @dataclass(frozen=True)
+class CallbackTarget:
+    """The attempt a callback is for, as its authenticated request names it.
+
+    ``attempt`` maps :class:`Attempt` columns to values that single out one attempt: its ``id``, or a unique key
+    such as the resource link and user a signed URL carries. ``activity_id`` is the attempt's activity when the
+    request vouches for it (a signed URL); the callback then needs no lookup before it writes, and the write
+    checks that the attempt still belongs to that activity.
+    """
+
+    attempt: Mapping[str, int | str]
+    activity_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ActivityConfig:
+    """What a callback needs of the attempt's activity and assessment (kept per process for a short time, see
+    :mod:`lti_tool.callbacks.configs`). ``secret`` is the provider key; ``settings`` the assessment's settings."""
+
+    activity_id: int
+    assessment_id: int
+    provider: str
+    secret: str | None
+    settings: Mapping[str, Any]
+    score_component: str
+    score_maximum: float
+    attempts_policy: str
+
+    def __repr__(self) -> str:  # never show the secret
+        return f"<ActivityConfig {self.activity_id} {self.provider} assessment {self.assessment_id}>"
+
+
+@dataclass(frozen=True)
 class ReportedResult:
     """A provider outcome, validated. ``external_id`` identifies it at the provider (idempotency key);
     ``status`` is one of :data:`RESULT_STATUSES`."""
@@ -123,13 +154,15 @@ class AssessmentProvider(Protocol):
         """Start (or resume) the learner's test. :raise ProviderError: the provider failed; tell the learner."""
         ...
 
-    def find_attempt(self, session: orm.Session, request: CallbackRequest) -> Attempt:
-        """Authenticate the callback and find its attempt. :raise CallbackError: refused."""
+    def find_attempt(self, session: orm.Session, request: CallbackRequest) -> CallbackTarget:
+        """Authenticate the callback and say which attempt it is for (without loading it when the request
+        names it by a key). :raise CallbackError: refused."""
         ...
 
-    def read_result(self, session: orm.Session, assessment: Assessment, activity: Activity,
-                    request: CallbackRequest) -> ReportedResult:
-        """Validate the callback payload. :raise CallbackError: malformed or out of range.
+    def read_result(self, session: orm.Session, config: ActivityConfig, request: CallbackRequest) -> ReportedResult:
+        """Check the provider key against ``config`` and validate the payload. :raise CallbackError: refused,
+        malformed or out of range. Called before anything is stored, and again with a configuration read afresh
+        when it refused with one a process kept.
 
         ``status`` is ``complete`` (graded), ``finished`` (waiting for grading), ``withdrawn`` or ``pending``
         (an earlier grade no longer stands), or ``attention`` (the teacher must look; no grade change)."""

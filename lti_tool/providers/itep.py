@@ -26,14 +26,15 @@ from sqlalchemy import orm
 from urllib3.exceptions import NewConnectionError
 
 from lti_tool.db import utcnow
-from lti_tool.models import Activity
 from lti_tool.models import Assessment
 from lti_tool.models import Attempt
 from lti_tool.models import FulfillmentState
 from lti_tool.models import ProviderAccount
 from lti_tool.models import Result
+from lti_tool.providers.interfaces import ActivityConfig
 from lti_tool.providers.interfaces import CallbackError
 from lti_tool.providers.interfaces import CallbackRequest
+from lti_tool.providers.interfaces import CallbackTarget
 from lti_tool.providers.interfaces import Learner
 from lti_tool.providers.interfaces import ProviderError
 from lti_tool.providers.interfaces import ReportDetails
@@ -138,7 +139,7 @@ class ItepProvider:
 
     # --- the results webhook ----------------------------------------------------------------------------------
 
-    def find_attempt(self, session: orm.Session, request: CallbackRequest) -> Attempt:
+    def find_attempt(self, session: orm.Session, request: CallbackRequest) -> CallbackTarget:
         account = _webhook_account(session, request)
         _authenticate(account, request)
         payload = _webhook_payload(request)
@@ -153,10 +154,9 @@ class ItepProvider:
         attempt = session.scalars(query).first()
         if attempt is None or (test_id and attempt.provider_reference and attempt.provider_reference != test_id):
             raise CallbackError(404, f"Unknown TestID {test_id!r} / OID {oid!r}: no attempt of this tool has it.")
-        return attempt
+        return CallbackTarget(attempt={"id": attempt.id}, activity_id=attempt.activity_id)
 
-    def read_result(self, session: orm.Session, assessment: Assessment, activity: Activity,
-                    request: CallbackRequest) -> ReportedResult:
+    def read_result(self, session: orm.Session, config: ActivityConfig, request: CallbackRequest) -> ReportedResult:
         payload = _webhook_payload(request)
         raw_status = str(payload.get("Status") or "").strip()
         status = raw_status.lower()
@@ -172,15 +172,15 @@ class ItepProvider:
                 value = _level(payload, f"{section.capitalize()}_Level", required=False)
                 if value is not None:
                     scores[section] = value
-            if activity.score_component not in scores:
-                raise CallbackError(400, f"The webhook has no {activity.score_component} level.")
+            if config.score_component not in scores:
+                raise CallbackError(400, f"The webhook has no {config.score_component} level.")
             return ReportedResult(external_id=external_id, status="complete", scores=scores,
                                   scale_maximum=SCALE_MAXIMUM, report_url=report_url, payload=stored,
                                   level_label=str(payload.get("Overall_cefr") or "") or None)
         if status in FINISHED:
             kind = "finished"
         elif status in WITHDRAWN | RESET:
-            account = session.get(ProviderAccount, assessment.settings.get("account_id"))
+            account = session.get(ProviderAccount, config.settings.get("account_id"))
             kind = "pending" if account and account.settings.get("on_invalidated") == "pending" else "withdrawn"
         elif status in ATTENTION:
             kind = "attention"

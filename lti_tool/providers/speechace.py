@@ -2,7 +2,7 @@
 
 Facts (shared/docs/providers.md §1): the share link carries a secret ``key`` that bills the school, so it is only
 ever used server-side; the callback's only authentication is that key, so our callback URL also carries an HMAC
-over (course, quiz, user) that binds it to one learner's attempt; scores are on 0–9.
+over (course, quiz, user, activity) that binds it to one learner's attempt; scores are on 0–9.
 """
 
 from __future__ import annotations
@@ -21,15 +21,15 @@ from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
 import requests
-import sqlalchemy as sa
 from sqlalchemy import orm
 
-from lti_tool.models import Activity
 from lti_tool.models import Assessment
 from lti_tool.models import Attempt
 from lti_tool.models import Result
+from lti_tool.providers.interfaces import ActivityConfig
 from lti_tool.providers.interfaces import CallbackError
 from lti_tool.providers.interfaces import CallbackRequest
+from lti_tool.providers.interfaces import CallbackTarget
 from lti_tool.providers.interfaces import EmbeddedTest
 from lti_tool.providers.interfaces import Learner
 from lti_tool.providers.interfaces import ProviderError
@@ -43,6 +43,7 @@ SCORE_FIELDS = ("overall", "pronunciation", "fluency", "vocab", "grammar")
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
 _REPORT_PATH = re.compile(r"/placement/report/([a-f0-9]+)/?$")
 MAX_REPORT_BYTES = 1024 * 1024
+_SIGNED_VALUES = ("course", "quiz", "user", "activity")
 
 
 def split_share_link(share_link: str) -> tuple[str, str]:
@@ -111,35 +112,34 @@ class SpeechaceProvider:
     # --- the score callback -----------------------------------------------------------------------------------
 
     def callback_url(self, attempt: Attempt) -> str:
-        """Our callback URL for this attempt: course, quiz (the activity's placement) and user, HMAC-bound."""
+        """Our callback URL for this attempt: course, quiz (the activity's placement), user and activity,
+        HMAC-bound. The activity lets the callback find its grading settings without reading the attempt."""
         values = {"course": str(attempt.context_id), "quiz": str(attempt.resource_link_id),
-                  "user": str(attempt.user_id)}
+                  "user": str(attempt.user_id), "activity": str(attempt.activity_id)}
         return f"{self._callback_base_url}?{urlencode({**values, 'sig': self._signer.sign(values)})}"
 
-    def find_attempt(self, session: orm.Session, request: CallbackRequest) -> Attempt:
-        values = {name: request.query.get(name, "") for name in ("course", "quiz", "user")}
+    def find_attempt(self, session: orm.Session, request: CallbackRequest) -> CallbackTarget:
+        # URLs handed out before the activity was added to them are signed over the other three values.
+        names = _SIGNED_VALUES if "activity" in request.query else _SIGNED_VALUES[:3]
+        values = {name: request.query.get(name, "") for name in names}
         if not self._signer.verify(values, request.query.get("sig", "")):
             raise CallbackError(403, "The callback URL's signature does not match: it was altered or not issued "
                                      "by this tool.")
         try:
-            context_id, link_id, user_id = (int(values[name]) for name in ("course", "quiz", "user"))
+            numbers = {name: int(value) for name, value in values.items()}
         except ValueError as exc:  # pragma: no cover - a signed URL always carries our integers
             raise CallbackError(400, "The callback URL's ids are not numbers.") from exc
-        attempt = session.scalars(sa.select(Attempt).where(
-            Attempt.resource_link_id == link_id, Attempt.user_id == user_id, Attempt.context_id == context_id)).first()
-        if attempt is None:
-            raise CallbackError(404, "No attempt matches this callback URL (the activity may have been removed).")
-        return attempt
+        return CallbackTarget(attempt={"context_id": numbers["course"], "resource_link_id": numbers["quiz"],
+                                       "user_id": numbers["user"]}, activity_id=numbers.get("activity"))
 
-    def read_result(self, session: orm.Session, assessment: Assessment, activity: Activity,
-                    request: CallbackRequest) -> ReportedResult:
+    def read_result(self, session: orm.Session, config: ActivityConfig, request: CallbackRequest) -> ReportedResult:
         if len(request.body) > MAX_CALLBACK_BYTES:
             raise CallbackError(413, f"The callback body is larger than {MAX_CALLBACK_BYTES // 1024} KB.")
         payload = _json_object(request.body)
-        if not assessment.secret or not hmac.compare_digest(str(payload.get("key", "")).encode(),
-                                                            assessment.secret.encode()):
+        if not config.secret or not hmac.compare_digest(str(payload.get("key", "")).encode(),
+                                                        config.secret.encode()):
             raise CallbackError(403, "The callback's key does not match this assessment's Speechace key.")
-        scores = _scores(payload.get("score"), required={"overall", activity.score_component})
+        scores = _scores(payload.get("score"), required={"overall", config.score_component})
         report_url = payload.get("reportUrl")
         if not isinstance(report_url, str) or urlsplit(report_url).scheme not in {"http", "https"} \
                 or len(report_url) > 2000:

@@ -93,6 +93,24 @@ def test_replace_the_key_without_showing_either(admin_client, speechace_setup, d
     assert masked(NEW_KEY) in pages
 
 
+def test_callbacks_refuse_a_replaced_key_at_once(admin_client, connected, speechace_setup):
+    """Callbacks keep an assessment's settings for a few seconds; replacing the key clears them in this process."""
+    from tests.speechace.test_callback import _callback_url
+    from tests.speechace.test_callback import _good_body
+    from tests.speechace.test_callback import _post
+
+    url = _callback_url(connected, speechace_setup)
+    assert _post(url, _good_body(speechace_setup, "0001")).status_code == 200  # the old key is now kept
+    old_key = speechace_setup.assessment.key
+    page = text(admin_client.get("/admin/assessments"))
+    submit(admin_client, page, f"/admin/assessments/{speechace_setup.assessment_pk}/replace-key",
+           share_link=speechace_setup.assessment.share_link.replace(old_key, NEW_KEY))
+    refused = _post(url, _good_body(speechace_setup, "0002"))
+    assert refused.status_code == 403 and "key" in refused.json()["error"]
+    accepted = _post(url, {**_good_body(speechace_setup, "0003"), "key": NEW_KEY})
+    assert accepted.json() == {"status": "accepted"}
+
+
 def test_a_share_link_of_another_test_does_not_replace_the_key(admin_client, speechace_setup, speechace, database):
     other = speechace.add_assessment(title="Another test")
     page = text(admin_client.get("/admin/assessments"))

@@ -296,3 +296,142 @@ def test_oversized_report_is_not_loaded_but_the_scores_are_shown(connected, spee
     report = browser.get(f"{connected.tool_url}{report_link}")
     assert report.status_code == 200
     assert 'data-testid="report-problem"' in report.text and "6.5" in report.text
+
+
+# --- the cheap path and its fallbacks ----------------------------------------------------------------------------
+
+def _services(app):
+    return app.extensions["lti_tool.services"]
+
+
+def _signed(app, url: str, drop=(), **changes) -> str:
+    from lti_tool.providers.signing import CallbackSigner
+
+    parts = urlsplit(url)
+    query = {name: values[0] for name, values in parse_qs(parts.query).items() if name != "sig" and name not in drop}
+    query.update({name: str(value) for name, value in changes.items()})
+    signer = CallbackSigner(_services(app).settings.secret_key, "speechace")
+    return f"{parts.scheme}://{parts.netloc}{parts.path}?{urlencode({**query, 'sig': signer.sign(query)})}"
+
+
+def test_a_callback_costs_one_statement_on_postgresql(app, connected, speechace_setup, database):
+    """The usual callback (settings kept by the process) is a single write; SQLite runs its steps one by one."""
+    url = _callback_url(connected, speechace_setup)
+    assert _post(url, _good_body(speechace_setup, "0001")).status_code == 200  # reads the settings once
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    engine = _services(app).database.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = _post(url, _good_body(speechace_setup, "0002"))
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    assert response.json() == {"status": "accepted"}
+    assert len(statements) == (1 if database.is_postgresql else 4), statements
+    assert counts(database) == (2, 2)
+
+
+def test_a_retake_leaves_the_attempt_row_alone(connected, speechace_setup, database):
+    url = _callback_url(connected, speechace_setup)
+    assert _post(url, _good_body(speechace_setup, "0001")).status_code == 200
+    with database.session() as session:
+        first = session.scalars(sa.select(Attempt)).one()
+    assert _post(url, _good_body(speechace_setup, "0002")).status_code == 200
+    with database.session() as session:
+        again = session.scalars(sa.select(Attempt)).one()
+    assert (again.status, again.status_detail) == (AttemptStatus.SUBMITTED, None)
+    assert again.datetime_updated == first.datetime_updated  # the status did not change: no write
+    assert counts(database) == (2, 2)
+
+
+def test_a_graded_attempt_is_submitted_again_by_a_retake(connected, speechace_setup, database):
+    url = _callback_url(connected, speechace_setup)
+    assert _post(url, _good_body(speechace_setup, "0001")).status_code == 200
+    with database.session() as session:
+        session.execute(sa.update(Attempt).values(status=AttemptStatus.GRADED.value, status_detail="was sent"))
+    assert _post(url, _good_body(speechace_setup, "0002")).status_code == 200
+    with database.session() as session:
+        attempt = session.scalars(sa.select(Attempt)).one()
+        assert (attempt.status, attempt.status_detail) == (AttemptStatus.SUBMITTED, None)
+
+
+def test_a_url_issued_before_the_activity_was_signed_into_it_still_works(app, connected, speechace_setup, database):
+    legacy = _signed(app, _callback_url(connected, speechace_setup), drop=("activity",))
+    response = _post(legacy, _good_body(speechace_setup))
+    assert response.status_code == 200 and response.json() == {"status": "accepted"}
+    assert _post(legacy, _good_body(speechace_setup)).json() == {"status": "duplicate"}
+    assert counts(database) == (1, 1)
+
+
+def test_the_activity_cannot_be_added_to_a_legacy_signature(app, connected, speechace_setup, database):
+    url = _callback_url(connected, speechace_setup)
+    legacy = urlsplit(_signed(app, url, drop=("activity",)))
+    query = {name: values[0] for name, values in parse_qs(legacy.query).items()}
+    query["activity"] = "999"
+    response = _post(f"{legacy.scheme}://{legacy.netloc}{legacy.path}?{urlencode(query)}", _good_body(speechace_setup))
+    assert response.status_code == 403 and counts(database) == (0, 0)
+
+
+def test_an_attempt_moved_to_another_activity_is_graded_by_its_current_one(connected, speechace_setup, database):
+    from lti_tool.activities import create_activity
+    from lti_tool.models import Assessment
+
+    url = _callback_url(connected, speechace_setup)  # signed with the first activity
+    with database.session() as session:
+        assessment = session.get_one(Assessment, speechace_setup.assessment_pk)
+        other = create_activity(session, assessment, "Moved here", score_maximum=20)
+        session.execute(sa.update(Attempt).values(activity_id=other.id))
+    response = _post(url, _good_body(speechace_setup))
+    assert response.json() == {"status": "accepted"}
+    with database.session() as session:
+        assert session.scalars(sa.select(ScoreSubmission.score_maximum)).one() == 20
+
+
+def test_a_callback_for_a_removed_attempt_is_404(connected, speechace_setup, database):
+    url = _callback_url(connected, speechace_setup)
+    with database.session() as session:
+        session.execute(sa.delete(Attempt))
+    response = _post(url, _good_body(speechace_setup))
+    assert response.status_code == 404 and "No attempt matches" in response.json()["error"]
+    assert counts(database) == (0, 0)
+
+
+def test_a_write_that_fails_midway_stores_nothing_and_the_retry_is_queued(connected, speechace_setup, database,
+                                                                          monkeypatch):
+    """The result and its queued score are one write: a failure in its last step (the outbox row) leaves no
+    result behind, so the provider's retry is accepted and queued instead of answered "duplicate"."""
+    from lti_tool.grading import policy
+
+    real_submission = policy._submission
+    monkeypatch.setattr(policy, "_submission", lambda *args, **kwargs: {**real_submission(*args, **kwargs),
+                                                                        "activity_progress": None})  # NOT NULL
+    url = _callback_url(connected, speechace_setup)
+    assert _post(url, _good_body(speechace_setup)).status_code == 500
+    assert counts(database) == (0, 0)
+    monkeypatch.setattr(policy, "_submission", real_submission)
+    assert _post(url, _good_body(speechace_setup)).json() == {"status": "accepted"}
+    assert counts(database) == (1, 1)
+
+
+def test_a_key_changed_by_another_process_is_accepted_at_once_and_the_old_one_expires(app, connected, speechace_setup,
+                                                                                    database):
+    from lti_tool.models import Assessment
+
+    configs = _services(app).callback_configs
+    now = [1000.0]
+    configs.clock = lambda: now[0]
+    url = _callback_url(connected, speechace_setup)
+    old_key = speechace_setup.assessment.key
+    assert _post(url, _good_body(speechace_setup, "0001")).status_code == 200  # the old key is kept
+    with database.session() as session:  # e.g. `lti-tool` run elsewhere: this process is not told
+        session.get_one(Assessment, speechace_setup.assessment_pk).secret = "AnotherKey000001"
+    new_body = {**_good_body(speechace_setup, "0002"), "key": "AnotherKey000001"}
+    assert _post(url, new_body).json() == {"status": "accepted"}  # a refusal is decided on fresh settings
+    now[0] += 31
+    old_body = {**_good_body(speechace_setup, "0003"), "key": old_key}
+    response = _post(url, old_body)
+    assert response.status_code == 403 and "key" in response.json()["error"]
+    assert counts(database) == (2, 2)

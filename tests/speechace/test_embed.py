@@ -57,7 +57,7 @@ def test_oembed_gets_the_learner_and_a_signed_callback_url(connected, speechace_
     assert params["app_user_email"] == "alan@example.edu"
     callback = urlsplit(params["app_score_submission_url"])
     assert f"{callback.scheme}://{callback.netloc}{callback.path}" == f"{connected.tool_url}/callbacks/speechace"
-    assert set(parse_qs(callback.query)) == {"course", "quiz", "user", "sig"}
+    assert set(parse_qs(callback.query)) == {"course", "quiz", "user", "activity", "sig"}
     assert request.user_agent.startswith("lti-tool/")
 
 
