@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,7 +67,13 @@ class Base(orm.DeclarativeBase):
     }
 
 
-def create_db_engine(url: str) -> sa.Engine:
+# A pooled connection that sat idle this long is pinged before use; see _ping_after_idle.
+IDLE_PING_SECONDS = 10.0
+# Connections are replaced after this long, before a server or proxy idle timeout can cut them.
+POOL_RECYCLE_SECONDS = 1800
+
+
+def create_db_engine(url: str, idle_ping_seconds: float = IDLE_PING_SECONDS) -> sa.Engine:
     """Engine with the settings each backend needs for several processes to share it."""
     if url.startswith("sqlite"):
         _ensure_sqlite_folder(url)
@@ -74,7 +81,35 @@ def create_db_engine(url: str) -> sa.Engine:
         event.listen(engine, "connect", _configure_sqlite)
         return engine
     # hide_parameters: a database error must not print a statement's values (tokens, provider secrets) into logs.
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True)
+    engine = sa.create_engine(url, pool_size=5, max_overflow=10, pool_recycle=POOL_RECYCLE_SECONDS,
+                              hide_parameters=True)
+    _ping_after_idle(engine, idle_ping_seconds)
+    return engine
+
+
+def _ping_after_idle(engine: sa.Engine, idle_seconds: float) -> None:
+    """Check a pooled connection before use only when it sat idle ``idle_seconds`` or more.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout: a round trip per request, measured at a quarter of a
+    launch's time under load. A connection in steady use is known to be alive; one that sat idle may have been cut
+    (a database restart, a failover, a proxy's idle timeout), and that is the one pinged. A connection cut while
+    in steady use fails its request once; SQLAlchemy then replaces every pooled connection.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _remember_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        checked_in_at = record.info.get("checked_in_at")
+        if checked_in_at is None or time.monotonic() - checked_in_at < idle_seconds:
+            return  # new, or in steady use
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # The pool discards this connection and checks out (or opens) another.
+            raise sa.exc.DisconnectionError("pooled connection found dead after idling") from exc
 
 
 def _ensure_sqlite_folder(url: str) -> None:
@@ -96,9 +131,9 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 class Database:
     """Owns the engine and hands out sessions."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, idle_ping_seconds: float = IDLE_PING_SECONDS) -> None:
         self.url = url
-        self.engine = create_db_engine(url)
+        self.engine = create_db_engine(url, idle_ping_seconds)
         self.sessionmaker = orm.sessionmaker(self.engine, expire_on_commit=False)
 
     @property
