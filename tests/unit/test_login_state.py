@@ -35,7 +35,7 @@ def test_every_login_gets_its_own_id():
 def test_an_altered_state_is_refused():
     states = LoginStates(SECRET, ttl_seconds=600)
     token = states.issue(_state())
-    payload, timestamp, signature = token.rsplit(".", 2)
+    _payload, timestamp, signature = token.rsplit(".", 2)
     forged_payload = LoginStates(SECRET, 600).issue(LoginState("attacker-login", 7, {})).rsplit(".", 2)[0]
     for altered in (f"{forged_payload}.{timestamp}.{signature}", token[:-2] + ("AA" if token[-2:] != "AA" else "BB"),
                     "garbage", ""):
