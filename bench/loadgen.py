@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl
 from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
-from lti_tool.lti.launch import STATE_COOKIE_PREFIX
+from lti_tool.lti.login_state import STATE_COOKIE_PREFIX
 from lti_tool.sandbox.platform.constants import CLAIM_CONTEXT
 from lti_tool.sandbox.platform.constants import CLAIM_LIS
 from lti_tool.sandbox.platform.constants import CLAIM_RESOURCE_LINK
@@ -129,11 +129,12 @@ class LaunchTemplate:
         return (f"GET /lti/login?{urlencode(params)} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
                 "Accept: text/html\r\n\r\n").encode()
 
-    def launch_request(self, id_token: str, state: str) -> tuple[bytes, bytes]:
+    def launch_request(self, id_token: str, state: str, cookie: str) -> tuple[bytes, bytes]:
+        """The launch POST; ``cookie`` is the ``name=value`` pair the login set."""
         body = urlencode({"id_token": id_token, "state": state}).encode()
         head = (f"POST /lti/launch HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
                 "Content-Type: application/x-www-form-urlencoded\r\n"
-                f"Content-Length: {len(body)}\r\nCookie: {STATE_COOKIE_PREFIX}{state}={state}\r\n\r\n").encode()
+                f"Content-Length: {len(body)}\r\nCookie: {cookie}\r\n\r\n").encode()
         return head, body
 
     def learner_claims(self, sub: str, nonce: str, course: int = 0) -> dict[str, Any]:
@@ -208,10 +209,11 @@ class LevelRun:
     async def launch_once(self, connection: HttpConnection, sub: str) -> None:
         started = time.perf_counter()
         try:
-            state, nonce = _check_login(await connection.request(self.template.login_head(sub)), self.template)
+            state, nonce, cookie = _check_login(await connection.request(self.template.login_head(sub)),
+                                                self.template)
             logged_in = time.perf_counter()
             id_token = self._sign(sub, nonce, self.result.attempted % self.template.courses)
-            response = await connection.request(*self.template.launch_request(id_token, state))
+            response = await connection.request(*self.template.launch_request(id_token, state, cookie))
             _check_landing(response, self.template)
         except (TimeoutError, LaunchFailed, OSError, asyncio.IncompleteReadError, ValueError) as exc:
             connection.close()
@@ -235,7 +237,8 @@ class LevelRun:
             self.result.error_samples.append(f"{sub}: {type(exc).__name__}: {exc}"[:300])
 
 
-def _check_login(response: HttpResponse, template: LaunchTemplate) -> tuple[str, str]:
+def _check_login(response: HttpResponse, template: LaunchTemplate) -> tuple[str, str, str]:
+    """The login's state, nonce and the state cookie (``lti-tool-state-<login id>=<login id>``) it set."""
     location = response.headers.get("location", "")
     if response.status != 302 or not location.startswith(template.auth_url):
         raise LaunchFailed(f"login answered {response.status} {location[:80]!r}: {response.body[:200]!r}")
@@ -243,9 +246,11 @@ def _check_login(response: HttpResponse, template: LaunchTemplate) -> tuple[str,
     state, nonce = query.get("state", ""), query.get("nonce", "")
     if not state or not nonce:
         raise LaunchFailed(f"the authorization request lacks state or nonce: {location[:200]}")
-    if not response.headers.get("set-cookie", "").startswith(f"{STATE_COOKIE_PREFIX}{state}={state};"):
+    cookie = response.headers.get("set-cookie", "").split(";", 1)[0]
+    name, _, login_id = cookie.partition("=")
+    if not login_id or name != STATE_COOKIE_PREFIX + login_id:
         raise LaunchFailed(f"login set no state cookie: {response.headers.get('set-cookie')!r}")
-    return state, nonce
+    return state, nonce, cookie
 
 
 def _check_landing(response: HttpResponse, template: LaunchTemplate) -> None:

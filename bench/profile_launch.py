@@ -39,7 +39,6 @@ from loadgen import LaunchTemplate
 
 from lti_tool import create_app
 from lti_tool.config import load_settings
-from lti_tool.lti.launch import STATE_COOKIE_PREFIX
 from lti_tool.sandbox.platform import create_platform_app
 
 TOOL_URL = "http://127.0.0.1:5000"
@@ -49,22 +48,22 @@ STEPS = (
     ("flask/app.py", "wsgi_app"),
     ("lti_tool/", "login"),
     ("lti_tool/", "start_login"),
-    ("lti_tool/", "find_registration"),
+    ("lti_tool/", "registration"),
     ("lti_tool/", "launch"),
     ("lti_tool/", "validate_launch"),
-    ("lti_tool/", "find_login_state"),
+    ("lti_tool/", "read_login_state"),
     ("pylti1p3/message_launch.py", "__init__"),
     ("lti_tool/", "validate_jwt_signature"),
     ("jwt/api_jwt.py", "decode"),
     ("lti_tool/", "validate_message"),
     ("lti_tool/", "record_launch"),
     ("lti_tool/", "find_or_register_deployment"),
-    ("lti_tool/", "consume_login_state"),
+    ("lti_tool/", "write_launch_rows"),
     ("lti_tool/", "upsert"),
     ("sqlalchemy/dialects/postgresql/dml.py", "excluded"),
     ("lti_tool/", "render_landing"),
     ("lti_tool/", "learner_page"),
-    ("lti_tool/", "activity_for_launch"),
+    ("lti_tool/", "activity_at_link"),
     ("flask/templating.py", "render_template"),
     ("sqlalchemy/orm/session.py", "commit"),
     ("sqlalchemy/orm/session.py", "flush"),
@@ -129,7 +128,8 @@ class Driver:
         query = dict(parse_qsl(urlsplit(response.headers["Location"]).query))
         state = query["state"]
         id_token = self.lms.sign(self.template.header, self.template.learner_claims(sub, query["nonce"]))
-        cookie = {"Cookie": f"{STATE_COOKIE_PREFIX}{state}={state}"}
+        # The state cookie the login set, lti-tool-state-<login id>=<login id>, as a browser sends it back.
+        cookie = {"Cookie": response.headers["Set-Cookie"].split(";", 1)[0]}
         response = self.request("launch", lambda: self.client.post(
             "/lti/launch", data={"id_token": id_token, "state": state}, headers=cookie), wrap)
         if response.status_code != 200 or LEARNER_PAGE_MARKER not in response.get_data(as_text=True):

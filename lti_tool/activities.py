@@ -89,15 +89,25 @@ def activity_for_launch(session: orm.Session, record: LtiLaunch) -> Activity | N
     link = session.get(LtiResourceLink, record.resource_link_id)
     if link is None:
         return None
-    if link.activity_id is not None:
-        return session.get(Activity, link.activity_id)
+    return activity_at_link(session, record, link.activity_id)
+
+
+def activity_at_link(session: orm.Session, record: LtiLaunch, link_activity_id: int | None) -> Activity | None:
+    """:func:`activity_for_launch` when the link's ``activity_id`` is known already (the launch's write returns
+    it), which saves reading the link on every launch."""
+    if record.resource_link_id is None:
+        return None
+    if link_activity_id is not None:
+        return session.get(Activity, link_activity_id)
     custom = record.claims.get(Claim.CUSTOM) or {}
     public_id = custom.get(ACTIVITY_CUSTOM_PARAMETER) if isinstance(custom, dict) else None
     if not public_id:
         return None
     activity = session.scalars(sa.select(Activity).where(Activity.public_id == str(public_id))).first()
     if activity is not None:
-        link.activity_id = activity.id
+        # An ORM-enabled UPDATE: it also refreshes the link if this session has it loaded.
+        session.execute(sa.update(LtiResourceLink).where(LtiResourceLink.id == record.resource_link_id)
+                        .values(activity_id=activity.id))
     return activity
 
 

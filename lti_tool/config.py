@@ -52,7 +52,12 @@ SETTINGS: tuple[Setting, ...] = (
             "automatically (default false: they wait for an admin)."),
     Setting("JWT_LEEWAY_SECONDS", int, "Clock-skew tolerance for iat/exp of platform tokens (default 60)."),
     Setting("LOGIN_STATE_TTL_SECONDS", int, "How long an OIDC login may take before its state expires (default 600)."),
-    Setting("LAUNCH_TTL_SECONDS", int, "How long a launch stays usable by the pages it opened (default 14400)."),
+    Setting("LAUNCH_TTL_SECONDS", int, "How long a launch stays usable by the pages it opened (default 14400). "
+            "At least LOGIN_STATE_TTL_SECONDS."),
+    Setting("CONFIG_CACHE_SECONDS", int, "How long each process keeps registrations, deployments and activity "
+            "settings before reading them again (default 30; 0: read them on every request). Changes made on the "
+            "admin pages count at once in that process; a disabled deployment or registration is refused at once "
+            "everywhere."),
     Setting("HTTP_TIMEOUT_SECONDS", float, "Timeout of every outbound HTTP request (default 10)."),
     Setting("PROXY_COUNT", int, "Number of reverse proxies in front of the tool whose X-Forwarded-* headers "
             "are trusted (default 1)."),
@@ -77,6 +82,7 @@ class Settings:
     jwt_leeway_seconds: int = 60
     login_state_ttl_seconds: int = 600
     launch_ttl_seconds: int = 4 * 3600
+    config_cache_seconds: int = 30
     http_timeout_seconds: float = 10.0
     proxy_count: int = 1
     log_level: str = "INFO"
@@ -123,6 +129,14 @@ def _complete(settings: Settings) -> Settings:
         raise ConfigError(f"{ENV_PREFIX}ENV must be production, development or testing, not {settings.env!r}")
     if not settings.base_url.startswith(("http://", "https://")):
         raise ConfigError(f"{ENV_PREFIX}BASE_URL must start with http:// or https://")
+    if settings.config_cache_seconds < 0:
+        raise ConfigError(f"{ENV_PREFIX}CONFIG_CACHE_SECONDS must be 0 or more, not {settings.config_cache_seconds}")
+    # A used login is recognised by the launch row that records its login id, so that row must outlive the
+    # login's state: otherwise a state still within its lifetime could be replayed once its launch is purged.
+    if settings.launch_ttl_seconds < settings.login_state_ttl_seconds:
+        raise ConfigError(f"{ENV_PREFIX}LAUNCH_TTL_SECONDS ({settings.launch_ttl_seconds}) must be at least "
+                          f"{ENV_PREFIX}LOGIN_STATE_TTL_SECONDS ({settings.login_state_ttl_seconds}): a launch "
+                          "remembers that its login was used.")
     data_dir = Path(settings.data_dir)
     database_url = settings.database_url or f"sqlite:///{(data_dir / 'lti-tool.sqlite3').resolve()}"
     secret_key = settings.secret_key

@@ -179,8 +179,8 @@ def upsert(session: orm.Session, model: type[Base], conflict_columns: list[str],
     Launches write several such rows each; a select-then-insert pair would double the round trips and race
     with a concurrent launch of the same user.
     """
-    statement = _on_conflict_statement(session.get_bind().dialect.name, model.__tablename__,
-                                       tuple(conflict_columns), tuple(values), update=True)
+    statement = on_conflict_statement(session.get_bind().dialect.name, model.__tablename__,
+                                      tuple(conflict_columns), tuple(values), update=True)
     return int(session.execute(statement, values).scalar_one())
 
 
@@ -190,17 +190,17 @@ def insert_if_absent(session: orm.Session, model: type[Base], conflict_columns: 
 
     Concurrent duplicates (a provider delivering the same callback twice at once) cannot both insert.
     """
-    statement = _on_conflict_statement(session.get_bind().dialect.name, model.__tablename__,
-                                       tuple(conflict_columns), tuple(values), update=False)
+    statement = on_conflict_statement(session.get_bind().dialect.name, model.__tablename__,
+                                      tuple(conflict_columns), tuple(values), update=False)
     inserted = session.execute(statement, values).scalar_one_or_none()
     return None if inserted is None else int(inserted)
 
 
 @functools.lru_cache(maxsize=256)
-def _on_conflict_statement(dialect: str, table_name: str, conflict_columns: tuple[str, ...],
-                           columns: tuple[str, ...], update: bool) -> sa.Executable:
-    """INSERT … ON CONFLICT for the two databases the tool runs on, built once per shape (building one costs
-    more than executing it)."""
+def on_conflict_statement(dialect: str, table_name: str, conflict_columns: tuple[str, ...], columns: tuple[str, ...],
+                          update: bool, returning: tuple[str, ...] = ("id",)) -> sa.Executable:
+    """INSERT … ON CONFLICT … RETURNING ``returning`` for the two databases the tool runs on, built once per shape
+    (building one costs more than executing it). Parameters are bound by column name."""
     table = Base.metadata.tables[table_name]
     bound: dict[str, Any] = {name: sa.bindparam(name) for name in columns}
     statement: postgresql.Insert | sqlite.Insert
@@ -215,4 +215,4 @@ def _on_conflict_statement(dialect: str, table_name: str, conflict_columns: tupl
         conflict = statement.on_conflict_do_update(index_elements=list(conflict_columns), set_=updates)
     else:
         conflict = statement.on_conflict_do_nothing(index_elements=list(conflict_columns))
-    return conflict.returning(table.c.id)
+    return conflict.returning(*(table.c[name] for name in returning))

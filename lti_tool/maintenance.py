@@ -11,7 +11,6 @@ from lti_tool.db import Database
 from lti_tool.grading import PassbackWorker
 from lti_tool.http import HttpSession
 from lti_tool.keys import purge_retired_keys
-from lti_tool.lti.launch import purge_expired_login_states
 from lti_tool.lti.sync import purge_expired_launches
 
 log = logging.getLogger(__name__)
@@ -20,10 +19,9 @@ HOUSEKEEPING_INTERVAL_SECONDS = 60.0
 
 
 def housekeeping(database: Database) -> dict[str, int]:
-    """Delete what has expired: login states, launch handles, keys past their overlap."""
+    """Delete what has expired: launch handles, keys past their overlap."""
     with database.session() as session:
         return {
-            "login_states": purge_expired_login_states(session),
             "launches": purge_expired_launches(session),
             "keys": purge_retired_keys(session),
         }

@@ -14,6 +14,8 @@ from lti_tool.grading import AccessTokens
 from lti_tool.grading import AgsClient
 from lti_tool.grading import PassbackWorker
 from lti_tool.http import HttpSession
+from lti_tool.lti.directory import PlatformDirectory
+from lti_tool.lti.login_state import LoginStates
 from lti_tool.lti.platform_keys import PlatformKeyCache
 from lti_tool.providers import build_providers
 from lti_tool.providers.interfaces import AssessmentProvider
@@ -27,6 +29,8 @@ class Services:
     platform_keys: PlatformKeyCache
     providers: dict[str, AssessmentProvider]
     ags: AgsClient
+    directory: PlatformDirectory
+    login_states: LoginStates
     # The in-process passback worker (embedded server only); web processes under gunicorn have none and the
     # separate `lti-tool worker` picks scores up at its next poll.
     passback: PassbackWorker | None = None
@@ -38,6 +42,10 @@ class Services:
         if self.passback is not None:
             self.passback.wake()
 
+    def configuration_changed(self) -> None:
+        """An admin changed registrations, deployments or activities: forget what this process cached of them."""
+        self.directory.clear()
+
     @classmethod
     def from_settings(cls, settings: Settings, database: Database | None = None) -> Services:
         http = HttpSession(timeout=settings.http_timeout_seconds)
@@ -48,6 +56,8 @@ class Services:
             platform_keys=PlatformKeyCache(http),
             providers=build_providers(http, settings),
             ags=AgsClient(http, AccessTokens(http)),
+            directory=PlatformDirectory(settings.config_cache_seconds),
+            login_states=LoginStates(settings.secret_key, settings.login_state_ttl_seconds),
         )
 
 

@@ -244,6 +244,7 @@ def _perform(change: Callable[[orm.Session], object], notice: str, description: 
         log.info("admin %s refused (400): %s", request.path, exc)
         return render_page(str(exc), 400)
     session.commit()
+    get_services().configuration_changed()  # this process's caches must not outlive the change
     log.info("%s: %s", g.admin.name, description)
     if after_commit is not None:
         after_commit()

@@ -15,6 +15,7 @@ from lti_tool.activities import load_launch
 from lti_tool.activities import start_test
 from lti_tool.db import get_session
 from lti_tool.lti.blueprint import bp
+from lti_tool.models import Activity
 from lti_tool.models import LtiLaunch
 from lti_tool.providers.interfaces import EmbeddedTest
 from lti_tool.providers.interfaces import ProviderError
@@ -23,10 +24,10 @@ from lti_tool.services import get_services
 log = logging.getLogger(__name__)
 
 
-def learner_page(record: LtiLaunch) -> tuple[str, int]:
-    """Start or resume the learner's test for this launch; a provider failure gives a page with a retry."""
+def learner_page(record: LtiLaunch, activity: Activity | None) -> tuple[str, int]:
+    """Start or resume the learner's test at ``activity`` (the one placed on the launched link); a provider
+    failure gives a page with a retry."""
     session = get_session()
-    activity = activity_for_launch(session, record)
     if activity is None:
         session.commit()
         return render_template("lti/learner.html", launch=record, resource_link=record.claims.get(
@@ -47,7 +48,9 @@ def learner_page(record: LtiLaunch) -> tuple[str, int]:
 
 @bp.get("/attempt/<launch_id>")
 def attempt_page(launch_id: str) -> tuple[str, int]:
-    return learner_page(load_launch(get_session(), launch_id))
+    session = get_session()
+    record = load_launch(session, launch_id)
+    return learner_page(record, activity_for_launch(session, record))
 
 
 @bp.get("/attempt/<launch_id>/status")

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from flask import render_template
 
+from lti_tool.activities import activity_at_link
+from lti_tool.db import get_session
 from lti_tool.lti.attempt_views import learner_page
 from lti_tool.lti.claims import MessageType
 from lti_tool.lti.claims import is_staff
 from lti_tool.lti.deep_linking_views import render_picker
-from lti_tool.models import LtiLaunch
+from lti_tool.lti.sync import RecordedLaunch
 from lti_tool.teacher.views import render_link_overview
 
 
-def render_landing(record: LtiLaunch) -> str | tuple[str, int]:
+def render_landing(recorded: RecordedLaunch) -> str | tuple[str, int]:
+    record = recorded.launch
     staff = is_staff(record.roles)
     if record.message_type == MessageType.DEEP_LINKING:
         return render_picker(record) if staff else (render_template("lti/not_allowed.html"), 403)
     if staff:
         return render_link_overview(record)
-    return learner_page(record)
+    # The launch's write returned the link's activity: no need to read the link again.
+    return learner_page(record, activity_at_link(get_session(), record, recorded.link_activity_id))

@@ -1,19 +1,20 @@
 """Launch validation to the letter of the 1EdTech Security Framework 1.0 §5.1.3, on top of pylti1p3.
 
-pylti1p3 parses the token and checks the LTI message claims; this module adds what it lacks: the state and its
-nonce are single-use and bound together and to the browser, ``iat``/``exp`` get a configurable leeway, ``aud``
-and ``azp`` are checked, only RS256 is accepted, and the platform's key set is re-fetched on an unknown kid.
+pylti1p3 parses the token and checks the LTI message claims; this module adds what it lacks: the signed state and
+its derived nonce are bound together and to the browser, ``iat``/``exp`` get a configurable leeway, ``aud`` and
+``azp`` are checked, only RS256 is accepted, and the platform's key set is re-fetched on an unknown kid. Single use
+is enforced when the launch is recorded (:func:`lti_tool.lti.sync.record_launch`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import hmac
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-import sqlalchemy as sa
 from joserfc import jwt as jose_jwt
 from joserfc.errors import BadSignatureError
 from joserfc.errors import JoseError
@@ -24,32 +25,32 @@ from pylti1p3.request import Request
 from pylti1p3.session import SessionService
 from sqlalchemy import orm
 
-from lti_tool.db import utcnow
 from lti_tool.lti.claims import SUPPORTED_MESSAGE_TYPES
 from lti_tool.lti.claims import Claim
+from lti_tool.lti.directory import ActiveRegistration
+from lti_tool.lti.directory import PlatformDirectory
 from lti_tool.lti.errors import LaunchError
+from lti_tool.lti.login_state import LoginState
+from lti_tool.lti.login_state import LoginStates
 from lti_tool.lti.platform_keys import PlatformKeyCache
 from lti_tool.lti.platform_keys import PlatformKeyError
 from lti_tool.lti.tool_conf import DatabaseToolConf
-from lti_tool.models import LoginState
-from lti_tool.models import LtiRegistration
 
 MAX_ID_TOKEN_LENGTH = 64 * 1024
-STATE_COOKIE_PREFIX = "lti-tool-state-"
 
 
 @dataclass(frozen=True)
 class LaunchInput:
-    """What the browser posted to the launch URL, and the state cookie it carried."""
+    """What the browser posted to the launch URL, and the cookies it carried."""
 
     id_token: str
     state: str
-    state_cookie: str | None
+    cookies: Mapping[str, str]
 
 
 @dataclass(frozen=True)
 class ValidatedLaunch:
-    registration: LtiRegistration
+    registration: ActiveRegistration
     claims: dict[str, Any]
     login_state: LoginState
 
@@ -82,12 +83,12 @@ class _FormRequest(Request):
 class ToolMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
     """pylti1p3's launch with our checks in place of its state, nonce, signature and registration steps."""
 
-    def __init__(self, launch: LaunchInput, login_state: LoginState, registration: LtiRegistration,
+    def __init__(self, launch: LaunchInput, expected_nonce: str, registration: ActiveRegistration,
                  keys: PlatformKeyCache, leeway_seconds: int, session: orm.Session) -> None:
         request = _FormRequest({"id_token": launch.id_token, "state": launch.state})
         super().__init__(request, DatabaseToolConf(session), session_service=SessionService(request),
                          cookie_service=object())
-        self._login_state = login_state
+        self._expected_nonce = expected_nonce
         self._lti_registration = registration
         self._keys = keys
         self._leeway = leeway_seconds
@@ -145,7 +146,7 @@ class ToolMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
             if registration.key_set_url:
                 return self._keys.get_key(registration.key_set_url, kid)
             if registration.key_set:
-                return self._keys.keys_from_inline_set(registration.key_set, kid)
+                return self._keys.keys_from_inline_set(dict(registration.key_set), kid)
         except PlatformKeyError as exc:
             raise LaunchError(401, f"The platform's signing key cannot be found: {exc}.") from exc
         raise LaunchError(401, "The registration has neither a key set URL nor keys; an admin must complete it.")
@@ -161,7 +162,8 @@ class ToolMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
             raise LaunchError(401, f"The id_token's authorized party (azp) {azp!r} is not this tool's client_id.")
 
     def validate_nonce(self) -> ToolMessageLaunch:
-        if self._jwt["body"].get("nonce") != self._login_state.nonce:
+        nonce = self._jwt["body"].get("nonce")
+        if not isinstance(nonce, str) or not hmac.compare_digest(nonce.encode(), self._expected_nonce.encode()):
             raise LaunchError(401, "The id_token's nonce does not belong to this login: the token was replayed "
                                    "or issued for another launch.")
         return self
@@ -182,7 +184,7 @@ class ToolMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
         return self
 
 
-def check_id_token_claims(claims: dict[str, Any], registration: LtiRegistration, leeway: int) -> None:
+def check_id_token_claims(claims: dict[str, Any], registration: ActiveRegistration, leeway: int) -> None:
     """Security Framework §5.1.3: issuer, audience, lifetime (with ``leeway`` seconds of clock skew), nonce."""
     for name in ("iss", "aud", "exp", "iat", "nonce"):
         if name not in claims:
@@ -206,7 +208,7 @@ def check_id_token_claims(claims: dict[str, Any], registration: LtiRegistration,
                                f"{registration.client_id!r} on this platform.")
 
 
-def find_login_state(session: orm.Session, launch: LaunchInput) -> LoginState:
+def read_login_state(login_states: LoginStates, launch: LaunchInput) -> LoginState:
     """The login this launch completes, checked against the browser's state cookie."""
     if not launch.id_token:
         raise LaunchError(400, "The launch request has no id_token. The LMS must post it to this URL.")
@@ -214,46 +216,31 @@ def find_login_state(session: orm.Session, launch: LaunchInput) -> LoginState:
         raise LaunchError(400, "The id_token is larger than 64 KB.")
     if not launch.state:
         raise LaunchError(400, "The launch request has no state parameter.")
-    login_state = session.get(LoginState, launch.state)
-    if login_state is None or login_state.expires_at < utcnow():
-        raise LaunchError(401, "This launch has expired or was already used. Open the activity again from the "
-                               "course page.", title="Please open the activity again")
-    if launch.state_cookie != launch.state:
+    login_state = login_states.read(launch.state)
+    cookie = launch.cookies.get(login_state.cookie_name, "")
+    if not hmac.compare_digest(cookie.encode(), login_state.login_id.encode()):
         raise LaunchError(
             401,
             "Your browser did not send back the cookie this tool set a moment ago, so the launch cannot be tied "
             "to you. This happens when the browser blocks cookies inside the course page. Open the activity in "
             "a new window to continue.",
             title="Open the activity in a new window",
-            retry_query=urlencode(login_state.login_params) if login_state.login_params else None,
+            retry_query=urlencode(dict(login_state.login_params)) if login_state.login_params else None,
         )
     return login_state
 
 
-def validate_launch(session: orm.Session, launch: LaunchInput, keys: PlatformKeyCache,
-                    leeway_seconds: int) -> ValidatedLaunch:
+def validate_launch(session: orm.Session, directory: PlatformDirectory, login_states: LoginStates,
+                    launch: LaunchInput, keys: PlatformKeyCache, leeway_seconds: int) -> ValidatedLaunch:
     """Check everything about an incoming id_token; raise :class:`LaunchError` with the reason if anything fails.
 
-    The login state is not consumed here: :func:`consume_login_state` does that in the transaction that records
-    the launch, so two concurrent replays cannot both succeed.
+    The login is not marked used here: :func:`lti_tool.lti.sync.record_launch` does that with the statement that
+    records the launch, so two concurrent replays cannot both succeed.
     """
-    login_state = find_login_state(session, launch)
-    registration = session.get(LtiRegistration, login_state.registration_id)
-    if registration is None or not registration.is_active:
-        raise LaunchError(403, "The tool's registration with this platform has been disabled by an admin.")
-    message_launch = ToolMessageLaunch(launch, login_state, registration, keys, leeway_seconds, session)
+    login_state = read_login_state(login_states, launch)
+    registration = directory.registration_by_id(session, login_state.registration_id)
+    message_launch = ToolMessageLaunch(launch, login_states.nonce(login_state.login_id), registration, keys,
+                                       leeway_seconds, session)
     message_launch.validate()
     return ValidatedLaunch(registration=registration, claims=dict(message_launch.get_launch_data()),
                            login_state=login_state)
-
-
-def consume_login_state(session: orm.Session, state: str) -> None:
-    """Delete the login state; exactly one launch can do so (the single-use nonce)."""
-    result = session.execute(sa.delete(LoginState).where(LoginState.state == state))
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise LaunchError(401, "This launch was already used. Open the activity again from the course page.")
-
-
-def purge_expired_login_states(session: orm.Session, now: dt.datetime | None = None) -> int:
-    result = session.execute(sa.delete(LoginState).where(LoginState.expires_at < (now or utcnow())))
-    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,7 +1,7 @@
 """Record a validated launch: its deployment, user, course, link and membership, and the launch handle.
 
-One ``sync_<entity>_from_launch`` per entity (as django-lti does) and :func:`record_launch` to run them all in the
-transaction that consumes the login state.
+One ``<entity>_row`` builder per entity (as django-lti has one sync function each); :func:`record_launch` writes
+them all with :func:`lti_tool.lti.launch_rows.write_launch_rows`, which also marks the login used.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,16 +18,16 @@ from sqlalchemy import orm
 from lti_tool.db import upsert
 from lti_tool.db import utcnow
 from lti_tool.lti.claims import Claim
+from lti_tool.lti.directory import DISABLED_REGISTRATION
+from lti_tool.lti.directory import PlatformDirectory
 from lti_tool.lti.errors import LaunchError
 from lti_tool.lti.launch import ValidatedLaunch
-from lti_tool.lti.launch import consume_login_state
+from lti_tool.lti.launch_rows import LaunchRows
+from lti_tool.lti.launch_rows import write_launch_rows
 from lti_tool.models import DeploymentStatus
-from lti_tool.models import LtiContext
 from lti_tool.models import LtiDeployment
 from lti_tool.models import LtiLaunch
-from lti_tool.models import LtiMembership
-from lti_tool.models import LtiResourceLink
-from lti_tool.models import LtiUser
+from lti_tool.models import LtiRegistration
 
 log = logging.getLogger(__name__)
 
@@ -56,38 +57,46 @@ def find_or_register_deployment(session: orm.Session, registration_id: int, depl
     ).one()
 
 
-def require_active(deployment: LtiDeployment) -> None:
+def deployment_refusal(deployment: LtiDeployment) -> LaunchError | None:
+    """Why launches through this deployment are refused, or ``None`` if it is active."""
     if deployment.status == DeploymentStatus.PENDING:
-        raise LaunchError(
+        return LaunchError(
             403,
             f"This LMS installation of the tool (deployment {deployment.deployment_id!r}) is waiting for approval "
             "by the tool's administrator. Please try again once it has been approved.",
             title="Waiting for approval",
         )
     if deployment.status != DeploymentStatus.ACTIVE:
-        raise LaunchError(403, f"The tool's administrator has disabled deployment {deployment.deployment_id!r}.")
+        return LaunchError(403, f"The tool's administrator has disabled deployment {deployment.deployment_id!r}.")
+    return None
 
 
-def sync_user_from_launch(session: orm.Session, registration_id: int, claims: dict[str, Any]) -> int:
+def require_active(deployment: LtiDeployment) -> None:
+    refusal = deployment_refusal(deployment)
+    if refusal is not None:
+        raise refusal
+
+
+def user_row(registration_id: int, claims: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
     # Names and email are overwritten, not kept: when a platform stops sharing them, so do we.
-    return upsert(session, LtiUser, ["registration_id", "sub"], {
+    return {
         "registration_id": registration_id,
         "sub": str(claims["sub"]),
         "name": _text(claims.get("name")),
         "given_name": _text(claims.get("given_name")),
         "family_name": _text(claims.get("family_name")),
         "email": _text(claims.get("email")),
-        "datetime_updated": utcnow(),
-    })
+        "datetime_updated": now,
+    }
 
 
-def sync_context_from_launch(session: orm.Session, deployment_pk: int, claims: dict[str, Any]) -> int | None:
+def context_row(deployment_pk: int, claims: dict[str, Any], now: dt.datetime) -> dict[str, Any] | None:
     context = claims.get(Claim.CONTEXT)
     if not isinstance(context, dict) or not context.get("id"):
         return None
     ags = _claim_object(claims, Claim.AGS_ENDPOINT)
     nrps = _claim_object(claims, Claim.NRPS)
-    return upsert(session, LtiContext, ["deployment_id", "id_on_platform"], {
+    return {
         "deployment_id": deployment_pk,
         "id_on_platform": str(context["id"]),
         "title": _text(context.get("title")),
@@ -95,64 +104,85 @@ def sync_context_from_launch(session: orm.Session, deployment_pk: int, claims: d
         "memberships_url": _text(nrps.get("context_memberships_url")),
         "lineitems_url": _text(ags.get("lineitems")),
         "ags_scopes": [str(scope) for scope in ags.get("scope", []) if isinstance(scope, str)],
-        "datetime_updated": utcnow(),
-    })
+        "datetime_updated": now,
+    }
 
 
-def sync_resource_link_from_launch(session: orm.Session, context_pk: int | None, claims: dict[str, Any]) -> int | None:
+def resource_link_row(claims: dict[str, Any], now: dt.datetime) -> dict[str, Any] | None:
+    """The link's values without its context (the caller's write supplies it); ``None`` without an id."""
     link = claims.get(Claim.RESOURCE_LINK)
-    if context_pk is None or not isinstance(link, dict) or not link.get("id"):
+    if not isinstance(link, dict) or not link.get("id"):
         return None
     ags = _claim_object(claims, Claim.AGS_ENDPOINT)
-    return upsert(session, LtiResourceLink, ["context_id", "id_on_platform"], {
-        "context_id": context_pk,
+    return {
         "id_on_platform": str(link["id"]),
         "title": _text(link.get("title")),
         "lineitem_url": _text(ags.get("lineitem")),
-        "datetime_updated": utcnow(),
-    })
+        "datetime_updated": now,
+    }
 
 
-def sync_membership_from_launch(session: orm.Session, context_pk: int | None, user_pk: int,
-                                roles: list[str]) -> None:
-    if context_pk is None:
-        return
-    upsert(session, LtiMembership, ["context_id", "user_id"], {
-        "context_id": context_pk, "user_id": user_pk, "roles": roles, "datetime_updated": utcnow(),
-    })
+@dataclass(frozen=True)
+class RecordedLaunch:
+    launch: LtiLaunch
+    # The activity the launched link held when the launch was written (None: none yet, or no link).
+    link_activity_id: int | None
 
 
-def record_launch(session: orm.Session, launch: ValidatedLaunch, auto_approve: bool,
-                  ttl_seconds: int) -> LtiLaunch:
-    """Consume the login state and store everything the launch tells us. The caller commits.
+def record_launch(session: orm.Session, directory: PlatformDirectory, launch: ValidatedLaunch, auto_approve: bool,
+                  ttl_seconds: int) -> RecordedLaunch:
+    """Store everything the launch tells us and mark its login used. The caller commits.
 
-    :raise LaunchError: the deployment is pending or disabled, or the state was already used.
+    :raise LaunchError: the deployment is pending or disabled, the registration disabled, or the login was
+        already used. The caller must then roll back: the user, course and link rows may have been written.
     """
     claims = launch.claims
-    deployment = find_or_register_deployment(session, launch.registration.id, launch.deployment_id, auto_approve)
-    require_active(deployment)
-    consume_login_state(session, launch.login_state.state)
+    registration_id = launch.registration.id
+    deployment_pk = directory.deployment_pk(session, registration_id, launch.deployment_id)
+    if deployment_pk is None:
+        deployment = find_or_register_deployment(session, registration_id, launch.deployment_id, auto_approve)
+        require_active(deployment)
+        deployment_pk = deployment.id
+    now = utcnow()
     roles = [str(role) for role in claims.get(Claim.ROLES) or [] if isinstance(role, str)]
-    user_pk = sync_user_from_launch(session, launch.registration.id, claims)
-    context_pk = sync_context_from_launch(session, deployment.id, claims)
-    resource_link_pk = sync_resource_link_from_launch(session, context_pk, claims)
-    sync_membership_from_launch(session, context_pk, user_pk, roles)
-    record = LtiLaunch(
-        id=secrets.token_urlsafe(32),
-        registration_id=launch.registration.id,
-        deployment_id=deployment.id,
-        context_id=context_pk,
-        resource_link_id=resource_link_pk,
-        user_id=user_pk,
-        message_type=launch.message_type,
-        roles=roles,
-        claims=claims,
-        expires_at=utcnow() + dt.timedelta(seconds=ttl_seconds),
-    )
-    # One Core INSERT: the ORM's unit of work costs more than the statement on this hot path.
-    session.execute(sa.insert(LtiLaunch).values({column.key: getattr(record, column.key)
-                                                 for column in LtiLaunch.__table__.columns}))
-    return record
+    context = context_row(deployment_pk, claims, now)
+    launch_values = {
+        "id": secrets.token_urlsafe(32), "registration_id": registration_id, "deployment_id": deployment_pk,
+        "message_type": launch.message_type, "roles": roles, "claims": claims,
+        "expires_at": now + dt.timedelta(seconds=ttl_seconds), "login_id": launch.login_state.login_id,
+    }
+    written = write_launch_rows(session, LaunchRows(
+        user=user_row(registration_id, claims, now), context=context,
+        resource_link=resource_link_row(claims, now) if context is not None else None,
+        membership={"roles": roles, "datetime_updated": now}, launch=launch_values,
+    ))
+    if written is None:
+        raise why_not_recorded(session, directory, registration_id, deployment_pk, launch.login_state.login_id)
+    record = LtiLaunch(**launch_values, user_id=written.user_id, context_id=written.context_id,
+                       resource_link_id=written.resource_link_id)
+    return RecordedLaunch(launch=record, link_activity_id=written.link_activity_id)
+
+
+def why_not_recorded(session: orm.Session, directory: PlatformDirectory, registration_id: int, deployment_pk: int,
+                     login_id: str) -> LaunchError:
+    """The refusal to give when the launch's guarded INSERT wrote nothing.
+
+    A deployment or registration found disabled means this process's directory is stale: it is cleared so the
+    next request reads them again. A replay says nothing about the configuration and leaves the cache alone.
+    """
+    if session.scalar(sa.select(LtiLaunch.id).where(LtiLaunch.login_id == login_id)) is not None:
+        return LaunchError(401, "This launch was already used. Open the activity again from the course page.",
+                           title="Please open the activity again")
+    directory.clear()
+    deployment = session.get(LtiDeployment, deployment_pk)
+    refusal = deployment_refusal(deployment) if deployment is not None else None
+    if refusal is not None:
+        return refusal
+    registration = session.get(LtiRegistration, registration_id)
+    if deployment is None or registration is None or not registration.is_active:
+        return LaunchError(403, DISABLED_REGISTRATION)
+    # Not reachable through the guarded INSERT's conditions; kept so that a future condition fails clearly.
+    return LaunchError(409, "The launch could not be recorded. Open the activity again from the course page.")
 
 
 def purge_expired_launches(session: orm.Session) -> int:

@@ -22,7 +22,6 @@ from lti_tool.lti.blueprint import bp
 from lti_tool.lti.claims import Claim
 from lti_tool.lti.errors import LaunchError
 from lti_tool.lti.landing import render_landing
-from lti_tool.lti.launch import STATE_COOKIE_PREFIX
 from lti_tool.lti.launch import LaunchInput
 from lti_tool.lti.launch import validate_launch
 from lti_tool.lti.login import start_login
@@ -36,16 +35,14 @@ log = logging.getLogger(__name__)
 @bp.route("/login/<registration_uuid>", methods=["GET", "POST"])
 def login(registration_uuid: str | None = None) -> WerkzeugResponse:
     services = get_services()
-    params = request.values.to_dict()
-    session = get_session()
-    login_redirect = start_login(session, params, services.settings.url(LAUNCH_PATH),
-                                 services.settings.login_state_ttl_seconds, registration_uuid)
-    session.commit()
+    login_redirect = start_login(get_session(), services.directory, services.login_states, request.values.to_dict(),
+                                 services.settings.url(LAUNCH_PATH), registration_uuid)
     response = redirect(login_redirect.url, code=302)
     https = services.settings.is_https
     # Inside an LMS iframe the tool is a third party: over HTTPS the cookie must be SameSite=None and
     # Partitioned (CHIPS) to survive Chrome's third-party-cookie rules.
-    response.set_cookie(login_redirect.cookie_name, login_redirect.state, max_age=login_redirect.ttl_seconds,
+    state = login_redirect.state
+    response.set_cookie(state.cookie_name, state.login_id, max_age=login_redirect.ttl_seconds,
                         secure=https, httponly=True, samesite="None" if https else "Lax", partitioned=https,
                         path=urlsplit(services.settings.url(LAUNCH_PATH)).path)
     return response
@@ -54,18 +51,15 @@ def login(registration_uuid: str | None = None) -> WerkzeugResponse:
 @bp.post("/launch")
 def launch() -> str | tuple[str, int]:
     services = get_services()
-    state = request.form.get("state", "")
-    launch_input = LaunchInput(
-        id_token=request.form.get("id_token", ""),
-        state=state,
-        state_cookie=request.cookies.get(STATE_COOKIE_PREFIX + state) if state else None,
-    )
+    launch_input = LaunchInput(id_token=request.form.get("id_token", ""), state=request.form.get("state", ""),
+                               cookies=request.cookies)
     session = get_session()
-    validated = validate_launch(session, launch_input, services.platform_keys, services.settings.jwt_leeway_seconds)
-    record = record_launch(session, validated, services.settings.auto_approve_deployments,
-                           services.settings.launch_ttl_seconds)
+    validated = validate_launch(session, services.directory, services.login_states, launch_input,
+                                services.platform_keys, services.settings.jwt_leeway_seconds)
+    recorded = record_launch(session, services.directory, validated, services.settings.auto_approve_deployments,
+                             services.settings.launch_ttl_seconds)
     session.commit()
-    return render_landing(record)
+    return render_landing(recorded)
 
 
 @bp.get("/jwks")

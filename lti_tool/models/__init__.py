@@ -15,7 +15,6 @@ from lti_tool.models.assessment import SubmissionStatus
 from lti_tool.models.keys import ServiceAccessToken
 from lti_tool.models.keys import ToolKey
 from lti_tool.models.lti import DeploymentStatus
-from lti_tool.models.lti import LoginState
 from lti_tool.models.lti import LtiContext
 from lti_tool.models.lti import LtiDeployment
 from lti_tool.models.lti import LtiLaunch
@@ -32,7 +31,6 @@ __all__ = [
     "AttemptsPolicy",
     "DeploymentStatus",
     "FulfillmentState",
-    "LoginState",
     "LtiContext",
     "LtiDeployment",
     "LtiLaunch",

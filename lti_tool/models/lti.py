@@ -155,22 +155,6 @@ class LtiMembership(Base):
     datetime_updated: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class LoginState(Base):
-    """An OIDC login in progress: the ``state`` sent to the platform and the ``nonce`` bound to it.
-
-    Deleted when the launch uses it, so neither can be replayed; expired rows are purged.
-    """
-
-    __tablename__ = "lti_login_state"
-
-    state: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
-    nonce: Mapped[str] = mapped_column(sa.String(100))
-    registration_id: Mapped[int] = mapped_column(sa.ForeignKey("lti_registration.id", ondelete="CASCADE"))
-    # The login request, to restart it in a new window when the browser blocks the state cookie.
-    login_params: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
-
-
 class LtiLaunch(Base):
     """A validated launch. Its random ``id`` is the bearer handle the launched pages use instead of cookies."""
 
@@ -186,3 +170,6 @@ class LtiLaunch(Base):
     roles: Mapped[list[str]] = mapped_column(default=list)
     claims: Mapped[dict[str, Any]] = mapped_column()
     expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+    # The OIDC login this launch completed; unique, so each login (its state and nonce) is used once. Rows from
+    # before stateless logins have none.
+    login_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)

@@ -235,6 +235,16 @@ def test_registrations_list_and_deactivation_refuses_launches(admin_client, conn
         assert session.scalar(sa.select(sa.func.count()).select_from(LtiLaunch)) == 1
 
 
+def test_an_admin_change_clears_the_process_cache_at_once(admin_client, connected):
+    """The tool caches the registration from the first launch; deactivating it on the admin pages refuses the very
+    next login, before any launch had to find out."""
+    assert FormBrowser().get(connected.launch_url()).status_code == 200
+    page = text(admin_client.get("/admin/registrations"))
+    submit(admin_client, page, f"/admin/registrations/{connected.registration.id}/deactivate")
+    login = FormBrowser().session.get(connected.launch_url(), allow_redirects=False)
+    assert login.status_code == 403 and "disabled" in login.text
+
+
 @pytest.mark.parametrize("settings_overrides", [{"lms_admin_access": False}])
 def test_lms_admin_access_can_be_turned_off_for_multi_school_installs(client, lms_admin_launch, settings_overrides):
     response = client.get("/admin", query_string={"launch": lms_admin_launch})

@@ -22,9 +22,9 @@ from cryptography.hazmat.primitives import serialization
 
 from lti_tool.lti.claims import Claim
 from lti_tool.models import DeploymentStatus
-from lti_tool.models import LoginState
 from lti_tool.models import LtiDeployment
 from lti_tool.models import LtiLaunch
+from lti_tool.models import LtiRegistration
 from lti_tool.models import LtiUser
 from lti_tool.sandbox.browser import FormBrowser
 
@@ -298,11 +298,78 @@ def test_garbage_id_token_is_refused_without_stack_trace(browser, connected, dat
     state = _start_login(browser, connected)
     response = browser.session.post(f"{connected.tool_url}/lti/launch", data={"id_token": "not.a.jwt", "state": state})
     assert_refused(response, 400, "not a valid JWT")
-    with database.session() as session:  # the refused launch did not consume the login
-        assert session.get(LoginState, state) is not None
+    with database.session() as session:  # the refused launch did not use up the login
+        assert session.scalar(sa.select(sa.func.count()).select_from(LtiLaunch)) == 1
 
 
 def test_refused_launch_stores_no_user(browser, connected, database):
     launch(browser, connected, _set_claim("iss", "https://evil.example"))
     with database.session() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(LtiUser)) == 0
+
+
+# --- stateless login: the signed state, its lifetime, and what the directory caches ------------------------------
+
+def _authorized_form(browser: FormBrowser, connected, **kwargs: Any) -> dict[str, str]:
+    """Log in and let the LMS authorize; return the form its page would post to the tool (not posted yet)."""
+    page = browser.session.get(connected.launch_url(**kwargs), allow_redirects=True)
+    assert page.status_code == 200, page.text[:300]
+    return _autosubmit_fields(page.text)
+
+
+def _post_launch(browser: FormBrowser, connected, form: dict[str, str]) -> requests.Response:
+    return browser.session.post(f"{connected.tool_url}/lti/launch", data=form)
+
+
+@pytest.mark.parametrize("alter", [
+    pytest.param(lambda state: state[:-3] + ("AAA" if not state.endswith("AAA") else "BBB"), id="signature"),
+    pytest.param(lambda state: "e" + state[1:] if not state.startswith("e") else "f" + state[1:], id="payload"),
+])
+def test_an_altered_state_is_refused(browser, connected, database, alter):
+    form = _authorized_form(browser, connected)
+    response = _post_launch(browser, connected, {**form, "state": alter(form["state"])})
+    assert_refused(response, 401, "expired or was already used")
+    assert no_launch_recorded(database)
+
+
+def test_the_state_of_another_login_is_refused(browser, connected, database):
+    """A state is tied to its own nonce: the id_token of one login does not complete another."""
+    first = _authorized_form(browser, connected)
+    second = _authorized_form(browser, connected)
+    response = _post_launch(browser, connected, {**first, "state": second["state"]})
+    assert_refused(response, 401, "nonce")
+    assert no_launch_recorded(database)
+
+
+@pytest.mark.parametrize("settings_overrides", [{"login_state_ttl_seconds": 1}])
+def test_an_expired_login_is_refused(browser, connected, database, settings_overrides):
+    form = _authorized_form(browser, connected)
+    time.sleep(2.1)  # itsdangerous counts whole seconds: the state is now at least 2 s old, over its 1 s
+    assert_refused(_post_launch(browser, connected, form), 401, "expired or was already used")
+    assert no_launch_recorded(database)
+
+
+def _count(database, model) -> int:
+    with database.session() as session:
+        return int(session.scalar(sa.select(sa.func.count()).select_from(model)))
+
+
+def test_disabling_a_deployment_counts_at_once_though_the_process_cached_it(browser, connected, database):
+    assert launch(browser, connected).status_code == 200  # the tool now holds the deployment as active
+    with database.session() as session:
+        session.execute(sa.update(LtiDeployment).values(status=DeploymentStatus.DISABLED.value))
+    response = launch(FormBrowser(), connected, sub=connected.course.instructor)
+    assert_refused(response, 403, "disabled deployment")
+    assert (_count(database, LtiLaunch), _count(database, LtiUser)) == (1, 1)  # the refused write was rolled back
+
+
+def test_disabling_a_registration_counts_at_once_though_the_process_cached_it(browser, connected, database):
+    assert launch(browser, connected).status_code == 200  # the tool now holds the registration as active
+    with database.session() as session:
+        session.execute(sa.update(LtiRegistration).values(is_active=False))
+    response = launch(FormBrowser(), connected, sub=connected.course.instructor)
+    assert_refused(response, 403, "registration with this platform has been disabled")
+    assert (_count(database, LtiLaunch), _count(database, LtiUser)) == (1, 1)
+    # The refusal cleared the process's cache: the next login is refused at once, before the LMS is involved.
+    login = FormBrowser().session.get(connected.launch_url(), allow_redirects=False)
+    assert_refused(login, 403, "disabled")

@@ -45,10 +45,27 @@ def test_default_database_is_a_sqlite_file_in_the_data_directory(tmp_path):
     ("LTI_TOOL_JWT_LEEWAY_SECONDS", "a minute", "LTI_TOOL_JWT_LEEWAY_SECONDS"),
     ("LTI_TOOL_ENV", "staging", "LTI_TOOL_ENV"),
     ("LTI_TOOL_BASE_URL", "lti.school.org", "LTI_TOOL_BASE_URL"),
+    ("LTI_TOOL_CONFIG_CACHE_SECONDS", "-1", "LTI_TOOL_CONFIG_CACHE_SECONDS must be 0 or more"),
+    ("LTI_TOOL_LAUNCH_TTL_SECONDS", "599", "LTI_TOOL_LAUNCH_TTL_SECONDS .599. must be at least"),
 ])
 def test_bad_values_name_the_variable_to_fix(tmp_path, name, value, message):
     with pytest.raises(ConfigError, match=message):
         load_settings(environ={"LTI_TOOL_SECRET_KEY": "x" * 40, "LTI_TOOL_DATA_DIR": str(tmp_path), name: value})
+
+
+def test_config_cache_defaults_to_thirty_seconds_and_may_be_off(tmp_path):
+    environ = {"LTI_TOOL_SECRET_KEY": "x" * 40, "LTI_TOOL_DATA_DIR": str(tmp_path)}
+    assert load_settings(environ=environ).config_cache_seconds == 30
+    assert load_settings(environ={**environ, "LTI_TOOL_CONFIG_CACHE_SECONDS": "0"}).config_cache_seconds == 0
+
+
+def test_launch_may_not_outlive_less_than_the_login_state(tmp_path):
+    """The launch row is what marks a login used: it must outlive the login's state."""
+    environ = {"LTI_TOOL_SECRET_KEY": "x" * 40, "LTI_TOOL_DATA_DIR": str(tmp_path),
+               "LTI_TOOL_LOGIN_STATE_TTL_SECONDS": "900", "LTI_TOOL_LAUNCH_TTL_SECONDS": "900"}
+    assert load_settings(environ=environ).launch_ttl_seconds == 900
+    with pytest.raises(ConfigError, match="LOGIN_STATE_TTL_SECONDS"):
+        load_settings(environ={**environ, "LTI_TOOL_LAUNCH_TTL_SECONDS": "899"})
 
 
 def test_development_generates_a_secret_and_keeps_it_across_restarts(tmp_path):
