@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from dataclasses import field
 
 from flask import current_app
 
@@ -31,11 +30,11 @@ class Services:
     ags: AgsClient
     directory: PlatformDirectory
     login_states: LoginStates
+    # What callbacks need of activities and assessments, kept as long as the directory's entries.
+    callback_configs: ActivityConfigs
     # The in-process passback worker (embedded server only); web processes under gunicorn have none and the
     # separate `lti-tool worker` picks scores up at its next poll.
     passback: PassbackWorker | None = None
-    # What callbacks need of activities and assessments, kept for a few seconds (clear it after changing them).
-    callback_configs: ActivityConfigs = field(default_factory=ActivityConfigs)
 
     def wake_passback(self) -> None:
         """A callback queued a score: send it now instead of at the next poll."""
@@ -43,8 +42,10 @@ class Services:
             self.passback.wake()
 
     def configuration_changed(self) -> None:
-        """An admin changed registrations, deployments or activities: forget what this process cached of them."""
+        """An admin changed registrations, deployments, assessments or activities: forget what this process cached
+        of them (other processes notice within ``LTI_TOOL_CONFIG_CACHE_SECONDS``)."""
         self.directory.clear()
+        self.callback_configs.invalidate()
 
     @classmethod
     def from_settings(cls, settings: Settings, database: Database | None = None) -> Services:
@@ -58,6 +59,7 @@ class Services:
             ags=AgsClient(http, AccessTokens(http)),
             directory=PlatformDirectory(settings.config_cache_seconds),
             login_states=LoginStates(settings.secret_key, settings.login_state_ttl_seconds),
+            callback_configs=ActivityConfigs(settings.config_cache_seconds),
         )
 
 

@@ -179,7 +179,7 @@ def replace_key(assessment_pk: int) -> ResponseReturnValue:
     # The description is logged: it names the assessment, never the link (the link holds the key).
     return _perform(lambda session: service.replace_key(session, assessment_pk, request.form.get("share_link", "")),
                     "assessment-key", f"assessment {assessment_pk}: key replaced", "admin.assessments",
-                    _assessments_page, after_commit=get_services().callback_configs.invalidate)
+                    _assessments_page)
 
 
 @bp.post("/assessments/<int:assessment_pk>/<action>")

@@ -1,8 +1,9 @@
 """The activity and assessment settings a callback needs, kept per process for a short time.
 
 A callback needs its activity's provider, key, graded component, maximum and policy. They change rarely (an admin
-replacing a Speechace key), so each process keeps them for :data:`TTL_SECONDS` instead of reading two rows per
-callback. A change made in this process clears the cache when it is committed (:meth:`ActivityConfigs.invalidate`);
+replacing a Speechace key), so each process keeps them for ``LTI_TOOL_CONFIG_CACHE_SECONDS`` (30 s by default)
+instead of reading two rows per callback. A change made on this process's admin pages clears the cache when it is
+committed (``Services.configuration_changed``);
 other processes notice it within the TTL: an old key is accepted there for at most that long, while a new key is
 accepted at once everywhere, because a refused callback is always decided again on settings read afresh.
 """
@@ -19,8 +20,6 @@ from sqlalchemy import orm
 from lti_tool.models import Activity
 from lti_tool.models import Assessment
 from lti_tool.providers.interfaces import ActivityConfig
-
-TTL_SECONDS = 30.0
 
 _SELECT = (
     sa.select(Activity.id, Activity.assessment_id, Assessment.provider, Assessment.secret, Assessment.settings,
@@ -43,7 +42,7 @@ def load_config(session: orm.Session, activity_id: int) -> ActivityConfig | None
 class ActivityConfigs:
     """Per-process cache of :class:`ActivityConfig` by activity id, safe to share between threads."""
 
-    def __init__(self, ttl_seconds: float = TTL_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, ttl_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl_seconds = ttl_seconds
         self.clock = clock
         self._entries: dict[int, tuple[float, ActivityConfig]] = {}

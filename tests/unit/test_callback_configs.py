@@ -49,7 +49,7 @@ def test_kept_for_the_ttl_then_read_again(stored):
 
 
 def test_invalidate_forgets_at_once(stored):
-    cache = ActivityConfigs(clock=lambda: 0.0)
+    cache = ActivityConfigs(ttl_seconds=30, clock=lambda: 0.0)
     cache.get(None, 1)
     stored.secret = "second-key"
     cache.invalidate()
@@ -57,7 +57,7 @@ def test_invalidate_forgets_at_once(stored):
 
 
 def test_load_reads_afresh_and_keeps_the_result(stored):
-    cache = ActivityConfigs(clock=lambda: 0.0)
+    cache = ActivityConfigs(ttl_seconds=30, clock=lambda: 0.0)
     cache.get(None, 1)
     stored.secret = "second-key"
     assert cache.load(None, 1).secret == "second-key"
@@ -67,7 +67,7 @@ def test_load_reads_afresh_and_keeps_the_result(stored):
 
 def test_values_read_before_an_invalidation_are_not_kept(stored):
     """A read that raced with an admin's change may have seen the old key: it is used once, never kept."""
-    cache = ActivityConfigs(clock=lambda: 0.0)
+    cache = ActivityConfigs(ttl_seconds=30, clock=lambda: 0.0)
 
     def admin_changes_the_key() -> None:
         stored.secret = "second-key"
