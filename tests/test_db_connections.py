@@ -8,13 +8,16 @@ import pytest
 import sqlalchemy as sa
 
 from lti_tool.db import Database
+from tests.conftest import BACKENDS
+from tests.conftest import PG_SERVER_URL
 
 
 @pytest.fixture
-def pg_url(migrated_database_url: str) -> str:
-    if not migrated_database_url.startswith("postgresql"):
-        pytest.skip("connection pinging applies to PostgreSQL's pool")
-    return migrated_database_url
+def pg_url() -> str:
+    """The test server itself: pinging needs a connection, not the tool's tables."""
+    if "postgresql" not in BACKENDS:
+        pytest.skip("PostgreSQL is not among LTI_TOOL_TEST_BACKENDS")
+    return PG_SERVER_URL
 
 
 def _open(url: str, idle_ping_seconds: float) -> Iterator[Database]:
