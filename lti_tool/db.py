@@ -173,6 +173,16 @@ def _close_request_session(_exc: BaseException | None) -> None:
         session.close()
 
 
+def sql_constant(value: str) -> sa.ColumnElement[str]:
+    """``value`` written into the SQL text instead of bound as a parameter.
+
+    psycopg prepares a statement after a few executions and PostgreSQL may then run a generic plan, which cannot
+    use a partial index whose predicate names a value (``WHERE status = 'pending'``) when the query only says
+    ``status = $1``. Measured on the callback write: 0.8 ms of PostgreSQL CPU bound, 0.2 ms written in.
+    """
+    return sa.literal(value, literal_execute=True)
+
+
 def upsert(session: orm.Session, model: type[Base], conflict_columns: list[str], values: dict[str, Any]) -> int:
     """Insert a row or update it on a unique-key conflict, in one statement; returns its ``id``.
 

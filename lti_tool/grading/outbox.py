@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from lti_tool.db import Database
+from lti_tool.db import sql_constant
 from lti_tool.grading.scores import ScoreJob
 from lti_tool.models import Attempt
 from lti_tool.models import AttemptStatus
@@ -48,9 +49,9 @@ class Outbox:
         sibling = orm.aliased(Submission)
         # One score of an attempt in flight at a time: two workers racing would let the older value land last.
         sibling_in_flight = sa.exists().where(sibling.attempt_id == Submission.attempt_id,
-                                              sibling.id != Submission.id, sibling.status == PENDING,
+                                              sibling.id != Submission.id, sibling.status == sql_constant(PENDING),
                                               sibling.locked_until > now)
-        due = (Submission.status == PENDING, Submission.next_attempt_at <= now,
+        due = (Submission.status == sql_constant(PENDING), Submission.next_attempt_at <= now,
                sa.or_(Submission.locked_until.is_(None), Submission.locked_until <= now), ~sibling_in_flight)
         oldest_due = sa.select(Submission.id).where(*due).order_by(Submission.next_attempt_at, Submission.id)
         leased_until = now + self.lease

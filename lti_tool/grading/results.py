@@ -22,6 +22,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.sql.dml import ReturningInsert
 
 from lti_tool.db import Base
+from lti_tool.db import sql_constant
 from lti_tool.models import Attempt
 from lti_tool.models import Result
 from lti_tool.models import ScoreSubmission
@@ -167,7 +168,7 @@ def _supersede(attempt_id: sa.ColumnElement[int]) -> sa.Update:
     """Older queued scores are replaced by the new one, so the LMS gets one request, not a backlog. A row a worker
     is sending right now (lease held) is left alone; the newer timestamp wins."""
     return sa.update(_SUBMISSION).where(
-        _SUBMISSION.c.attempt_id == attempt_id, _SUBMISSION.c.status == PENDING,
+        _SUBMISSION.c.attempt_id == attempt_id, _SUBMISSION.c.status == sql_constant(PENDING),
         sa.or_(_SUBMISSION.c.locked_until.is_(None), _SUBMISSION.c.locked_until < _now()),
     ).values(status=SUPERSEDED)
 
@@ -211,3 +212,4 @@ def _single_statement(shape: _Shape) -> sa.Select[Any]:
     return (sa.select(new_result.c.id, new_result.c.attempt_id, new_submission.c.id)
             .select_from(new_result.outerjoin(new_submission, sa.true()))
             .add_cte(*changes))
+
