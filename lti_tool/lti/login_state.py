@@ -93,7 +93,5 @@ class LoginStates:
         return hmac.new(self._nonce_key, login_id.encode(), hashlib.sha256).hexdigest()
 
 
-
-
 def _expired() -> LaunchError:
     return LaunchError(401, EXPIRED_REASON, title="Please open the activity again")

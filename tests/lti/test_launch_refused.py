@@ -7,6 +7,7 @@ tamper hook changes the id_token just before it is signed.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import html
@@ -20,7 +21,10 @@ import requests
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 
+from lti_tool.db import utcnow
 from lti_tool.lti.claims import Claim
+from lti_tool.lti.sync import PURGE_GRACE
+from lti_tool.maintenance import housekeeping
 from lti_tool.models import DeploymentStatus
 from lti_tool.models import LtiDeployment
 from lti_tool.models import LtiLaunch
@@ -373,3 +377,15 @@ def test_disabling_a_registration_counts_at_once_though_the_process_cached_it(br
     # The refusal cleared the process's cache: the next login is refused at once, before the LMS is involved.
     login = FormBrowser().session.get(connected.launch_url(), allow_redirects=False)
     assert_refused(login, 403, "disabled")
+
+
+def test_housekeeping_keeps_an_expired_launch_long_enough_to_refuse_its_replay(browser, connected, database):
+    assert launch(browser, connected).status_code == 200
+    posted = _posted_launch(browser)
+    with database.session() as session:
+        session.execute(sa.update(LtiLaunch).values(expires_at=utcnow() - dt.timedelta(minutes=5)))
+    assert housekeeping(database)["launches"] == 0
+    assert_refused(browser.session.post(f"{connected.tool_url}/lti/launch", data=posted), 401, "already used")
+    with database.session() as session:
+        session.execute(sa.update(LtiLaunch).values(expires_at=utcnow() - PURGE_GRACE - dt.timedelta(minutes=1)))
+    assert housekeeping(database)["launches"] == 1
