@@ -9,29 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-import sqlalchemy as sa
 
 from lti_tool.db import Database
 from lti_tool.db import utcnow
 from lti_tool.grading.outbox import Outbox
 from lti_tool.grading.results import supersede_pending
-
-
-@contextmanager
-def statements_sent(database: Database) -> Iterator[list[str]]:
-    sent: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
-        sent.append(" ".join(statement.split()))
-
-    sa.event.listen(database.engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        sa.event.remove(database.engine, "before_cursor_execute", record)
+from tests.sql_capture import statements_sent
 
 
 def _touching_submissions(sent: list[str]) -> list[str]:
@@ -44,14 +27,14 @@ def assert_pending_is_written_in(statement: str) -> None:
 
 
 def test_superseding_names_pending_in_the_sql(database: Database) -> None:
-    with statements_sent(database) as sent, database.session() as session:
+    with statements_sent(database.engine) as sent, database.session() as session:
         supersede_pending(session, attempt_id=1, now=utcnow())
     [update] = _touching_submissions(sent)
     assert_pending_is_written_in(update)
 
 
 def test_the_workers_claim_names_pending_in_the_sql(database: Database) -> None:
-    with statements_sent(database) as sent:
+    with statements_sent(database.engine) as sent:
         Outbox(database, utcnow, dt.timedelta(seconds=60)).claim(10)
     [claim] = _touching_submissions(sent)
     assert_pending_is_written_in(claim)  # for the claimed rows and their in-flight siblings

@@ -17,6 +17,7 @@ from lti_tool.grading.worker import NO_LINEITEM
 from lti_tool.models import Attempt
 from lti_tool.models import ScoreSubmission
 from lti_tool.models import ToolKey
+from tests.sql_capture import statements_sent
 
 ISO_MILLISECONDS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00")
 
@@ -349,16 +350,9 @@ def test_a_round_reads_its_batch_once_and_writes_once_per_score(course, worker, 
     for sub in ("learner-a", "learner-b", "learner-c"):
         course.add_learner(sub)
         course.submit(sub)
-    statements: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args):
-        statements.append(" ".join(statement.split()[:2]).rstrip(","))
-
-    sa.event.listen(database.engine, "before_cursor_execute", record)
-    try:
+    with statements_sent(database.engine) as sent:
         assert worker.run_once() == {"claimed": 3, "sent": 3}
-    finally:
-        sa.event.remove(database.engine, "before_cursor_execute", record)
+    statements = [" ".join(statement.split()[:2]).rstrip(",") for statement in sent]
     claim = ["SELECT score_submission.id", "UPDATE score_submission"] if database.is_postgresql else \
         ["UPDATE score_submission"]
     assert statements == [*claim, "SELECT score_submission.id", *["UPDATE score_submission", "UPDATE attempt"] * 3]

@@ -3,30 +3,13 @@ launch one statement on PostgreSQL (row by row on SQLite). Counted, not timed.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from urllib.parse import parse_qs
-
-import sqlalchemy as sa
 
 from lti_tool.sandbox.browser import FormBrowser
 from lti_tool.sandbox.browser import parse_forms
+from tests.sql_capture import statements_sent
 
 LEARNER_PAGE = 'data-testid="learner-landing"'
-
-
-@contextmanager
-def statements_sent(engine: sa.Engine) -> Iterator[list[str]]:
-    sent: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
-        sent.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
 
 
 def test_a_known_platform_costs_no_sql_at_login_and_one_statement_at_launch(connected, database):

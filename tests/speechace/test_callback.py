@@ -20,6 +20,7 @@ from lti_tool.models import ScoreSubmission
 from lti_tool.models import SubmissionStatus
 from lti_tool.sandbox.browser import FormBrowser
 from tests.speechace.test_embed import open_activity
+from tests.sql_capture import statements_sent
 
 GOOD_SCORES = {"overall": 6.5, "pronunciation": 7.0, "fluency": 6.0, "vocab": 6.5, "grammar": 6.0}
 
@@ -318,17 +319,8 @@ def test_a_callback_costs_one_statement_on_postgresql(app, connected, speechace_
     """The usual callback (settings kept by the process) is a single write; SQLite runs its steps one by one."""
     url = _callback_url(connected, speechace_setup)
     assert _post(url, _good_body(speechace_setup, "0001")).status_code == 200  # reads the settings once
-    statements: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    engine = _services(app).database.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
+    with statements_sent(_services(app).database.engine) as statements:
         response = _post(url, _good_body(speechace_setup, "0002"))
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
     assert response.json() == {"status": "accepted"}
     assert len(statements) == (1 if database.is_postgresql else 4), statements
     assert counts(database) == (2, 2)
