@@ -194,18 +194,6 @@ def upsert(session: orm.Session, model: type[Base], conflict_columns: list[str],
     return int(session.execute(statement, values).scalar_one())
 
 
-def insert_if_absent(session: orm.Session, model: type[Base], conflict_columns: list[str],
-                     values: dict[str, Any]) -> int | None:
-    """Insert a row unless one with the same unique key exists; the new ``id``, or ``None`` if it existed.
-
-    Concurrent duplicates (a provider delivering the same callback twice at once) cannot both insert.
-    """
-    statement = on_conflict_statement(session.get_bind().dialect.name, model.__tablename__,
-                                      tuple(conflict_columns), tuple(values), update=False)
-    inserted = session.execute(statement, values).scalar_one_or_none()
-    return None if inserted is None else int(inserted)
-
-
 @functools.lru_cache(maxsize=256)
 def on_conflict_statement(dialect: str, table_name: str, conflict_columns: tuple[str, ...], columns: tuple[str, ...],
                           update: bool, returning: tuple[str, ...] = ("id",)) -> sa.Executable:
