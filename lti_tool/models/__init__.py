@@ -1,6 +1,8 @@
 """Typed SQLAlchemy models, one module per domain. Import models from here."""
 
 from lti_tool.models.admin import ToolAdmin
+from lti_tool.models.audit import AdminAuditEntry
+from lti_tool.models.audit import LoginThrottle
 from lti_tool.models.assessment import Activity
 from lti_tool.models.assessment import Assessment
 from lti_tool.models.assessment import Attempt
@@ -25,6 +27,7 @@ from lti_tool.models.lti import LtiUser
 
 __all__ = [
     "Activity",
+    "AdminAuditEntry",
     "Assessment",
     "Attempt",
     "AttemptStatus",
@@ -39,6 +42,7 @@ __all__ = [
     "LtiRegistration",
     "LtiResourceLink",
     "LtiUser",
+    "LoginThrottle",
     "ProviderAccount",
     "Result",
     "ScoreSubmission",
