@@ -1,8 +1,6 @@
 """Typed SQLAlchemy models, one module per domain. Import models from here."""
 
 from lti_tool.models.admin import ToolAdmin
-from lti_tool.models.audit import AdminAuditEntry
-from lti_tool.models.audit import LoginThrottle
 from lti_tool.models.assessment import Activity
 from lti_tool.models.assessment import Assessment
 from lti_tool.models.assessment import Attempt
@@ -14,6 +12,8 @@ from lti_tool.models.assessment import ProviderAccount
 from lti_tool.models.assessment import Result
 from lti_tool.models.assessment import ScoreSubmission
 from lti_tool.models.assessment import SubmissionStatus
+from lti_tool.models.audit import AdminAuditEntry
+from lti_tool.models.audit import LoginThrottle
 from lti_tool.models.keys import ServiceAccessToken
 from lti_tool.models.keys import ToolKey
 from lti_tool.models.lti import DeploymentStatus
@@ -34,6 +34,7 @@ __all__ = [
     "AttemptsPolicy",
     "DeploymentStatus",
     "FulfillmentState",
+    "LoginThrottle",
     "LtiContext",
     "LtiDeployment",
     "LtiLaunch",
@@ -42,7 +43,6 @@ __all__ = [
     "LtiRegistration",
     "LtiResourceLink",
     "LtiUser",
-    "LoginThrottle",
     "ProviderAccount",
     "Result",
     "ScoreSubmission",
