@@ -23,6 +23,7 @@ from lti_tool.db import utcnow
 from lti_tool.lti.registration import PlatformDetails
 from lti_tool.lti.registration import register_platform
 from lti_tool.models import Activity
+from lti_tool.models import AdminAuditEntry
 from lti_tool.models import Assessment
 from lti_tool.models import Attempt
 from lti_tool.models import LtiContext
@@ -185,6 +186,7 @@ def snapshot(database) -> dict[Any, Any]:
         for submission in session.scalars(sa.select(ScoreSubmission)):
             state["submission", submission.id] = (submission.status, submission.next_attempt_at)
         state["assessments"] = session.scalar(sa.select(sa.func.count()).select_from(Assessment))
+        state["audit"] = session.scalar(sa.select(sa.func.count()).select_from(AdminAuditEntry))
         return state
 
 
@@ -253,12 +255,17 @@ def test_every_action_on_every_school_only_where_allowed(installation, actor_for
         key = action.changes(installation, school)
         if expected == 303:
             assert after[key] != before[key], f"{cell}: nothing changed"
-            assert {k: v for k, v in after.items() if k != key and k[0:1] != ("assessment",)} == \
-                   {k: v for k, v in before.items() if k != key and k[0:1] != ("assessment",)}, cell
+            assert after["audit"] == before["audit"] + 1, f"{cell}: not audited"
+            assert _unrelated(after, key) == _unrelated(before, key), cell
         else:
             assert after == before, f"{cell}: changed the database"
         if expected == 404:
             assert school.name not in text(response) and str(school.api_key) not in text(response)
+
+
+def _unrelated(state: dict[Any, Any], key: Any) -> dict[Any, Any]:
+    """The state but the changed row, the audit count and assessments (an added one is a new key)."""
+    return {k: v for k, v in state.items() if k not in (key, "audit") and k[0:1] != ("assessment",)}
 
 
 PAGES = ["/admin", "/admin/deployments", "/admin/registrations", "/admin/assessments", "/admin/itep",
@@ -287,3 +294,26 @@ def test_an_unknown_row_and_another_schools_row_get_the_same_answer(installation
     missing = actor.post("/admin/queue/999999/retry")
     assert foreign.status_code == missing.status_code == 404
     assert text(foreign) == text(missing)
+
+
+def test_the_activity_page_shows_each_school_its_own_changes(installation, actor_for, database):
+    a, b = installation.schools["school-a"], installation.schools["school-b"]
+    tool, admin_a, admin_b = actor_for("tool"), actor_for("school-a"), actor_for("school-b")
+    assert tool.post(f"/admin/queue/{a.submission_pk}/retry").status_code == 303
+    assert admin_b.post(f"/admin/deployments/{b.other_deployment_pk}/disable").status_code == 303
+    assert admin_b.post(f"/admin/queue/{a.submission_pk}/retry").status_code == 404  # refused: not recorded
+    with database.session() as session:
+        entries = list(session.scalars(sa.select(AdminAuditEntry).order_by(AdminAuditEntry.id)))
+    assert [(e.actor_kind, e.actor, e.action, e.target_type, e.target_id, e.registration_id) for e in entries] == [
+        ("tool_admin", "alice", "submission-retry", "score_submission", str(a.submission_pk), a.registration_pk),
+        ("lms_admin", "school-b-admin", "deployment-disable", "deployment", str(b.other_deployment_pk),
+         b.registration_pk)]
+    assert entries[1].actor_issuer == b.platform.issuer and entries[1].actor_registration_id == b.registration_pk
+    assert all(e.remote_addr == "127.0.0.1" and e.datetime_created is not None for e in entries)
+    seen = {name: text(actor.get("/admin/activity")) for name, actor in
+            (("tool", tool), ("a", admin_a), ("b", admin_b))}
+    assert 'data-action="submission-retry"' in seen["tool"] and 'data-action="deployment-disable"' in seen["tool"]
+    assert 'data-action="submission-retry"' in seen["a"] and 'data-action="deployment-disable"' not in seen["a"]
+    assert 'data-action="deployment-disable"' in seen["b"] and 'data-action="submission-retry"' not in seen["b"]
+    assert f"LMS admin school-b-admin ({b.platform.issuer}, registration {b.registration_pk})" in seen["b"]
+    assert "tool admin alice" in seen["a"] and "127.0.0.1" in seen["a"]
