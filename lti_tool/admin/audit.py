@@ -50,8 +50,8 @@ def record(session: orm.Session, actor: Actor, action: str, target_type: str, ta
         actor_kind=actor.kind, actor=actor.name[:500], actor_issuer=(actor.issuer or None) and actor.issuer[:500],
         actor_registration_id=actor.registration_pk, action=action[:100], target_type=target_type[:40],
         target_id=None if target_id is None else str(target_id)[:200], registration_id=registration_pk,
-        remote_addr=(remote_addr or None) and remote_addr[:100],
-        detail=None if detail is None else detail[:MAX_DETAIL]))
+        remote_addr=(remote_addr or None) and remote_addr.replace("\x00", "")[:100],
+        detail=None if detail is None else detail.replace("\x00", "")[:MAX_DETAIL]))
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ counter (not the address's: one right password must not buy an attacker on a sha
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 
 import sqlalchemy as sa
@@ -25,10 +26,20 @@ FIRST_LOCK = dt.timedelta(minutes=5)
 MAX_LOCK = dt.timedelta(hours=24)
 
 
+def account_key(username: str) -> str:
+    # Hashed: what people type as a username (sometimes their password) is never stored, and any text (NUL
+    # characters, megabytes) makes a valid key.
+    return "user:" + hashlib.sha256(username.strip().lower().encode("utf-8", "replace")).hexdigest()
+
+
+def address_key(address: str) -> str:
+    return "addr:" + hashlib.sha256(address.encode("utf-8", "replace")).hexdigest()
+
+
 def _keys(username: str, address: str | None) -> dict[str, int]:
-    keys = {f"user:{username.lower()[:150]}": ACCOUNT_LIMIT}
+    keys = {account_key(username): ACCOUNT_LIMIT}
     if address:
-        keys[f"addr:{address[:150]}"] = ADDRESS_LIMIT
+        keys[address_key(address)] = ADDRESS_LIMIT
     return keys
 
 
@@ -74,5 +85,5 @@ def _count(session: orm.Session, key: str, now: dt.datetime) -> None:
 
 
 def record_success(session: orm.Session, username: str) -> None:
-    session.execute(sa.delete(LoginThrottle).where(LoginThrottle.key == f"user:{username.lower()[:150]}"),
+    session.execute(sa.delete(LoginThrottle).where(LoginThrottle.key == account_key(username)),
                     execution_options={"synchronize_session": False})

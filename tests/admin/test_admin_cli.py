@@ -83,8 +83,9 @@ def test_cli_changes_are_in_the_audit_log_and_unlock_lifts_the_throttle(env):
     assert run("remove-user", "erin").exit_code == 0
     with env.session() as session:
         assert throttle.locked_for(session, "erin", None) is None
-        assert session.scalar(sa.select(sa.func.count()).select_from(LoginThrottle)
-                              .where(LoginThrottle.key == "addr:192.0.2.1")) == 1  # the address limit stays
+        address_rows = sa.select(sa.func.count()).select_from(LoginThrottle).where(
+            LoginThrottle.key == throttle.address_key("192.0.2.1"))
+        assert session.scalar(address_rows) == 1  # the address limit stays
         entries = [(e.actor_kind, e.action, e.target_id) for e in
                    session.scalars(sa.select(AdminAuditEntry).order_by(AdminAuditEntry.id))]
     assert entries == [("cli", "admin-add-user", "erin"), ("cli", "admin-unlock", "erin"),

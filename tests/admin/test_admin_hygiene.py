@@ -135,3 +135,11 @@ def test_destructive_actions_happen_only_once_confirmed(admin_client, connected,
     assert done.status_code == 303
     with database.session() as session:
         assert target(session)[1] != before
+
+
+def test_any_username_text_is_counted_and_none_is_stored(client, database, admin_account):
+    for username in ("nul\x00name", "x" * 5000, "my secret password"):
+        assert log_in(client, username, WRONG).status_code == 401
+    with database.session() as session:
+        keys = list(session.scalars(sa.select(LoginThrottle.key)))
+    assert len(keys) == 4 and not any("secret" in key or "nul" in key for key in keys)
