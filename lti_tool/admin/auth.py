@@ -25,6 +25,8 @@ from sqlalchemy import orm
 
 from lti_tool.activities import load_launch
 from lti_tool.admin.accounts import password_fingerprint
+from lti_tool.admin.service import INSTALLATION
+from lti_tool.admin.service import AdminScope
 from lti_tool.lti.claims import is_platform_admin
 from lti_tool.models import DeploymentStatus
 from lti_tool.models import LtiDeployment
@@ -45,14 +47,28 @@ _ADMIN_ID, _FINGERPRINT, _SINCE, _CSRF = "admin_id", "admin_fingerprint", "admin
 
 @dataclass(frozen=True)
 class AdminIdentity:
-    """The person behind an admin request; ``launch_id`` is set when they came from the LMS."""
+    """The person behind an admin request; ``launch_id`` is set when they came from the LMS.
+
+    ``actor`` is what the audit log records: a tool admin's username, or an LMS admin's user id on their platform
+    (``issuer``); an LMS admin's ``registration_pk`` and ``deployment_pk`` bound what they may see.
+    """
 
     name: str
     launch_id: str | None = None
+    actor: str = ""
+    issuer: str | None = None
+    registration_pk: int | None = None
+    deployment_pk: int | None = None
 
     @property
     def by_launch(self) -> bool:
         return self.launch_id is not None
+
+    @property
+    def scope(self) -> AdminScope:
+        if self.by_launch:
+            return AdminScope(registration_pk=self.registration_pk, deployment_pk=self.deployment_pk)
+        return INSTALLATION
 
 
 def identify_admin(session: orm.Session) -> AdminIdentity | None:
@@ -79,7 +95,11 @@ def _identify_lms_admin(session: orm.Session, launch_id: str) -> AdminIdentity:
     if not _launched_through_active_installation(session, record):
         raise NotAllowed("The LMS installation you launched from has been disabled in the tool.")
     user = session.get(LtiUser, record.user_id)
-    return AdminIdentity(name=f"LMS admin {user.display_name if user else record.user_id}", launch_id=record.id)
+    registration = session.get(LtiRegistration, record.registration_id)
+    return AdminIdentity(name=f"LMS admin {user.display_name if user else record.user_id}", launch_id=record.id,
+                         actor=user.sub if user else str(record.user_id),
+                         issuer=registration.issuer if registration else None,
+                         registration_pk=record.registration_id, deployment_pk=record.deployment_id)
 
 
 def _launched_through_active_installation(session: orm.Session, record: LtiLaunch) -> bool:
@@ -98,7 +118,7 @@ def _identify_logged_in_admin(session: orm.Session) -> AdminIdentity | None:
     admin = session.get(ToolAdmin, admin_id)
     if admin is None or not hmac.compare_digest(str(cookie.get(_FINGERPRINT, "")), password_fingerprint(admin)):
         return None
-    return AdminIdentity(name=admin.username)
+    return AdminIdentity(name=admin.username, actor=admin.username)
 
 
 def log_in(admin: ToolAdmin) -> None:

@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from lti_tool.admin import audit
+from lti_tool.admin import throttle
 from lti_tool.admin.accounts import AccountError
 from lti_tool.admin.accounts import add_admin
 from lti_tool.admin.accounts import list_admins
@@ -51,6 +53,7 @@ def add_user(username: str, password_stdin: bool) -> None:
     try:
         with _database().session() as session:
             add_admin(session, username, password)
+            audit.record(session, audit.CLI, "admin-add-user", "tool_admin", username, None)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Admin {username} created; log in at /admin/login.")
@@ -65,6 +68,7 @@ def set_user_password(username: str, password_stdin: bool) -> None:
     try:
         with _database().session() as session:
             set_password(session, username, password)
+            audit.record(session, audit.CLI, "admin-set-password", "tool_admin", username, None)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Password of {username} changed.")
@@ -77,9 +81,20 @@ def remove_user(username: str) -> None:
     try:
         with _database().session() as session:
             remove_admin(session, username)
+            audit.record(session, audit.CLI, "admin-remove-user", "tool_admin", username, None)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Admin {username} removed.")
+
+
+@admin.command("unlock")
+@click.argument("username")
+def unlock(username: str) -> None:
+    """Lift the login throttle of USERNAME (after too many wrong passwords) before its lock runs out."""
+    with _database().session() as session:
+        throttle.record_success(session, username)
+        audit.record(session, audit.CLI, "admin-unlock", "tool_admin", username, None)
+    click.echo(f"Logins of {username} are accepted again (the address limit still applies).")
 
 
 @admin.command("list-users")

@@ -1,4 +1,9 @@
-"""iTEP accounts on the admin pages: what iTEP's documents leave open is entered here, secrets shown masked."""
+"""iTEP accounts on the admin pages: what iTEP's documents leave open is entered here, secrets shown masked.
+
+A tool admin sees every account; an LMS admin only the accounts tied to their registration's deployments (an
+account not tied to a deployment serves every school and belongs to the tool's operator: it is not shown to
+them, though its products appear, read-only, among their assessments). Accounts an LMS admin adds are tied to the
+deployment they launched from."""
 
 from __future__ import annotations
 
@@ -11,8 +16,12 @@ from sqlalchemy import orm
 from lti_tool.activities import add_itep_account
 from lti_tool.activities import add_itep_assessment
 from lti_tool.activities import itep_webhook_url
+from lti_tool.admin.service import AdminScope
 from lti_tool.admin.service import BadInput
+from lti_tool.admin.service import NotFound
 from lti_tool.admin.service import masked
+from lti_tool.admin.service import scoped_deployment_pks
+from lti_tool.models import Assessment
 from lti_tool.models import ProviderAccount
 
 
@@ -29,9 +38,15 @@ class AccountRow:
     masked_webhook_secret: str
 
 
-def list_accounts(session: orm.Session, callback_url: str) -> list[AccountRow]:
-    accounts = session.scalars(sa.select(ProviderAccount).where(ProviderAccount.provider == "itep")
-                               .order_by(ProviderAccount.id))
+def _scoped_accounts(scope: AdminScope) -> sa.Select[ProviderAccount]:
+    query = sa.select(ProviderAccount).where(ProviderAccount.provider == "itep")
+    if not scope.is_installation:
+        query = query.where(ProviderAccount.deployment_id.in_(scoped_deployment_pks(scope)))
+    return query
+
+
+def list_accounts(session: orm.Session, scope: AdminScope, callback_url: str) -> list[AccountRow]:
+    accounts = session.scalars(_scoped_accounts(scope).order_by(ProviderAccount.id))
     return [_row(account, callback_url) for account in accounts]
 
 
@@ -49,7 +64,7 @@ def _row(account: ProviderAccount, callback_url: str) -> AccountRow:
                       masked_webhook_secret=masked(account.webhook_secret))
 
 
-def add_account(session: orm.Session, form: Mapping[str, str]) -> ProviderAccount:
+def add_account(session: orm.Session, scope: AdminScope, form: Mapping[str, str]) -> ProviderAccount:
     """:raise BadInput: a field is missing or cannot work."""
     name = form.get("name", "").strip()
     if not name:
@@ -61,18 +76,20 @@ def add_account(session: orm.Session, form: Mapping[str, str]) -> ProviderAccoun
             signature_header=form.get("signature_header", "").strip(),
             signature_encoding=form.get("signature_encoding", "hex"), webhook_auth=form.get("webhook_auth", "header"),
             webhook_header=form.get("webhook_header", "X-iTEP-Token").strip() or "X-iTEP-Token",
-            on_invalidated=form.get("on_invalidated", "withdraw"))
+            on_invalidated=form.get("on_invalidated", "withdraw"), deployment_id=scope.deployment_pk)
     except ValueError as exc:
         raise BadInput(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from exc
 
 
-def add_product(session: orm.Session, account_pk: int, title: str, product_code: str) -> None:
-    account = session.get(ProviderAccount, account_pk)
-    if account is None or account.provider != "itep":
-        raise BadInput(f"There is no iTEP account {account_pk}.")
+def add_product(session: orm.Session, scope: AdminScope, account_pk: int, title: str,
+                product_code: str) -> Assessment:
+    """:raise NotFound: no such iTEP account in the scope. :raise BadInput: no title or an unusable code."""
+    account = session.scalars(_scoped_accounts(scope).where(ProviderAccount.id == account_pk)).first()
+    if account is None:
+        raise NotFound(f"There is no iTEP account {account_pk}.")
     if not title.strip():
         raise BadInput("Give the product a title teachers will see.")
     try:
-        add_itep_assessment(session, account, title.strip()[:200], product_code.strip())
+        return add_itep_assessment(session, account, title.strip()[:200], product_code.strip())
     except ValueError as exc:
         raise BadInput(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from exc

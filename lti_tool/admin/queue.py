@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy import orm
 
+from lti_tool.admin.service import AdminScope
 from lti_tool.admin.service import BadInput
+from lti_tool.admin.service import NotFound
 from lti_tool.db import utcnow
 from lti_tool.models import Activity
 from lti_tool.models import Attempt
@@ -50,8 +52,10 @@ def parse_status_filter(raw: str) -> str | None:
     return raw
 
 
-def list_queue(session: orm.Session, status: str | None = None, limit: int = QUEUE_PAGE_SIZE) -> list[QueueRow]:
-    """The latest submissions, newest first, optionally of one status."""
+def list_queue(session: orm.Session, scope: AdminScope, status: str | None = None,
+               limit: int = QUEUE_PAGE_SIZE) -> list[QueueRow]:
+    """The latest submissions in the scope (an LMS admin: their school's learners), newest first, optionally of
+    one status."""
     query = (sa.select(ScoreSubmission, LtiUser, Activity.title, LtiContext.title)
              .join(Attempt, Attempt.id == ScoreSubmission.attempt_id)
              .join(LtiUser, LtiUser.id == Attempt.user_id)
@@ -60,6 +64,8 @@ def list_queue(session: orm.Session, status: str | None = None, limit: int = QUE
              .order_by(ScoreSubmission.id.desc()).limit(limit))
     if status is not None:
         query = query.where(ScoreSubmission.status == status)
+    if scope.registration_pk is not None:
+        query = query.where(Attempt.registration_id == scope.registration_pk)
     return [_queue_row(submission, learner, activity_title, course_title)
             for submission, learner, activity_title, course_title in session.execute(query)]
 
@@ -73,16 +79,28 @@ def _queue_row(submission: ScoreSubmission, learner: LtiUser, activity_title: st
                     last_http_status=submission.last_http_status, datetime_created=submission.datetime_created)
 
 
-def retry_now(session: orm.Session, submission_pk: int, now: dt.datetime | None = None) -> None:
+def scoped_submission(session: orm.Session, scope: AdminScope, submission_pk: int) -> ScoreSubmission:
+    """:raise NotFound: no such submission in the scope."""
+    query = (sa.select(ScoreSubmission).join(Attempt, Attempt.id == ScoreSubmission.attempt_id)
+             .where(ScoreSubmission.id == submission_pk))
+    if scope.registration_pk is not None:
+        query = query.where(Attempt.registration_id == scope.registration_pk)
+    submission = session.scalars(query).first()
+    if submission is None:
+        raise NotFound(f"There is no score submission {submission_pk}.")
+    return submission
+
+
+def retry_now(session: orm.Session, scope: AdminScope, submission_pk: int,
+              now: dt.datetime | None = None) -> ScoreSubmission:
     """Make a parked or pending submission due now, for the next worker round.
 
-    :raise BadInput: unknown submission, already sent or superseded, being sent right now, or a newer score for the
+    :raise NotFound: no such submission in the scope.
+    :raise BadInput: already sent or superseded, being sent right now, or a newer score for the
         same attempt exists (sending this one would overwrite it in the gradebook).
     """
     now = now or utcnow()
-    submission = session.get(ScoreSubmission, submission_pk)
-    if submission is None:
-        raise BadInput(f"There is no score submission {submission_pk}.")
+    submission = scoped_submission(session, scope, submission_pk)
     if submission.status not in RETRYABLE:
         raise BadInput(f"Submission {submission_pk} is {submission.status}; only pending or parked ones can be "
                        "retried.")
@@ -100,6 +118,7 @@ def retry_now(session: orm.Session, submission_pk: int, now: dt.datetime | None 
     )
     if int(changed.rowcount) != 1:  # type: ignore[attr-defined]
         raise BadInput(f"Submission {submission_pk} is being sent right now; look again in a minute.")
+    return submission
 
 
 def _newer_score_exists(session: orm.Session, submission: ScoreSubmission) -> bool:

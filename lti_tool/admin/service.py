@@ -1,13 +1,15 @@
 """What the admin pages do, without HTTP: overview counts, deployments, registrations and assessments.
 
-Every function that changes something raises :class:`BadInput` (the page answers 400 and shows the message)
-before it changes anything. The passback queue lives in :mod:`lti_tool.admin.queue`.
+Every function takes an :class:`AdminScope`: a tool admin's covers the whole installation, an LMS admin's one
+registration (one school). Rows outside the scope are never read; an action on one raises :class:`NotFound`,
+exactly as for a row that does not exist, so an LMS admin cannot even learn which ids exist elsewhere.
+Every function that changes something raises :class:`BadInput` (the page answers 400 and shows the message) or
+:class:`Forbidden` before it changes anything. The passback queue lives in :mod:`lti_tool.admin.queue`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -15,9 +17,11 @@ from sqlalchemy import orm
 from lti_tool.activities import add_speechace_assessment
 from lti_tool.db import utcnow
 from lti_tool.models import Assessment
+from lti_tool.models import Attempt
 from lti_tool.models import DeploymentStatus
 from lti_tool.models import LtiDeployment
 from lti_tool.models import LtiRegistration
+from lti_tool.models import ProviderAccount
 from lti_tool.models import ScoreSubmission
 from lti_tool.models import SubmissionStatus
 from lti_tool.providers.speechace import split_share_link
@@ -27,6 +31,39 @@ MAX_TITLE_LENGTH = 200
 
 class BadInput(ValueError):
     """The request cannot be carried out as given; the message is shown to the admin."""
+
+
+class NotFound(LookupError):
+    """No such row in the admin's scope (it may exist in another school's: the answer is the same)."""
+
+
+class Forbidden(PermissionError):
+    """The row is visible in the admin's scope but only a tool admin may change it; the message says why."""
+
+
+@dataclass(frozen=True)
+class AdminScope:
+    """What an admin may see: ``registration_pk`` ``None`` is the whole installation (tool admins); otherwise the
+    one registration an LMS admin launched through. ``deployment_pk`` is that launch's deployment, which the rows an
+    LMS admin creates (iTEP accounts) belong to."""
+
+    registration_pk: int | None = None
+    deployment_pk: int | None = None
+
+    @property
+    def is_installation(self) -> bool:
+        return self.registration_pk is None
+
+
+INSTALLATION = AdminScope()
+
+
+def scoped_deployment_pks(scope: AdminScope) -> sa.Select[int]:
+    """The deployments in the scope, as a subquery."""
+    query = sa.select(LtiDeployment.id)
+    if scope.registration_pk is not None:
+        query = query.where(LtiDeployment.registration_id == scope.registration_pk)
+    return query
 
 
 def masked(secret: str | None) -> str:
@@ -46,23 +83,27 @@ class Overview:
     queue: dict[str, int]
 
 
-def overview(session: orm.Session) -> Overview:
+def overview(session: orm.Session, scope: AdminScope) -> Overview:
+    registrations = sa.select(sa.func.count()).select_from(LtiRegistration)
+    deployments = sa.select(LtiDeployment.status, sa.func.count()).group_by(LtiDeployment.status)
+    queue = (sa.select(ScoreSubmission.status, sa.func.count())
+             .join(Attempt, Attempt.id == ScoreSubmission.attempt_id).group_by(ScoreSubmission.status))
+    if scope.registration_pk is not None:
+        registrations = registrations.where(LtiRegistration.id == scope.registration_pk)
+        deployments = deployments.where(LtiDeployment.registration_id == scope.registration_pk)
+        queue = queue.where(Attempt.registration_id == scope.registration_pk)
     return Overview(
-        registrations=_count(session, LtiRegistration),
-        deployments=_count_by(session, LtiDeployment.status, list(DeploymentStatus)),
-        assessments=_count(session, Assessment),
-        queue=_count_by(session, ScoreSubmission.status, list(SubmissionStatus)),
+        registrations=int(session.scalar(registrations) or 0),
+        deployments=_count_by(session, deployments, list(DeploymentStatus)),
+        assessments=len(list_assessments(session, scope)),
+        queue=_count_by(session, queue, list(SubmissionStatus)),
     )
 
 
-def _count(session: orm.Session, model: type[Any]) -> int:
-    return int(session.scalar(sa.select(sa.func.count()).select_from(model)) or 0)
-
-
-def _count_by(session: orm.Session, column: orm.InstrumentedAttribute[str], values: list[str]) -> dict[str, int]:
+def _count_by(session: orm.Session, query: sa.Select[str, int], values: list[str]) -> dict[str, int]:
     """Counts per value, listing every known value (zero included) so the page always shows the same rows."""
     counts = {str(value): 0 for value in values}
-    for value, count in session.execute(sa.select(column, sa.func.count()).group_by(column)):
+    for value, count in session.execute(query):
         counts[value] = int(count)
     return counts
 
@@ -72,21 +113,30 @@ def _count_by(session: orm.Session, column: orm.InstrumentedAttribute[str], valu
 DEPLOYMENT_ACTIONS = {"approve": DeploymentStatus.ACTIVE, "disable": DeploymentStatus.DISABLED}
 
 
-def list_deployments(session: orm.Session) -> list[LtiDeployment]:
+def list_deployments(session: orm.Session, scope: AdminScope) -> list[LtiDeployment]:
     """Pending deployments first (they wait for a decision), then the others, oldest first."""
     waiting_first = sa.case((LtiDeployment.status == DeploymentStatus.PENDING.value, 0), else_=1)
     return list(session.scalars(sa.select(LtiDeployment).options(orm.joinedload(LtiDeployment.registration))
+                                .where(LtiDeployment.id.in_(scoped_deployment_pks(scope)))
                                 .order_by(waiting_first, LtiDeployment.id)))
 
 
-def change_deployment(session: orm.Session, deployment_pk: int, action: str) -> LtiDeployment:
-    """Approve or disable a deployment. :raise BadInput: unknown deployment or action."""
+def change_deployment(session: orm.Session, scope: AdminScope, deployment_pk: int, action: str) -> LtiDeployment:
+    """Approve or disable a deployment.
+
+    An LMS admin may approve or disable their school's other deployments, never the one they launched through
+    (they would lock themselves out). :raise NotFound: no such deployment in the scope. :raise BadInput: unknown
+    action. :raise Forbidden: the LMS admin's own deployment.
+    """
+    deployment = session.scalars(sa.select(LtiDeployment).where(
+        LtiDeployment.id == deployment_pk, LtiDeployment.id.in_(scoped_deployment_pks(scope)))).first()
+    if deployment is None:
+        raise NotFound(f"There is no deployment {deployment_pk}.")
     status = DEPLOYMENT_ACTIONS.get(action)
     if status is None:
         raise BadInput(f"Unknown action {action!r}: use approve or disable.")
-    deployment = session.get(LtiDeployment, deployment_pk)
-    if deployment is None:
-        raise BadInput(f"There is no deployment {deployment_pk}.")
+    if deployment.id == scope.deployment_pk:
+        raise Forbidden("This is the deployment you launched from: only the tool's administrators can change it.")
     if deployment.status != status.value:
         deployment.status = status.value
         deployment.datetime_status_changed = utcnow()
@@ -98,21 +148,35 @@ def change_deployment(session: orm.Session, deployment_pk: int, action: str) -> 
 REGISTRATION_ACTIONS = {"activate": True, "deactivate": False}
 
 
-def list_registrations(session: orm.Session) -> list[LtiRegistration]:
-    return list(session.scalars(sa.select(LtiRegistration).options(orm.selectinload(LtiRegistration.deployments))
-                                .order_by(LtiRegistration.id)))
+def list_registrations(session: orm.Session, scope: AdminScope) -> list[LtiRegistration]:
+    query = sa.select(LtiRegistration).options(orm.selectinload(LtiRegistration.deployments))
+    if scope.registration_pk is not None:
+        query = query.where(LtiRegistration.id == scope.registration_pk)
+    return list(session.scalars(query.order_by(LtiRegistration.id)))
 
 
-def change_registration(session: orm.Session, registration_pk: int, action: str) -> LtiRegistration:
+def scoped_registration(session: orm.Session, scope: AdminScope, registration_pk: int) -> LtiRegistration:
+    """:raise NotFound: no such registration in the scope."""
+    registration = session.get(LtiRegistration, registration_pk)
+    if registration is None or scope.registration_pk not in (None, registration.id):
+        raise NotFound(f"There is no registration {registration_pk}.")
+    return registration
+
+
+def change_registration(session: orm.Session, scope: AdminScope, registration_pk: int,
+                        action: str) -> LtiRegistration:
     """Activate or deactivate a registration (a deactivated one refuses logins, launches and passback).
 
-    :raise BadInput: unknown registration or action.
+    Only tool admins: an LMS admin sees their own registration but deactivating it would lock them out, and
+    activating it is meaningless (a deactivated registration cannot launch).
+    :raise NotFound: no such registration in the scope. :raise Forbidden: an LMS admin. :raise BadInput: unknown
+    action.
     """
+    registration = scoped_registration(session, scope, registration_pk)
+    if not scope.is_installation:
+        raise Forbidden("Only the tool's administrators can activate or deactivate a registration.")
     if action not in REGISTRATION_ACTIONS:
         raise BadInput(f"Unknown action {action!r}: use activate or deactivate.")
-    registration = session.get(LtiRegistration, registration_pk)
-    if registration is None:
-        raise BadInput(f"There is no registration {registration_pk}.")
     registration.is_active = REGISTRATION_ACTIONS[action]
     return registration
 
@@ -135,26 +199,89 @@ class AssessmentRow:
     masked_key: str
     has_key: bool
     is_active: bool
+    # False for an LMS admin looking at an assessment every school shares: only tool admins change those.
+    can_change: bool = True
 
 
-def list_assessments(session: orm.Session) -> list[AssessmentRow]:
-    return [_assessment_row(row) for row in session.scalars(sa.select(Assessment).order_by(Assessment.id))]
+def _account_deployments(session: orm.Session) -> dict[int, int | None]:
+    return {account.id: account.deployment_id for account in session.scalars(sa.select(ProviderAccount))}
 
 
-def _assessment_row(assessment: Assessment) -> AssessmentRow:
+def _deployment_registrations(session: orm.Session) -> dict[int, int]:
+    return {pk: registration_pk for pk, registration_pk in
+            session.execute(sa.select(LtiDeployment.id, LtiDeployment.registration_id))}
+
+
+def _assessment_school(assessment: Assessment, accounts: dict[int, int | None],
+                       deployments: dict[int, int]) -> tuple[bool, int | None]:
+    """(whether the assessment belongs to one school, and that school's registration pk)."""
+    account_pk = assessment.settings.get("account_id") if assessment.settings else None
+    deployment_pk = accounts.get(account_pk) if isinstance(account_pk, int) else None
+    if deployment_pk is None:
+        return False, None
+    return True, deployments.get(deployment_pk)
+
+
+def _scoped_assessments(session: orm.Session, scope: AdminScope) -> list[tuple[Assessment, bool]]:
+    """Assessments the scope may see, each with whether it may change it.
+
+    An LMS admin sees what is offered to their school: the installation-wide ones (Speechace tests and products
+    of iTEP accounts not tied to a deployment; read-only for them) and those of their own school's iTEP accounts
+    (which they may change). Another school's are invisible.
+    """
+    accounts = _account_deployments(session)
+    deployments = _deployment_registrations(session)
+    visible = []
+    for assessment in session.scalars(sa.select(Assessment).order_by(Assessment.id)):
+        own_school, registration_pk = _assessment_school(assessment, accounts, deployments)
+        if scope.is_installation:
+            visible.append((assessment, True))
+        elif not own_school:
+            visible.append((assessment, False))
+        elif registration_pk == scope.registration_pk:
+            visible.append((assessment, True))
+    return visible
+
+
+def assessment_registration(session: orm.Session, assessment: Assessment) -> int | None:
+    """The registration an assessment belongs to, ``None`` for one every school may use (for the audit log)."""
+    deployments = _deployment_registrations(session)
+    return _assessment_school(assessment, _account_deployments(session), deployments)[1]
+
+
+def list_assessments(session: orm.Session, scope: AdminScope) -> list[AssessmentRow]:
+    return [_assessment_row(row, can_change) for row, can_change in _scoped_assessments(session, scope)]
+
+
+def _changeable_assessment(session: orm.Session, scope: AdminScope, assessment_pk: int) -> Assessment:
+    """:raise NotFound: not visible in the scope. :raise Forbidden: shared by every school, and not a tool admin."""
+    for assessment, can_change in _scoped_assessments(session, scope):
+        if assessment.id == assessment_pk:
+            if not can_change:
+                raise Forbidden("Every school shares this assessment: only the tool's administrators can change it.")
+            return assessment
+    raise NotFound(f"There is no assessment {assessment_pk}.")
+
+
+def _assessment_row(assessment: Assessment, can_change: bool) -> AssessmentRow:
     settings = assessment.settings or {}
     url = settings.get("oembed_url") or settings.get("test_url")
     return AssessmentRow(id=assessment.id, public_id=assessment.public_id, provider=assessment.provider,
                          title=assessment.title, mode=str(settings.get("mode", "")),
                          url=str(url) if url else None, masked_key=masked(assessment.secret),
-                         has_key=bool(assessment.secret), is_active=assessment.is_active)
+                         has_key=bool(assessment.secret), is_active=assessment.is_active,
+                         can_change=can_change)
 
 
-def add_assessment(session: orm.Session, title: str, share_link: str, test_url: str) -> Assessment:
+def add_assessment(session: orm.Session, scope: AdminScope, title: str, share_link: str,
+                   test_url: str) -> Assessment:
     """A Speechace assessment from its oEmbed share link (the key is stored apart) or its iframe test URL.
 
-    :raise BadInput: no title, neither or both links, or an unusable link.
+    Speechace assessments are offered to every school, so only tool admins add them.
+    :raise Forbidden: an LMS admin. :raise BadInput: no title, neither or both links, or an unusable link.
     """
+    if not scope.is_installation:
+        raise Forbidden("Speechace tests are offered to every school: only the tool's administrators add them.")
     title = _valid_title(title)
     try:
         return add_speechace_assessment(session, title, oembed_url=share_link.strip() or None,
@@ -163,13 +290,15 @@ def add_assessment(session: orm.Session, title: str, share_link: str, test_url: 
         raise BadInput(_sentence(str(exc))) from exc
 
 
-def replace_key(session: orm.Session, assessment_pk: int, share_link: str) -> Assessment:
+def replace_key(session: orm.Session, scope: AdminScope, assessment_pk: int, share_link: str) -> Assessment:
     """Store the key of a new share link of the same test (Speechace issued a new key).
 
     A link to another test is refused: activities placed in courses would silently switch tests.
     :raise BadInput: unknown assessment, one without a share link, another test's link, or an unusable link.
     """
-    assessment = _speechace_assessment(session, assessment_pk)
+    assessment = _changeable_assessment(session, scope, assessment_pk)
+    if assessment.provider != "speechace":
+        raise BadInput("Only Speechace keys can be replaced here.")
     if assessment.settings.get("mode") != "oembed":
         raise BadInput("This assessment uses an iframe test URL and has no key to replace; add the share link "
                        "as a new assessment instead.")
@@ -183,26 +312,16 @@ def replace_key(session: orm.Session, assessment_pk: int, share_link: str) -> As
     return assessment
 
 
-def change_assessment(session: orm.Session, assessment_pk: int, action: str) -> Assessment:
+def change_assessment(session: orm.Session, scope: AdminScope, assessment_pk: int, action: str) -> Assessment:
     """Activate or deactivate an assessment (deactivated ones are no longer offered to teachers).
 
-    :raise BadInput: unknown assessment or action.
+    :raise NotFound: not in the scope. :raise Forbidden: shared, and not a tool admin. :raise BadInput: unknown
+    action.
     """
+    assessment = _changeable_assessment(session, scope, assessment_pk)
     if action not in ASSESSMENT_ACTIONS:
         raise BadInput(f"Unknown action {action!r}: use activate or deactivate.")
-    assessment = session.get(Assessment, assessment_pk)
-    if assessment is None:
-        raise BadInput(f"There is no assessment {assessment_pk}.")
     assessment.is_active = ASSESSMENT_ACTIONS[action]
-    return assessment
-
-
-def _speechace_assessment(session: orm.Session, assessment_pk: int) -> Assessment:
-    assessment = session.get(Assessment, assessment_pk)
-    if assessment is None:
-        raise BadInput(f"There is no assessment {assessment_pk}.")
-    if assessment.provider != "speechace":
-        raise BadInput("Only Speechace keys can be replaced here.")
     return assessment
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Blueprint
 from flask import Response
+from flask import abort
 from flask import g
 from flask import redirect
 from flask import render_template
@@ -18,9 +19,11 @@ from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from sqlalchemy import orm
 
+from lti_tool.admin import audit
 from lti_tool.admin import itep
 from lti_tool.admin import queue
 from lti_tool.admin import service
+from lti_tool.admin import throttle
 from lti_tool.admin.accounts import authenticate
 from lti_tool.admin.auth import CSRF_FIELD
 from lti_tool.admin.auth import LAUNCH_PARAMETER
@@ -31,6 +34,8 @@ from lti_tool.admin.auth import log_in
 from lti_tool.admin.auth import log_out
 from lti_tool.admin.auth import require_csrf_token
 from lti_tool.admin.service import BadInput
+from lti_tool.admin.service import Forbidden
+from lti_tool.admin.service import NotFound
 from lti_tool.db import get_session
 from lti_tool.models import SubmissionStatus
 from lti_tool.services import get_services
@@ -40,6 +45,9 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 PUBLIC_ENDPOINTS = frozenset({"admin.login"})
 LOGIN_FAILED = "Unknown username or wrong password."
+# Changes that take something away from a school: asked again ("Are you sure?") before they happen.
+NEEDS_CONFIRMATION = frozenset({"deployment-disable", "registration-deactivate", "assessment-deactivate"})
+CONFIRM_FIELD = "confirmed"
 # What a page says after a change; the redirect names the message, so no user input is reflected.
 NOTICES = {
     "deployment-approve": "Deployment approved: launches through it are accepted.",
@@ -112,11 +120,22 @@ def login() -> ResponseReturnValue:
     if request.method == "GET":
         return render_template("admin/login.html")
     require_csrf_token()
+    session = get_session()
     username = request.form.get("username", "").strip()
-    admin = authenticate(get_session(), username, request.form.get("password", ""))
+    # Checked before the password (hashing costs CPU) and answered alike for known and unknown usernames.
+    locked = throttle.locked_for(session, username, request.remote_addr)
+    if locked is not None:
+        log.warning("admin login throttled for username %r from %s", username[:100], request.remote_addr)
+        message = f"Too many attempts; try again in {throttle.minutes(locked)} minutes."
+        return render_template("admin/login.html", error=message, username=username), 429
+    admin = authenticate(session, username, request.form.get("password", ""))
     if admin is None:
+        throttle.record_failure(session, username, request.remote_addr)
+        session.commit()
         log.warning("admin login refused for username %r from %s", username[:100], request.remote_addr)
         return render_template("admin/login.html", error=LOGIN_FAILED, username=username), 401
+    throttle.record_success(session, username)
+    session.commit()
     log_in(admin)
     log.info("admin %r logged in from %s", admin.username, request.remote_addr)
     return redirect(url_for("admin.overview"), code=303)
@@ -133,7 +152,7 @@ def logout() -> ResponseReturnValue:
 @bp.get("/")
 @bp.get("")  # registered first, so url_for gives /admin
 def overview() -> ResponseReturnValue:
-    return render_template("admin/overview.html", overview=service.overview(get_session()))
+    return render_template("admin/overview.html", overview=service.overview(get_session(), g.admin.scope))
 
 
 @bp.get("/deployments")
@@ -143,7 +162,7 @@ def deployments() -> ResponseReturnValue:
 
 @bp.post("/deployments/<int:deployment_pk>/<action>")
 def change_deployment(deployment_pk: int, action: str) -> ResponseReturnValue:
-    return _perform(lambda session: service.change_deployment(session, deployment_pk, action),
+    return _perform(lambda session: service.change_deployment(session, g.admin.scope, deployment_pk, action),
                     f"deployment-{action}", f"deployment {deployment_pk}: {action}", "admin.deployments",
                     _deployments_page)
 
@@ -155,7 +174,7 @@ def registrations() -> ResponseReturnValue:
 
 @bp.post("/registrations/<int:registration_pk>/<action>")
 def change_registration(registration_pk: int, action: str) -> ResponseReturnValue:
-    return _perform(lambda session: service.change_registration(session, registration_pk, action),
+    return _perform(lambda session: service.change_registration(session, g.admin.scope, registration_pk, action),
                     f"registration-{action}", f"registration {registration_pk}: {action}", "admin.registrations",
                     _registrations_page)
 
@@ -168,7 +187,7 @@ def assessments() -> ResponseReturnValue:
 @bp.post("/assessments")
 def add_assessment() -> ResponseReturnValue:
     form = request.form
-    return _perform(lambda session: service.add_assessment(session, form.get("title", ""),
+    return _perform(lambda session: service.add_assessment(session, g.admin.scope, form.get("title", ""),
                                                            form.get("share_link", ""), form.get("test_url", "")),
                     "assessment-added", f"assessment added: {form.get('title', '')[:200]!r}", "admin.assessments",
                     lambda error, status: _assessments_page(error, status, entered_title=form.get("title", "")))
@@ -177,14 +196,15 @@ def add_assessment() -> ResponseReturnValue:
 @bp.post("/assessments/<int:assessment_pk>/replace-key")
 def replace_key(assessment_pk: int) -> ResponseReturnValue:
     # The description is logged: it names the assessment, never the link (the link holds the key).
-    return _perform(lambda session: service.replace_key(session, assessment_pk, request.form.get("share_link", "")),
+    return _perform(lambda session: service.replace_key(session, g.admin.scope, assessment_pk,
+                                                        request.form.get("share_link", "")),
                     "assessment-key", f"assessment {assessment_pk}: key replaced", "admin.assessments",
                     _assessments_page)
 
 
 @bp.post("/assessments/<int:assessment_pk>/<action>")
 def change_assessment(assessment_pk: int, action: str) -> ResponseReturnValue:
-    return _perform(lambda session: service.change_assessment(session, assessment_pk, action),
+    return _perform(lambda session: service.change_assessment(session, g.admin.scope, assessment_pk, action),
                     f"assessment-{action}", f"assessment {assessment_pk}: {action}", "admin.assessments",
                     _assessments_page)
 
@@ -197,21 +217,21 @@ def itep_page() -> ResponseReturnValue:
 @bp.post("/itep")
 def add_itep_account() -> ResponseReturnValue:
     # The description names the account, never its secrets.
-    return _perform(lambda session: itep.add_account(session, request.form), "itep-account",
+    return _perform(lambda session: itep.add_account(session, g.admin.scope, request.form), "itep-account",
                     f"iTEP account added: {request.form.get('name', '')[:200]!r}", "admin.itep_page", _itep_page)
 
 
 @bp.post("/itep/<int:account_pk>/products")
 def add_itep_product(account_pk: int) -> ResponseReturnValue:
     form = request.form
-    return _perform(lambda session: itep.add_product(session, account_pk, form.get("title", ""),
+    return _perform(lambda session: itep.add_product(session, g.admin.scope, account_pk, form.get("title", ""),
                                                      form.get("product_code", "")),
                     "itep-product", f"iTEP product {form.get('product_code', '')[:60]!r} added to account {account_pk}",
                     "admin.itep_page", _itep_page)
 
 
 def _itep_page(error: str | None = None, status: int = 200) -> ResponseReturnValue:
-    rows = itep.list_accounts(get_session(), get_services().settings.url("/callbacks/itep"))
+    rows = itep.list_accounts(get_session(), g.admin.scope, get_services().settings.url("/callbacks/itep"))
     return render_template("admin/itep.html", accounts=rows, error=error, notice=_notice()), status
 
 
@@ -223,9 +243,14 @@ def queue_page() -> ResponseReturnValue:
 @bp.post("/queue/<int:submission_pk>/retry")
 def retry_submission(submission_pk: int) -> ResponseReturnValue:
     # An in-process worker is woken to send it now rather than at its next poll.
-    return _perform(lambda session: queue.retry_now(session, submission_pk), "submission-retry",
+    return _perform(lambda session: queue.retry_now(session, g.admin.scope, submission_pk), "submission-retry",
                     f"score submission {submission_pk}: retry now", "admin.queue_page", _queue_page,
                     after_commit=get_services().wake_passback)
+
+
+@bp.get("/activity")
+def activity() -> ResponseReturnValue:
+    return render_template("admin/activity.html", rows=audit.list_activity(get_session(), g.admin.scope))
 
 
 # --- helpers -----------------------------------------------------------------------------------------------------
@@ -235,14 +260,32 @@ PageRenderer = Callable[[str | None, int], ResponseReturnValue]
 
 def _perform(change: Callable[[orm.Session], object], notice: str, description: str, endpoint: str,
              render_page: PageRenderer, after_commit: Callable[[], None] | None = None) -> ResponseReturnValue:
-    """Apply one change and redirect to the page with a notice; on bad input, change nothing and answer 400."""
+    """Apply one change, record it in the audit log in the same transaction, and redirect to the page with a
+    notice. A row outside the admin's scope answers 404, a forbidden change 403, bad input 400: nothing changes.
+    A destructive change not yet confirmed is tried, rolled back, and answered with the confirmation page (so a
+    row out of scope gets its 404 before any question is asked)."""
     session = get_session()
     try:
-        change(session)
+        changed = change(session)
+    except NotFound as exc:
+        session.rollback()
+        log.info("admin %s refused (404): %s", request.path, exc)
+        abort(404)
+    except Forbidden as exc:
+        session.rollback()
+        log.info("admin %s refused (403): %s", request.path, exc)
+        return render_page(str(exc), 403)
     except BadInput as exc:
         session.rollback()
         log.info("admin %s refused (400): %s", request.path, exc)
         return render_page(str(exc), 400)
+    if notice in NEEDS_CONFIRMATION and request.form.get(CONFIRM_FIELD) != "yes":
+        session.rollback()
+        return render_template("admin/confirm.html", question=f"Are you sure? {NOTICES[notice]}",
+                               what=description, cancel_url=admin_url(endpoint))
+    target_type, target_id, registration_pk = audit.target_of(session, changed)
+    audit.record(session, _actor(), notice, target_type, target_id, registration_pk,
+                 remote_addr=request.remote_addr, detail=description)
     session.commit()
     get_services().configuration_changed()  # this process's caches must not outlive the change
     log.info("%s: %s", g.admin.name, description)
@@ -251,22 +294,30 @@ def _perform(change: Callable[[orm.Session], object], notice: str, description: 
     return redirect(admin_url(endpoint, done=notice), code=303)
 
 
+def _actor() -> audit.Actor:
+    admin: AdminIdentity = g.admin
+    if admin.by_launch:
+        return audit.Actor(kind="lms_admin", name=admin.actor, issuer=admin.issuer,
+                           registration_pk=admin.registration_pk)
+    return audit.Actor(kind="tool_admin", name=admin.actor)
+
+
 def _notice() -> str | None:
     return NOTICES.get(request.args.get("done", ""))
 
 
 def _deployments_page(error: str | None = None, status: int = 200) -> ResponseReturnValue:
-    rows = service.list_deployments(get_session())
+    rows = service.list_deployments(get_session(), g.admin.scope)
     return render_template("admin/deployments.html", deployments=rows, error=error, notice=_notice()), status
 
 
 def _registrations_page(error: str | None = None, status: int = 200) -> ResponseReturnValue:
-    rows = service.list_registrations(get_session())
+    rows = service.list_registrations(get_session(), g.admin.scope)
     return render_template("admin/registrations.html", registrations=rows, error=error, notice=_notice()), status
 
 
 def _assessments_page(error: str | None = None, status: int = 200, entered_title: str = "") -> ResponseReturnValue:
-    rows = service.list_assessments(get_session())
+    rows = service.list_assessments(get_session(), g.admin.scope)
     return render_template("admin/assessments.html", assessments=rows, error=error, notice=_notice(),
                            entered_title=entered_title), status
 
@@ -277,6 +328,6 @@ def _queue_page(error: str | None = None, status: int = 200) -> ResponseReturnVa
         status_filter = queue.parse_status_filter(raw_filter)
     except BadInput as exc:
         error, status, status_filter = str(exc), 400, None
-    rows = queue.list_queue(get_session(), status_filter)
+    rows = queue.list_queue(get_session(), g.admin.scope, status_filter)
     return render_template("admin/queue.html", rows=rows, status_filter=status_filter or "",
                            statuses=list(SubmissionStatus), error=error, notice=_notice()), status

@@ -12,6 +12,8 @@ from lti_tool.models.assessment import ProviderAccount
 from lti_tool.models.assessment import Result
 from lti_tool.models.assessment import ScoreSubmission
 from lti_tool.models.assessment import SubmissionStatus
+from lti_tool.models.audit import AdminAuditEntry
+from lti_tool.models.audit import LoginThrottle
 from lti_tool.models.keys import ServiceAccessToken
 from lti_tool.models.keys import ToolKey
 from lti_tool.models.lti import DeploymentStatus
@@ -25,12 +27,14 @@ from lti_tool.models.lti import LtiUser
 
 __all__ = [
     "Activity",
+    "AdminAuditEntry",
     "Assessment",
     "Attempt",
     "AttemptStatus",
     "AttemptsPolicy",
     "DeploymentStatus",
     "FulfillmentState",
+    "LoginThrottle",
     "LtiContext",
     "LtiDeployment",
     "LtiLaunch",

@@ -79,3 +79,10 @@ def lms_admin_launch(connected, database) -> str:
     """The launch handle of an LMS institution administrator."""
     connected.platform.add_user("lms-admin", "Grace", "Hopper", email="grace@example.edu")
     return launch_handle(connected, database, "lms-admin", roles=[LMS_ADMIN_ROLE])
+
+
+def submit_confirmed(client: Any, html: str, action_part: str, **overrides: str) -> Any:
+    """Submit a destructive action's form, then confirm it on the "Are you sure?" page, as an admin would."""
+    question = submit(client, html, action_part, **overrides)
+    assert question.status_code == 200 and 'data-testid="confirm"' in text(question), text(question)[:300]
+    return submit(client, text(question), action_part)

@@ -24,6 +24,7 @@ from tests.admin.conftest import USERNAME
 from tests.admin.conftest import launch_handle
 from tests.admin.conftest import log_in
 from tests.admin.conftest import submit
+from tests.admin.conftest import submit_confirmed
 from tests.admin.conftest import text
 
 
@@ -149,7 +150,7 @@ def test_lms_admin_changes_need_no_csrf_token_but_must_be_posted(client, connect
 def test_lms_admin_loses_access_when_their_deployment_is_disabled(admin_client, client, connected, database,
                                                                   lms_admin_launch):
     page = text(admin_client.get("/admin/deployments"))
-    submit(admin_client, page, f"/admin/deployments/{only_deployment_pk(database)}/disable")
+    submit_confirmed(admin_client, page, f"/admin/deployments/{only_deployment_pk(database)}/disable")
     assert client.get("/admin", query_string={"launch": lms_admin_launch}).status_code == 403
 
 
@@ -174,20 +175,20 @@ def test_approve_a_pending_deployment_then_launches_through_it_succeed(admin_cli
 def test_disable_a_deployment_then_launches_are_refused(admin_client, connected, database):
     assert FormBrowser().get(connected.launch_url()).status_code == 200
     page = text(admin_client.get("/admin/deployments"))
-    submit(admin_client, page, f"/admin/deployments/{only_deployment_pk(database)}/disable")
+    submit_confirmed(admin_client, page, f"/admin/deployments/{only_deployment_pk(database)}/disable")
     assert deployment_status(database, connected.client.deployment_id) == DeploymentStatus.DISABLED
     response = FormBrowser().get(connected.launch_url())
     assert response.status_code == 403 and "disabled" in response.text
 
 
-def test_unknown_action_or_deployment_is_a_400_and_changes_nothing(admin_client, connected, database):
+def test_unknown_action_is_a_400_unknown_deployment_a_404_and_nothing_changes(admin_client, connected, database):
     page = text(admin_client.get("/admin/deployments"))
     deployment_pk = only_deployment_pk(database)
     token = {"csrf_token": _csrf_of(page)}
     bad_action = admin_client.post(f"/admin/deployments/{deployment_pk}/delete", data=token)
     assert bad_action.status_code == 400 and "Unknown action" in text(bad_action)
     missing = admin_client.post("/admin/deployments/9999/disable", data=token)
-    assert missing.status_code == 400 and "no deployment 9999" in text(missing)
+    assert missing.status_code == 404
     assert deployment_status(database, connected.client.deployment_id) == DeploymentStatus.ACTIVE
 
 
@@ -223,7 +224,7 @@ def test_registrations_list_and_deactivation_refuses_launches(admin_client, conn
     for shown in (registration.issuer, registration.client_id, registration.auth_login_url,
                   registration.auth_token_url, "manual"):
         assert shown in page
-    response = submit(admin_client, page, f"/admin/registrations/{registration.id}/deactivate")
+    response = submit_confirmed(admin_client, page, f"/admin/registrations/{registration.id}/deactivate")
     assert response.status_code == 303
     with database.session() as session:
         assert session.get(LtiRegistration, registration.id).is_active is False
@@ -240,7 +241,7 @@ def test_an_admin_change_clears_the_process_cache_at_once(admin_client, connecte
     next login, before any launch had to find out."""
     assert FormBrowser().get(connected.launch_url()).status_code == 200
     page = text(admin_client.get("/admin/registrations"))
-    submit(admin_client, page, f"/admin/registrations/{connected.registration.id}/deactivate")
+    submit_confirmed(admin_client, page, f"/admin/registrations/{connected.registration.id}/deactivate")
     login = FormBrowser().session.get(connected.launch_url(), allow_redirects=False)
     assert login.status_code == 403 and "disabled" in login.text
 

@@ -11,6 +11,7 @@ from lti_tool.admin.service import masked
 from lti_tool.models import Assessment
 from tests.admin.conftest import ADMIN_PAGES
 from tests.admin.conftest import submit
+from tests.admin.conftest import submit_confirmed
 from tests.admin.conftest import text
 
 NEW_KEY = "N3wSpeechaceKey0001"
@@ -123,7 +124,8 @@ def test_a_share_link_of_another_test_does_not_replace_the_key(admin_client, spe
 
 def test_deactivate_then_activate(admin_client, speechace_setup, database):
     pk = speechace_setup.assessment_pk
-    submit(admin_client, text(admin_client.get("/admin/assessments")), f"/admin/assessments/{pk}/deactivate")
+    submit_confirmed(admin_client, text(admin_client.get("/admin/assessments")),
+                     f"/admin/assessments/{pk}/deactivate")
     assert assessments(database)[0].is_active is False
     submit(admin_client, text(admin_client.get("/admin/assessments")), f"/admin/assessments/{pk}/activate")
     assert assessments(database)[0].is_active is True

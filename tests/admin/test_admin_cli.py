@@ -6,8 +6,11 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from lti_tool.admin import throttle
 from lti_tool.admin.accounts import authenticate
 from lti_tool.admin.cli import admin
+from lti_tool.models import AdminAuditEntry
+from lti_tool.models import LoginThrottle
 from lti_tool.models.admin import ToolAdmin
 
 PASSWORD = "a long enough password"
@@ -68,3 +71,22 @@ def test_set_password_and_remove_user(env):
     missing = run("remove-user", "erin")
     assert missing.exit_code != 0 and "no admin named" in missing.output
     assert "No tool admin yet" in run("list-users").output
+
+
+def test_cli_changes_are_in_the_audit_log_and_unlock_lifts_the_throttle(env):
+    assert run("add-user", "erin", "--password-stdin", stdin=PASSWORD + "\n").exit_code == 0
+    with env.session() as session:
+        for _ in range(throttle.ACCOUNT_LIMIT):
+            throttle.record_failure(session, "erin", "192.0.2.1")
+        assert throttle.locked_for(session, "erin", None) is not None
+    assert run("unlock", "erin").exit_code == 0
+    assert run("remove-user", "erin").exit_code == 0
+    with env.session() as session:
+        assert throttle.locked_for(session, "erin", None) is None
+        address_rows = sa.select(sa.func.count()).select_from(LoginThrottle).where(
+            LoginThrottle.key == throttle.address_key("192.0.2.1"))
+        assert session.scalar(address_rows) == 1  # the address limit stays
+        entries = [(e.actor_kind, e.action, e.target_id) for e in
+                   session.scalars(sa.select(AdminAuditEntry).order_by(AdminAuditEntry.id))]
+    assert entries == [("cli", "admin-add-user", "erin"), ("cli", "admin-unlock", "erin"),
+                       ("cli", "admin-remove-user", "erin")]

@@ -9,7 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from lti_tool.admin.queue import retry_now
-from lti_tool.admin.service import BadInput
+from lti_tool.admin.service import INSTALLATION
+from lti_tool.admin.service import NotFound
 from lti_tool.db import utcnow
 from lti_tool.models import Activity
 from lti_tool.models import Assessment
@@ -121,5 +122,5 @@ def test_retry_now_refuses_rows_it_would_harm(admin_client, queue, state):
 
 
 def test_retry_now_of_an_unknown_submission(database):
-    with database.session() as session, pytest.raises(BadInput, match="no score submission 42"):
-        retry_now(session, 42)
+    with database.session() as session, pytest.raises(NotFound, match="no score submission 42"):
+        retry_now(session, INSTALLATION, 42)
