@@ -12,6 +12,7 @@ from lti_tool.models.assessment import ProviderAccount
 from lti_tool.models.assessment import Result
 from lti_tool.models.assessment import ScoreSubmission
 from lti_tool.models.assessment import SubmissionStatus
+from lti_tool.models.breaker import PlatformBreaker
 from lti_tool.models.keys import ServiceAccessToken
 from lti_tool.models.keys import ToolKey
 from lti_tool.models.lti import DeploymentStatus
@@ -39,6 +40,7 @@ __all__ = [
     "LtiRegistration",
     "LtiResourceLink",
     "LtiUser",
+    "PlatformBreaker",
     "ProviderAccount",
     "Result",
     "ScoreSubmission",
