@@ -174,6 +174,7 @@ class PassbackWorker:
             self._tripped.discard(registration_id)
         try:
             if self.breakers.close(registration_id):
+                self._wake.set()  # its scores are due now: the next round starts without waiting a poll
                 log.warning("registration %s: the platform answers again; its queued scores are due now",
                             registration_id)
         except Exception:
