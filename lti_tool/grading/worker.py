@@ -41,7 +41,6 @@ from lti_tool.models import SubmissionStatus
 
 log = logging.getLogger(__name__)
 
-LEASE = dt.timedelta(seconds=60)
 BACKOFF_BASE_SECONDS = 10.0
 BACKOFF_MAX_SECONDS = 3600.0
 # 409 means the LMS holds a timestamp at least as new as ours: step one second past it, a few times.
@@ -64,13 +63,14 @@ class PassbackWorker:
 
     def __init__(self, database: Database, http: HttpSession, settings: Settings,
                  clock: Callable[[], dt.datetime] = utcnow, random: Callable[[], float] = random_module.random,
-                 lease: dt.timedelta = LEASE, breakers: Breakers | None = None) -> None:
+                 lease: dt.timedelta | None = None, breakers: Breakers | None = None) -> None:
         self.database = database
         self.clock = clock
         self.random = random
         self.launch_url = settings.url("/lti/launch")
         self.tokens = AccessTokens(http, clock=clock)
         self.ags = AgsClient(http, self.tokens)
+        lease = lease or dt.timedelta(seconds=settings.passback_lease_seconds)
         self.outbox = Outbox(database, clock, lease)
         self.breakers = breakers or Breakers(database, clock)
         self.concurrency = max(1, settings.passback_concurrency_per_platform)
