@@ -126,6 +126,10 @@ class Sender:
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = requests.Session()
+        if self.on_sent is not None:
+            with self._lock:
+                sent = self._sent
+            self.on_sent(sent)
         for _ in range(50):
             try:
                 response = session.post(self.base_url + callback.target, data=callback.body,
@@ -134,9 +138,6 @@ class Sender:
                     with self._lock:
                         self.answers[response.text.strip()[:40]] += 1
                         self._sent += 1
-                        sent = self._sent
-                    if self.on_sent is not None:
-                        self.on_sent(sent)
                     return
             except requests.RequestException:
                 session = self._local.session = requests.Session()
@@ -182,14 +183,15 @@ def run_outage(plan: OutagePlan) -> dict[str, Any]:
     platform.delay_seconds = plan.lms_delay
     killed_web: list[int] = []
 
-    def kill_a_web_worker(sent: int) -> None:
+    def kill_the_web_workers(sent: int) -> None:
+        """Once a third of the callbacks are in, SIGKILL every gunicorn worker just after a callback went out,
+        so at least one dies mid-callback (the master starts new ones)."""
         if plan.kill_web and not killed_web and sent >= plan.scores // 3:
+            killed_web.append(sent)
             pids = gunicorn.worker_pids()
-            if pids:
-                killed_web.append(pids[0])
-                os.kill(pids[0], signal.SIGKILL)  # mid-callback: the sync worker is always serving one
+            threading.Timer(0.002, lambda: [os.kill(pid, signal.SIGKILL) for pid in pids]).start()
 
-    sender = Sender(tool_url, kill_a_web_worker)
+    sender = Sender(tool_url, kill_the_web_workers)
     figures: dict[str, Any] = {"plan": {key: str(value) if isinstance(value, Path) else value
                                         for key, value in asdict(plan).items()}, "versions": versions()}
     lms.start()
