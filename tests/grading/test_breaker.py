@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -160,3 +162,27 @@ def test_two_workers_asking_for_the_same_probe_get_it_once(course, database, clo
     assert not second.take_probe(course.registration_id)
     clock.advance(1.1)
     assert second.take_probe(course.registration_id)
+
+
+def test_scores_to_one_platform_go_out_side_by_side_but_never_more_than_the_limit(course, make_worker, monkeypatch):
+    learners(course, 12)
+    in_flight, most = [0], [0]
+    lock = threading.Lock()
+    post_score = course.platform.ags.post_score
+
+    def slow_post_score(*args, **kwargs):
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        try:
+            time.sleep(0.05)
+            return post_score(*args, **kwargs)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    monkeypatch.setattr(course.platform.ags, "post_score", slow_post_score)
+    worker = make_worker()
+    worker.concurrency = 3
+    assert worker.run_once() == {"claimed": 12, "sent": 12}
+    assert most[0] == 3
