@@ -77,6 +77,7 @@ class PassbackWorker:
         self._wake = threading.Event()
         # Platforms whose breaker this worker saw open during the current round (written by the send threads).
         self._tripped: set[int] = set()
+        self._probe_ids: set[int] = set()  # the rows this round sends to open platforms as their probes
         self._tripped_lock = threading.Lock()
 
     # --- loop --------------------------------------------------------------------------------------------
@@ -115,8 +116,9 @@ class PassbackWorker:
         breakers = self.breakers.snapshot()
         self._tripped = {registration_id for registration_id, state in breakers.items() if state.opened}
         counts: Counter[str] = Counter()
-        claims = self._probes(breakers, counts)
-        claims += self.outbox.claim(limit, skip_registrations=self._tripped)
+        probes = self._probes(breakers, counts)
+        self._probe_ids = {claim.submission_id for claim in probes}
+        claims = probes + self.outbox.claim(limit, skip_registrations=self._tripped)
         counts["claimed"] += len(claims)
         jobs = self.outbox.load(claims)
         lanes: dict[tuple[int, int], list[tuple[Claim, ScoreJob]]] = defaultdict(list)
@@ -153,7 +155,7 @@ class PassbackWorker:
         handled: set[int] = set()
         for index, (claim, job) in enumerate(lane):
             registration_id = job.registration.id
-            if registration_id in self._tripped and index > 0:
+            if registration_id in self._tripped and claim.submission_id not in self._probe_ids:
                 # The platform went down under this lane: hand the rest back untouched, a probe will tell.
                 self.outbox.release([claim for claim, _ in lane[index:]])
                 counts[RELEASED] += len(lane) - index
@@ -161,12 +163,13 @@ class PassbackWorker:
             outcome = self._process_safely(claim, None if job.attempt_id in handled else job)
             counts[outcome] += 1
             handled.add(job.attempt_id)
-            if outcome != RETRYING and (registration_id in recovering or registration_id in self._tripped):
+            if outcome == SENT and (registration_id in recovering or registration_id in self._tripped):
                 self._platform_answered(registration_id, recovering)
         return counts
 
     def _platform_answered(self, registration_id: int, recovering: set[int]) -> None:
-        """The platform answered a score (sent, parked, superseded): it is up. Close its breaker once."""
+        """The platform took a score: it is up. Close its breaker, once per round (a refusal proves less: a
+        score parked before any request, e.g. for want of a gradebook column, never reached it)."""
         with self._tripped_lock:
             if registration_id not in recovering and registration_id not in self._tripped:
                 return

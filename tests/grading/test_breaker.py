@@ -186,3 +186,13 @@ def test_scores_to_one_platform_go_out_side_by_side_but_never_more_than_the_limi
     worker.concurrency = 3
     assert worker.run_once() == {"claimed": 12, "sent": 12}
     assert most[0] == 3
+
+
+def test_a_probe_that_never_reached_the_platform_does_not_close_its_breaker(course, serial_worker, database, clock):
+    worker = serial_worker()
+    for _ in range(3):
+        worker.breakers.record_failure(course.registration_id, "HTTP 503", 503, None)
+    course.submission(course.attempt(lineitem_url=None))  # parked without a request: no gradebook column
+    clock.advance(2.1)
+    assert worker.run_once() == {"claimed": 1, "probes": 1, "parked": 1}
+    assert breaker_row(database, course.registration_id).opened_at is not None
