@@ -107,7 +107,11 @@ def _parse_head(head: bytes) -> tuple[int, dict[str, str]]:
     for line in lines[1:]:
         name, _, value = line.partition(":")
         if name:
-            headers[name.strip().lower()] = value.strip()
+            key = name.strip().lower()
+            if key == "set-cookie" and key in headers:  # several cookies: one per line
+                headers[key] += "\n" + value.strip()
+            else:
+                headers[key] = value.strip()
     return status, headers
 
 
@@ -123,6 +127,8 @@ class LaunchTemplate:
     landing_marker: str
     sign: Callable[[dict[str, Any], dict[str, Any]], str]
     courses: int = 1
+    # The login's state cookie is named this prefix + its value (pylti1p3: "lti1p3-" + "state-<uuid>").
+    state_cookie_prefix: str = STATE_COOKIE_PREFIX
 
     def login_head(self, sub: str) -> bytes:
         params = {**self.login_params, "login_hint": sub, "lti_message_hint": secrets.token_urlsafe(16)}
@@ -246,11 +252,12 @@ def _check_login(response: HttpResponse, template: LaunchTemplate) -> tuple[str,
     state, nonce = query.get("state", ""), query.get("nonce", "")
     if not state or not nonce:
         raise LaunchFailed(f"the authorization request lacks state or nonce: {location[:200]}")
-    cookie = response.headers.get("set-cookie", "").split(";", 1)[0]
-    name, _, login_id = cookie.partition("=")
-    if not login_id or name != STATE_COOKIE_PREFIX + login_id:
+    pairs = [line.split(";", 1)[0].strip() for line in response.headers.get("set-cookie", "").split("\n")]
+    pairs = [pair for pair in pairs if "=" in pair]
+    if not any(name == template.state_cookie_prefix + value and value
+               for name, _, value in (pair.partition("=") for pair in pairs)):
         raise LaunchFailed(f"login set no state cookie: {response.headers.get('set-cookie')!r}")
-    return state, nonce, cookie
+    return state, nonce, "; ".join(pairs)  # every cookie the login set goes back with the launch
 
 
 def _check_landing(response: HttpResponse, template: LaunchTemplate) -> None:

@@ -59,6 +59,10 @@ SETTINGS: tuple[Setting, ...] = (
             "admin pages count at once in that process; a disabled deployment or registration is refused at once "
             "everywhere."),
     Setting("HTTP_TIMEOUT_SECONDS", float, "Timeout of every outbound HTTP request (default 10)."),
+    Setting("PASSBACK_CONCURRENCY_PER_PLATFORM", int, "Scores each worker process sends at once to one LMS, over "
+            "kept-alive connections (default 4)."),
+    Setting("PASSBACK_LEASE_SECONDS", float, "How long a worker holds the scores it claimed; a worker that dies "
+            "leaves them to the others after this (default 60; keep it well above HTTP_TIMEOUT_SECONDS)."),
     Setting("PROXY_COUNT", int, "Number of reverse proxies in front of the tool whose X-Forwarded-* headers "
             "are trusted (default 1)."),
     Setting("LOG_LEVEL", str, "Python log level (default INFO)."),
@@ -84,6 +88,8 @@ class Settings:
     launch_ttl_seconds: int = 4 * 3600
     config_cache_seconds: int = 30
     http_timeout_seconds: float = 10.0
+    passback_concurrency_per_platform: int = 4
+    passback_lease_seconds: float = 60.0
     proxy_count: int = 1
     log_level: str = "INFO"
     key_overlap_days: int = 7

@@ -38,12 +38,13 @@ MAX_PAGES = 1000
 class AgsError(Exception):
     """A service call failed. ``status`` is None when the platform could not be reached (timeout, refused)."""
 
-    def __init__(self, status: int | None, detail: str, url: str) -> None:
+    def __init__(self, status: int | None, detail: str, url: str, retry_after: str | None = None) -> None:
         where = f"HTTP {status}" if status is not None else "no answer"
         super().__init__(f"{url}: {where}: {detail}")
         self.status = status
         self.detail = detail
         self.url = url
+        self.retry_after = retry_after  # the platform's Retry-After header, as sent
 
 
 class AgsRejectedError(AgsError):
@@ -59,7 +60,12 @@ class AgsUnauthorizedError(AgsUnavailableError):
 
 
 class ScoreConflictError(AgsError):
-    """409: the LMS holds a score with a timestamp not older than ours (Moodle compares whole seconds)."""
+    """The LMS holds a score with a timestamp not older than ours: Moodle's 409 (it compares whole seconds), or
+    Canvas's 400 "Provided timestamp … before last updated timestamp"."""
+
+
+# Canvas's words for a stale timestamp (app/controllers/lti/ims/scores_controller.rb); it answers 400, not 409.
+CANVAS_STALE_TIMESTAMP = "before last updated timestamp"
 
 
 def scores_url(lineitem_url: str) -> str:
@@ -97,12 +103,12 @@ def error_for(response: requests.Response) -> AgsError:
     status, detail, url = response.status_code, platform_message(response), response.url
     if 300 <= status < 400:
         return AgsRejectedError(status, f"redirected to {response.headers.get('Location')!r}", url)
-    if status == 409:
+    if status == 409 or (status == 400 and CANVAS_STALE_TIMESTAMP in detail):
         return ScoreConflictError(status, detail, url)
     if status == 401:
         return AgsUnauthorizedError(status, detail, url)
     if status >= 500 or status in TRANSIENT_STATUSES:
-        return AgsUnavailableError(status, detail, url)
+        return AgsUnavailableError(status, detail, url, response.headers.get("Retry-After"))
     return AgsRejectedError(status, detail, url)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Callable
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -19,6 +20,7 @@ from sqlalchemy import orm
 from lti_tool.db import Database
 from lti_tool.db import sql_constant
 from lti_tool.grading.scores import ScoreJob
+from lti_tool.grading.scores import to_milliseconds
 from lti_tool.models import Attempt
 from lti_tool.models import AttemptStatus
 from lti_tool.models import LtiRegistration
@@ -35,6 +37,9 @@ class Claim:
     submission_id: int
     token: str
     leased_until: dt.datetime | None = None  # as claimed; a renewal extends it in the database only
+    # The score timestamp this claim would have given the row; a row that already had another one was claimed
+    # before (a crash, a timeout, a retry): the platform may hold it already.
+    stamped: dt.datetime | None = None
 
 
 class Outbox:
@@ -43,19 +48,37 @@ class Outbox:
         self.clock = clock
         self.lease = lease
 
-    def claim(self, limit: int) -> list[Claim]:
-        """Lease up to ``limit`` due rows to this worker, oldest due first; committed before returning."""
+    def claim(self, limit: int, skip_registrations: Collection[int] = (),
+              only_registration: int | None = None) -> list[Claim]:
+        """Lease up to ``limit`` due rows to this worker, oldest due first; committed before returning.
+
+        The same write fixes each row's score timestamp if it has none yet, so a resend carries the first one.
+        ``skip_registrations``: platforms whose breaker is open. ``only_registration``: a probe of an open
+        platform, which takes its oldest pending row whatever its backoff.
+        """
         now, token = self.clock(), secrets.token_hex(16)
+        stamp = to_milliseconds(now)
         sibling = orm.aliased(Submission)
         # One score of an attempt in flight at a time: two workers racing would let the older value land last.
         sibling_in_flight = sa.exists().where(sibling.attempt_id == Submission.attempt_id,
                                               sibling.id != Submission.id, sibling.status == sql_constant(PENDING),
                                               sibling.locked_until > now)
-        due = (Submission.status == sql_constant(PENDING), Submission.next_attempt_at <= now,
-               sa.or_(Submission.locked_until.is_(None), Submission.locked_until <= now), ~sibling_in_flight)
+        due: list[sa.ColumnElement[bool]] = [
+            Submission.status == sql_constant(PENDING),
+            sa.or_(Submission.locked_until.is_(None), Submission.locked_until <= now), ~sibling_in_flight]
+        if only_registration is not None:
+            due.append(Submission.attempt_id.in_(
+                sa.select(Attempt.id).where(Attempt.registration_id == only_registration)))
+        else:
+            due.append(Submission.next_attempt_at <= now)
+        if skip_registrations:
+            due.append(Submission.attempt_id.not_in(
+                sa.select(Attempt.id).where(Attempt.registration_id.in_(list(skip_registrations)))))
         oldest_due = sa.select(Submission.id).where(*due).order_by(Submission.next_attempt_at, Submission.id)
         leased_until = now + self.lease
-        lease = {"claim_token": token, "locked_until": leased_until}
+        lease = {"claim_token": token, "locked_until": leased_until,
+                 "score_timestamp": sa.func.coalesce(Submission.score_timestamp,
+                                                     sa.literal(stamp, Submission.score_timestamp.type))}
         with self.database.session() as session:
             if self.database.is_postgresql:
                 # Rows another worker is claiming right now are skipped, not waited for.
@@ -68,7 +91,24 @@ class Outbox:
                 claimed = sa.update(Submission).where(Submission.id.in_(oldest_due.limit(limit)), *due)
                 ids = list(session.scalars(claimed.values(**lease).returning(Submission.id),
                                            execution_options={"synchronize_session": False}))
-        return [Claim(submission_id, token, leased_until) for submission_id in sorted(ids)]
+        return [Claim(submission_id, token, leased_until, stamp) for submission_id in sorted(ids)]
+
+    def release(self, claims: list[Claim]) -> None:
+        """Give claimed rows back unsent and untouched (their platform's breaker just opened): one statement."""
+        if not claims:
+            return
+        with self.database.session() as session:
+            for token in {claim.token for claim in claims}:
+                ids = [claim.submission_id for claim in claims if claim.token == token]
+                stamp = next(claim.stamped for claim in claims if claim.token == token)
+                # A timestamp this claim gave was never sent: the next claim stamps afresh. One from an earlier
+                # claim stays (that claim may have delivered it).
+                stamped_here = Submission.score_timestamp == sa.literal(stamp, Submission.score_timestamp.type)
+                session.execute(sa.update(Submission).where(Submission.id.in_(ids), Submission.claim_token == token,
+                                                            Submission.status == PENDING)
+                                .values(locked_until=None, score_timestamp=sa.case(
+                                    (stamped_here, sa.null()), else_=Submission.score_timestamp)),
+                                execution_options={"synchronize_session": False})
 
     def renew(self, claim: Claim) -> bool:
         """Extend the lease before a send; False when the row is no longer ours (taken over or superseded)."""
@@ -98,7 +138,8 @@ class Outbox:
         rows = session.execute(
             sa.select(Submission.id, Submission.claim_token, Submission.attempt_id, Submission.tries,
                       Submission.score_given, Submission.score_maximum, Submission.activity_progress,
-                      Submission.grading_progress, Submission.comment, Attempt.lineitem_url,
+                      Submission.grading_progress, Submission.comment, Submission.score_timestamp,
+                      Attempt.lineitem_url,
                       Attempt.last_score_timestamp, LtiUser.sub, LtiRegistration, newer_sent.label("newer_sent"))
             .join(Attempt, Attempt.id == Submission.attempt_id)
             .join(LtiUser, LtiUser.id == Attempt.user_id)
@@ -115,7 +156,8 @@ class Outbox:
                 user_sub=row.sub, registration=row.LtiRegistration, score_given=row.score_given,
                 score_maximum=row.score_maximum, activity_progress=row.activity_progress,
                 grading_progress=row.grading_progress, comment=row.comment,
-                last_score_timestamp=row.last_score_timestamp, newer_sent=bool(row.newer_sent))
+                last_score_timestamp=row.last_score_timestamp, newer_sent=bool(row.newer_sent),
+                score_timestamp=row.score_timestamp)
         return jobs
 
     def mark_sent(self, claim: Claim, job: ScoreJob, timestamp: dt.datetime) -> bool:
@@ -140,11 +182,15 @@ class Outbox:
                     status=AttemptStatus.GRADE_FAILED.value, status_detail=message))
         return parked
 
-    def retry_later(self, claim: Claim, delay: dt.timedelta, error: str, http_status: int | None) -> bool:
+    def retry_later(self, claim: Claim, delay: dt.timedelta, error: str, http_status: int | None,
+                    new_timestamp: bool = False) -> bool:
+        """Schedule another try. ``new_timestamp``: the next claim stamps the row afresh (the platform holds
+        newer timestamps than any we tried, so the one we had is no proof of delivery)."""
         with self.database.session() as session:
             return self._update(session, claim, pending_only=True, tries=Submission.tries + 1,
                                 next_attempt_at=self.clock() + delay, locked_until=None, last_error=error,
-                                last_http_status=http_status)
+                                last_http_status=http_status,
+                                score_timestamp=None if new_timestamp else Submission.score_timestamp)
 
     def supersede_if_newer(self, claim: Claim, job: ScoreJob, newer_statuses: tuple[str, ...]) -> bool:
         """Mark the row superseded if a newer submission of the attempt has one of ``newer_statuses``.

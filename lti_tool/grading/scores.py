@@ -29,6 +29,7 @@ class ScoreJob:
     comment: str | None
     last_score_timestamp: dt.datetime | None
     newer_sent: bool = False  # a newer score of the attempt went out already: this one must not
+    score_timestamp: dt.datetime | None = None  # fixed by the row's first claim (see Outbox.claim)
 
 
 def to_milliseconds(moment: dt.datetime) -> dt.datetime:

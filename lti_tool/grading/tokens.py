@@ -54,12 +54,13 @@ _LOCKS_GUARD = threading.Lock()
 class AccessTokenError(Exception):
     """The platform did not grant a token. ``status`` is None when it could not be reached at all."""
 
-    def __init__(self, status: int | None, text: str, token_url: str) -> None:
+    def __init__(self, status: int | None, text: str, token_url: str, retry_after: str | None = None) -> None:
         where = f"HTTP {status}" if status is not None else "no answer"
         super().__init__(f"token request to {token_url} failed ({where}): {text}")
         self.status = status
         self.text = text
         self.token_url = token_url
+        self.retry_after = retry_after  # the platform's Retry-After header, as sent
 
 
 def scope_key(scopes: Iterable[str]) -> str:
@@ -189,7 +190,8 @@ def _client_assertion(registration: LtiRegistration, kid: str) -> PrivateKeyJWT:
 def _refuse_errors(response: requests.Response, token_url: str) -> requests.Response:
     """authlib turns error answers into exceptions without the status; keep the platform's own words."""
     if response.status_code != 200:
-        raise AccessTokenError(response.status_code, error_text(response), token_url)
+        raise AccessTokenError(response.status_code, error_text(response), token_url,
+                               response.headers.get("Retry-After"))
     return response
 
 

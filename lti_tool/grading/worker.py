@@ -12,7 +12,9 @@ import logging
 import random as random_module
 import threading
 from collections import Counter
+from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from lti_tool.config import Settings
 from lti_tool.db import Database
@@ -21,6 +23,10 @@ from lti_tool.grading.ags import AgsClient
 from lti_tool.grading.ags import AgsRejectedError
 from lti_tool.grading.ags import AgsUnavailableError
 from lti_tool.grading.ags import ScoreConflictError
+from lti_tool.grading.breaker import Breakers
+from lti_tool.grading.breaker import BreakerState
+from lti_tool.grading.breaker import is_platform_failure
+from lti_tool.grading.breaker import parse_retry_after
 from lti_tool.grading.outbox import Claim
 from lti_tool.grading.outbox import Outbox
 from lti_tool.grading.scores import ONE_SECOND
@@ -35,7 +41,6 @@ from lti_tool.models import SubmissionStatus
 
 log = logging.getLogger(__name__)
 
-LEASE = dt.timedelta(seconds=60)
 BACKOFF_BASE_SECONDS = 10.0
 BACKOFF_MAX_SECONDS = 3600.0
 # 409 means the LMS holds a timestamp at least as new as ours: step one second past it, a few times.
@@ -44,6 +49,7 @@ NO_LINEITEM = "no gradebook column for this activity"
 REGISTRATION_DISABLED = "the tool's registration with this LMS is disabled"
 
 SENT, RETRYING, PARKED, LOST, SUPERSEDED = "sent", "retrying", "parked", "lost", "superseded"
+RELEASED, PROBES = "released", "probes"
 
 
 def backoff_delay(tries: int, random: Callable[[], float]) -> dt.timedelta:
@@ -57,15 +63,22 @@ class PassbackWorker:
 
     def __init__(self, database: Database, http: HttpSession, settings: Settings,
                  clock: Callable[[], dt.datetime] = utcnow, random: Callable[[], float] = random_module.random,
-                 lease: dt.timedelta = LEASE) -> None:
+                 lease: dt.timedelta | None = None, breakers: Breakers | None = None) -> None:
         self.database = database
         self.clock = clock
         self.random = random
         self.launch_url = settings.url("/lti/launch")
         self.tokens = AccessTokens(http, clock=clock)
         self.ags = AgsClient(http, self.tokens)
+        lease = lease or dt.timedelta(seconds=settings.passback_lease_seconds)
         self.outbox = Outbox(database, clock, lease)
+        self.breakers = breakers or Breakers(database, clock)
+        self.concurrency = max(1, settings.passback_concurrency_per_platform)
         self._wake = threading.Event()
+        # Platforms whose breaker this worker saw open during the current round (written by the send threads).
+        self._tripped: set[int] = set()
+        self._probe_ids: set[int] = set()  # the rows this round sends to open platforms as their probes
+        self._tripped_lock = threading.Lock()
 
     # --- loop --------------------------------------------------------------------------------------------
     def wake(self) -> None:
@@ -97,20 +110,78 @@ class PassbackWorker:
             return {}
 
     def run_once(self, limit: int = 50) -> dict[str, int]:
-        """One round: claim up to ``limit`` due submissions, read them in one query and send them. Returns counts
+        """One round: probe the platforms whose breaker is open, claim up to ``limit`` due submissions of the
+        others, read them in one query and send them, at most ``concurrency`` at a time per platform. Returns counts
         per outcome."""
-        claims = self.outbox.claim(limit)
-        counts: Counter[str] = Counter(claimed=len(claims))
+        breakers = self.breakers.snapshot()
+        self._tripped = {registration_id for registration_id, state in breakers.items() if state.opened}
+        counts: Counter[str] = Counter()
+        probes = self._probes(breakers, counts)
+        self._probe_ids = {claim.submission_id for claim in probes}
+        claims = probes + self.outbox.claim(limit, skip_registrations=self._tripped)
+        counts["claimed"] += len(claims)
         jobs = self.outbox.load(claims)
-        handled: set[int] = set()
+        lanes: dict[tuple[int, int], list[tuple[Claim, ScoreJob]]] = defaultdict(list)
         for claim in claims:
             job = jobs.get(claim.submission_id)
-            if job is not None and job.attempt_id in handled:
-                job = None  # an earlier score of this attempt was just sent: read this one again
-            counts[self._process_safely(claim, job)] += 1
-            if job is not None:
-                handled.add(job.attempt_id)
+            if job is None:
+                counts[self._process_safely(claim, None)] += 1  # no longer ours: settled without a send
+            else:  # one lane per attempt, so two scores of an attempt go out in order
+                lanes[(job.registration.id, job.attempt_id % self.concurrency)].append((claim, job))
+        recovering = {registration_id for registration_id, state in breakers.items() if state.failures}
+        if len(lanes) <= 1:
+            for lane in lanes.values():
+                counts.update(self._run_lane(lane, recovering))
+        else:
+            with ThreadPoolExecutor(max_workers=min(len(lanes), 32), thread_name_prefix="passback-send") as pool:
+                for lane_counts in pool.map(lambda lane: self._run_lane(lane, recovering), list(lanes.values())):
+                    counts.update(lane_counts)
         return dict(counts)
+
+    def _probes(self, breakers: dict[int, BreakerState], counts: Counter[str]) -> list[Claim]:
+        """One row of each open platform whose probe is due, if this worker wins the probe."""
+        now, claims = self.clock(), []
+        for registration_id, state in breakers.items():
+            if not state.opened or (state.probe_at is not None and state.probe_at > now):
+                continue
+            if self.breakers.take_probe(registration_id):
+                probe = self.outbox.claim(1, only_registration=registration_id)
+                counts[PROBES] += len(probe)
+                claims += probe
+        return claims
+
+    def _run_lane(self, lane: list[tuple[Claim, ScoreJob]], recovering: set[int]) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        handled: set[int] = set()
+        for index, (claim, job) in enumerate(lane):
+            registration_id = job.registration.id
+            if registration_id in self._tripped and claim.submission_id not in self._probe_ids:
+                # The platform went down under this lane: hand the rest back untouched, a probe will tell.
+                self.outbox.release([claim for claim, _ in lane[index:]])
+                counts[RELEASED] += len(lane) - index
+                break
+            outcome = self._process_safely(claim, None if job.attempt_id in handled else job)
+            counts[outcome] += 1
+            handled.add(job.attempt_id)
+            if outcome == SENT and (registration_id in recovering or registration_id in self._tripped):
+                self._platform_answered(registration_id, recovering)
+        return counts
+
+    def _platform_answered(self, registration_id: int, recovering: set[int]) -> None:
+        """The platform took a score: it is up. Close its breaker, once per round (a refusal proves less: a
+        score parked before any request, e.g. for want of a gradebook column, never reached it)."""
+        with self._tripped_lock:
+            if registration_id not in recovering and registration_id not in self._tripped:
+                return
+            recovering.discard(registration_id)
+            self._tripped.discard(registration_id)
+        try:
+            if self.breakers.close(registration_id):
+                self._wake.set()  # its scores are due now: the next round starts without waiting a poll
+                log.warning("registration %s: the platform answers again; its queued scores are due now",
+                            registration_id)
+        except Exception:
+            log.exception("registration %s: could not close the breaker", registration_id)
 
     def claim(self, limit: int = 50) -> list[Claim]:
         """Claim without sending (what a worker killed right after claiming leaves behind; used by tests)."""
@@ -156,7 +227,9 @@ class PassbackWorker:
         return claim.leased_until is not None and self.clock() < claim.leased_until - self.outbox.lease / 2
 
     def _send(self, claim: Claim, job: ScoreJob, lineitem_url: str) -> str:
-        timestamp = first_timestamp(self.clock(), job.last_score_timestamp)
+        # The row's own timestamp, fixed by its first claim: the same score always goes out under the same one.
+        timestamp = first_timestamp(job.score_timestamp or self.clock(), job.last_score_timestamp)
+        resend = None not in (job.score_timestamp, claim.stamped) and job.score_timestamp != claim.stamped
         for conflicts in range(MAX_CONFLICT_RETRIES + 1):
             if conflicts and not self.outbox.renew(claim):
                 log.info("score submission %s: claim lost between retries; not sent", claim.submission_id)
@@ -167,16 +240,41 @@ class PassbackWorker:
                 if self.outbox.supersede_if_newer(claim, job, (SubmissionStatus.PENDING, SubmissionStatus.SENT)):
                     log.info("score submission %s: 409 and a newer score is queued; superseded", job.submission_id)
                     return SUPERSEDED
+                if resend and not conflicts:
+                    # An earlier claim of this row sent this very timestamp (then lost its lease, or its answer):
+                    # the platform holds it. Sending it again under a new timestamp would be a second grade.
+                    log.info("score submission %s: the LMS already holds its timestamp %s; delivered by an earlier "
+                             "attempt", job.submission_id, iso_timestamp(timestamp))
+                    return self._sent(claim, job, timestamp)
                 timestamp += ONE_SECOND
                 continue
             except AgsRejectedError as exc:
                 return self._park(claim, job, exc.detail, exc.status)
             except (AgsUnavailableError, AccessTokenError) as exc:
+                self._platform_failed(job, exc)
                 return self._retry(claim, job, str(exc), exc.status)
             return self._sent(claim, job, timestamp)
         self.outbox.remember_timestamp(job.attempt_id, timestamp - ONE_SECOND)
         return self._retry(claim, job, f"the LMS kept answering 409 (conflict) up to timestamp "
-                                       f"{iso_timestamp(timestamp - ONE_SECOND)}", 409)
+                                       f"{iso_timestamp(timestamp - ONE_SECOND)}", 409, new_timestamp=True)
+
+    def _platform_failed(self, job: ScoreJob, exc: AgsUnavailableError | AccessTokenError) -> None:
+        if not is_platform_failure(exc.status):
+            return
+        retry_after = parse_retry_after(exc.retry_after, self.clock())
+        registration_id = job.registration.id
+        try:
+            is_open = self.breakers.record_failure(registration_id, str(exc), exc.status, retry_after)
+        except Exception:
+            log.exception("registration %s: could not record the platform's failure", registration_id)
+            return
+        if is_open:
+            with self._tripped_lock:
+                newly = registration_id not in self._tripped
+                self._tripped.add(registration_id)
+            if newly:
+                log.warning("registration %s: the platform keeps failing (%s); sending paused, probing it",
+                            registration_id, exc)
 
     def _post(self, job: ScoreJob, lineitem_url: str, timestamp: dt.datetime) -> None:
         # A fresh session: the token cache commits its own short transactions, so none is open during the POST.
@@ -199,9 +297,10 @@ class PassbackWorker:
         log.warning("score submission %s parked (HTTP %s): %s", job.submission_id, http_status, message)
         return PARKED
 
-    def _retry(self, claim: Claim, job: ScoreJob, error: str, http_status: int | None) -> str:
+    def _retry(self, claim: Claim, job: ScoreJob, error: str, http_status: int | None,
+               new_timestamp: bool = False) -> str:
         delay = backoff_delay(job.tries, self.random)
-        if not self.outbox.retry_later(claim, delay, error, http_status):
+        if not self.outbox.retry_later(claim, delay, error, http_status, new_timestamp=new_timestamp):
             log.info("score submission %s: claim lost before a retry could be scheduled (%s)", job.submission_id, error)
             return LOST
         log.warning("score submission %s will be retried in %.0f s (try %s failed): %s", job.submission_id,

@@ -14,6 +14,7 @@ from lti_tool.models.assessment import ScoreSubmission
 from lti_tool.models.assessment import SubmissionStatus
 from lti_tool.models.audit import AdminAuditEntry
 from lti_tool.models.audit import LoginThrottle
+from lti_tool.models.breaker import PlatformBreaker
 from lti_tool.models.keys import ServiceAccessToken
 from lti_tool.models.keys import ToolKey
 from lti_tool.models.lti import DeploymentStatus
@@ -43,6 +44,7 @@ __all__ = [
     "LtiRegistration",
     "LtiResourceLink",
     "LtiUser",
+    "PlatformBreaker",
     "ProviderAccount",
     "Result",
     "ScoreSubmission",

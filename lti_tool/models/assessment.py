@@ -172,6 +172,8 @@ class ScoreSubmission(Base):
     last_http_status: Mapped[int | None] = mapped_column()
     datetime_created: Mapped[dt.datetime] = mapped_column(default=utcnow)
     datetime_sent: Mapped[dt.datetime | None] = mapped_column()
+    # The AGS timestamp of this score, fixed by its first claim: a resend after a crash carries the same one.
+    score_timestamp: Mapped[dt.datetime | None] = mapped_column()
 
 
 class ProviderAccount(Base):

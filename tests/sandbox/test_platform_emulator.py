@@ -363,7 +363,9 @@ def test_canvas_only_needs_a_strictly_later_timestamp_and_keeps_submission_data(
     assert response.json()["resultUrl"].startswith(lineitem_url)
     grade = lms.emulator.gradebook(lms.course.context_id)[lineitem_url.rsplit("/", 1)[1]][learner]
     assert grade["submission"] == {"submission_type": "x"}
-    assert post_score(lms, lineitem_url, score(learner, "2024-05-01T10:00:00.900Z")).status_code == 409
+    stale = post_score(lms, lineitem_url, score(learner, "2024-05-01T10:00:00.900Z"))
+    assert stale.status_code == 400  # Canvas's words and status for a timestamp not later than the last
+    assert "before last updated timestamp" in stale.text
 
 
 @pytest.mark.parametrize(("flavor", "status"), [("moodle", 400), ("canvas", 422)])

@@ -135,6 +135,10 @@ class AgsService:
             grades = self.state.grades.setdefault(lineitem_id, {})
             previous = grades.get(score.user_id)
             if previous is not None and not self._is_newer(score, previous.parsed_timestamp.timestamp()):
+                if self.state.flavor == "canvas":  # Canvas's scores_controller answers 400, in these words
+                    raise PlatformError(400, f"Provided timestamp of {score.timestamp} before last updated "
+                                             f"timestamp of {previous.timestamp}")
+                # Moodle: 409 with an empty body for a timestamp not later, to the second, than the stored one.
                 raise PlatformError(409, "score timestamp is not after the stored one", kind="empty")
             grade = score.to_grade(item.score_maximum, keep_submission=self.state.flavor == "canvas")
             grades[score.user_id] = grade

@@ -72,7 +72,9 @@ class PlatformState:
         # Knobs for tests.
         self.token_lifetime = 3600
         self.delay_seconds = 0.0
-        self.down = False
+        self.down = False  # the outage switch: every token and service request gets 503
+        self.down_retry_after: int | None = 5  # seconds, sent as Retry-After while down (None: no header)
+        self.requests_while_down = 0  # what a down LMS received (its access log, as counted by an operator)
         self.id_token_aud_as_list = False
         self._failures: list[InjectedFailure] = []
         self._line_item_counter = 0

@@ -108,7 +108,14 @@ def _injected_fault(emulator: PlatformEmulator) -> Response | None:
         return None
     if path.endswith("/token"):
         emulator.record_token_request(TokenRequest(None, request.form.get("scope", "").split(), [], status))
-    return Response(body, status=status, mimetype="text/plain")
+    response = Response(body, status=status, mimetype="text/plain")
+    if failure is None:  # the outage switch: as a load balancer in front of a down LMS answers
+        with emulator.lock:
+            emulator.requests_while_down += 1
+        if emulator.down_retry_after is not None:
+            response.headers["Retry-After"] = str(emulator.down_retry_after)
+        response.headers["Connection"] = "close"
+    return response
 
 
 def create_platform_app(emulator: PlatformEmulator) -> Flask:
