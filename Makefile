@@ -24,7 +24,7 @@ demo: $(STAMP)
 	LTI_TOOL_ENV=development $(BIN)/lti-tool demo --port $(PORT) --sandbox-port $(SANDBOX_PORT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check lti_tool tests $(wildcard bench)
+	$(BIN)/ruff check lti_tool tests $(wildcard bench) scripts/artifact_smoke.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy lti_tool

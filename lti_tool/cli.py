@@ -120,7 +120,9 @@ def serve(bind: str | None, host: str | None, port: int | None, workers: int, th
 
 def _bind_address(bind: str | None, host: str | None, port: int | None) -> str:
     if bind and (host or port):
-        raise click.UsageError("give --bind, or --host and --port, not both")
+        if click.get_current_context().get_parameter_source("bind") != click.core.ParameterSource.ENVIRONMENT:
+            raise click.UsageError("give --bind, or --host and --port, not both")
+        bind = None  # options on the command line win over LTI_TOOL_SERVE_BIND
     if bind:
         return bind
     default_host, default_port = serving.DEFAULT_BIND.rsplit(":", 1)
