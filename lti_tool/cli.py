@@ -41,8 +41,9 @@ from lti_tool.services import Services
 log = logging.getLogger(__name__)
 
 SANDBOX_MISSING = ("the sandbox (emulated LMS, Speechace and iTEP) is not installed: it is a separate distribution, "
-                   "not part of a production install. Install it with `pip install 'lti-tool[sandbox]'` (or the "
-                   "lti_tool_sandbox wheel from the same dist/ folder), or run `make demo` in a checkout.")
+                   "lti-tool-sandbox, not part of a production install. Install the wheel `make dist` builds next "
+                   "to lti-tool's (`pip install dist/lti_tool_sandbox-*.whl`), or `pip install 'lti-tool[sandbox]'` "
+                   "from an index that has it; or run `make demo` in a checkout.")
 
 
 def _settings() -> Settings:
