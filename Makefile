@@ -36,9 +36,7 @@ pytest: $(STAMP)
 
 # Build the wheels (lti-tool, lti-tool-sandbox) and the sdist into dist/.
 dist: $(STAMP)
-	rm -rf dist
-	$(BIN)/python -m build --outdir dist .
-	$(BIN)/python -m build --wheel --outdir dist sandbox-dist
+	PYTHON=$(BIN)/python bash scripts/build-dists dist
 
 # Install the built wheels in a fresh venv outside the checkout and drive a launch, a callback and a grade.
 artifact-test: $(STAMP)
