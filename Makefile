@@ -1,24 +1,30 @@
 # The two commands a newcomer types (see README.md): `make demo` and `make test`.
-# Both install what they need into .venv first (again whenever setup.cfg changes).
+# Both install what they need into .venv first: the locked dependencies (requirements/test.txt, with hashes), then the
+# project itself, editable, without resolving dependencies again. Again whenever setup.cfg or the lock changes.
 
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements/test.txt
+PIP := $(BIN)/pip --quiet --disable-pip-version-check
+PORT ?= 5000
+SANDBOX_PORT ?= 5001
 
-.PHONY: demo test lint typecheck pytest install
+.PHONY: demo test lint typecheck pytest install lock dist artifact-test
 
-$(STAMP): setup.cfg pyproject.toml
+$(STAMP): setup.cfg pyproject.toml $(LOCK)
 	python3 -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PIP) install --require-hashes -r $(LOCK)
+	$(PIP) install --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP)
 
 demo: $(STAMP)
-	LTI_TOOL_ENV=development $(BIN)/lti-tool demo
+	LTI_TOOL_ENV=development $(BIN)/lti-tool demo --port $(PORT) --sandbox-port $(SANDBOX_PORT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check lti_tool tests $(wildcard bench)
+	$(BIN)/ruff check lti_tool tests $(wildcard bench) scripts/artifact_smoke.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy lti_tool
@@ -28,4 +34,19 @@ pytest: $(STAMP)
 	bash scripts/ensure-browser
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+# Build the wheels (lti-tool, lti-tool-sandbox) and the sdist into dist/.
+dist: $(STAMP)
+	PYTHON=$(BIN)/python bash scripts/build-dists dist
+
+# Install the built wheels in a fresh venv outside the checkout and drive a launch, a callback and a grade.
+artifact-test: $(STAMP)
+	PYTHON=$(BIN)/python bash scripts/artifact-test
+
+test: lint typecheck pytest artifact-test
+
+# Refresh the lock after changing a range in setup.cfg or requirements/tools.in.
+lock: $(STAMP)
+	$(BIN)/pip-compile --quiet --upgrade --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+	  --output-file requirements/runtime.txt setup.cfg
+	$(BIN)/pip-compile --quiet --upgrade --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links --extra test --extra bench \
+	  --output-file requirements/test.txt setup.cfg requirements/tools.in

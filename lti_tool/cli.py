@@ -14,8 +14,10 @@ from collections.abc import Callable
 import click
 import sqlalchemy as sa
 
+from lti_tool import __version__
 from lti_tool import keys as tool_keys
 from lti_tool import migrate
+from lti_tool import serving
 from lti_tool.admin import cli as admin_cli
 from lti_tool.config import ConfigError
 from lti_tool.config import Settings
@@ -38,6 +40,11 @@ from lti_tool.services import Services
 
 log = logging.getLogger(__name__)
 
+SANDBOX_MISSING = ("the sandbox (emulated LMS, Speechace and iTEP) is not installed: it is a separate distribution, "
+                   "lti-tool-sandbox, not part of a production install. Install the wheel `make dist` builds next "
+                   "to lti-tool's (`pip install dist/lti_tool_sandbox-*.whl`), or `pip install 'lti-tool[sandbox]'` "
+                   "from an index that has it; or run `make demo` in a checkout.")
+
 
 def _settings() -> Settings:
     try:
@@ -58,6 +65,7 @@ def initialise(database: Database) -> ToolKey:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="lti-tool")
 def main() -> None:
     """Speaking-test LTI 1.3 tool. Configure it with LTI_TOOL_* environment variables (`lti-tool config`)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -78,15 +86,48 @@ def config() -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
-def serve(host: str, port: int) -> None:
-    """Run the tool in one process (web server and background worker): the embedded default.
+@click.option("--bind", envvar="LTI_TOOL_SERVE_BIND", default=None, show_envvar=True,
+              help=f"Address to listen on, host:port or unix:/path  [default: {serving.DEFAULT_BIND}]")
+@click.option("--host", default=None, help="Interface to listen on (with --port, instead of --bind).")
+@click.option("--port", default=None, type=int, help="Port to listen on (with --host, instead of --bind).")
+@click.option("--workers", envvar="LTI_TOOL_SERVE_WORKERS", default=serving.DEFAULT_WORKERS, show_default=True,
+              show_envvar=True, type=click.IntRange(min=1), help="Web worker processes.")
+@click.option("--threads", envvar="LTI_TOOL_SERVE_THREADS", default=serving.DEFAULT_THREADS, show_default=True,
+              show_envvar=True, type=click.IntRange(min=1), help="Threads per web worker.")
+@click.option("--timeout", envvar="LTI_TOOL_SERVE_TIMEOUT", default=serving.DEFAULT_TIMEOUT_SECONDS,
+              show_default=True, show_envvar=True, type=click.IntRange(min=1),
+              help="Seconds before a silent web worker is restarted.")
+@click.option("--worker/--no-worker", "passback_worker", envvar="LTI_TOOL_SERVE_PASSBACK_WORKER", default=True,
+              show_default=True, show_envvar=True,
+              help="Run one passback worker beside the web server (--no-worker when `lti-tool worker` runs apart).")
+def serve(bind: str | None, host: str | None, port: int | None, workers: int, threads: int, timeout: int,
+          passback_worker: bool) -> None:
+    """Run the tool on gunicorn, with the passback worker beside it (one, whatever the number of web workers).
 
-    For production, run gunicorn with `lti_tool.wsgi:app` and separate `lti-tool worker` processes.
+    Creates or upgrades the database first, as `lti-tool init` does. Stops on Ctrl+C or SIGTERM.
     """
+    from lti_tool import create_app
+
     settings = _settings()
-    _serve(settings, host, port, f"lti-tool serving {settings.base_url} (listening on http://{host}:{port}).")
+    options = serving.ServeOptions(bind=_bind_address(bind, host, port), workers=workers, threads=threads,
+                                   timeout=timeout, passback_worker=passback_worker)
+    database = Database(settings.database_url)
+    initialise(database)
+    database.engine.dispose()  # the web workers fork after this: none may inherit the master's connections
+    serving.serve(lambda: create_app(settings), options,
+                  on_ready=lambda: click.echo(f"lti-tool serving {settings.base_url} (listening on {options.bind}, "
+                                              f"{workers} workers x {threads} threads).", err=True))
+
+
+def _bind_address(bind: str | None, host: str | None, port: int | None) -> str:
+    if bind and (host or port):
+        if click.get_current_context().get_parameter_source("bind") != click.core.ParameterSource.ENVIRONMENT:
+            raise click.UsageError("give --bind, or --host and --port, not both")
+        bind = None  # options on the command line win over LTI_TOOL_SERVE_BIND
+    if bind:
+        return bind
+    default_host, default_port = serving.DEFAULT_BIND.rsplit(":", 1)
+    return f"{host or default_host}:{port or default_port}"
 
 
 @main.command()
@@ -99,8 +140,11 @@ def demo(port: int, sandbox_port: int) -> None:
     """
     from dataclasses import replace
 
-    from lti_tool.sandbox.demo import require_development
-    from lti_tool.sandbox.demo import start_sandbox
+    try:
+        from lti_tool.sandbox.demo import require_development
+        from lti_tool.sandbox.demo import start_sandbox
+    except ImportError as exc:
+        raise click.ClickException(SANDBOX_MISSING) from exc
 
     settings = _settings()
     try:
@@ -118,7 +162,7 @@ def demo(port: int, sandbox_port: int) -> None:
 
 
 def _serve(settings: Settings, host: str, port: int, on_start: str | Callable[[Database], str]) -> None:
-    """Serve the tool with a background worker thread until Ctrl+C."""
+    """Serve the demo on Werkzeug's development server with a background worker thread until Ctrl+C."""
     from werkzeug.serving import make_server
 
     from lti_tool import create_app
