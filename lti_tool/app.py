@@ -10,6 +10,7 @@ from flask import Flask
 from flask import Response
 from flask import render_template
 from flask import request
+from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -17,6 +18,8 @@ from lti_tool.activities import LaunchExpired
 from lti_tool.config import Settings
 from lti_tool.config import load_settings
 from lti_tool.http import quiet_url_logging
+from lti_tool.inputs import InputError
+from lti_tool.inputs import request_problem
 from lti_tool.paths import resource_dir
 from lti_tool.services import Services
 from lti_tool.teacher.service import NotAllowed
@@ -59,6 +62,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, services: Ser
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(NotAllowed, _not_allowed)
     app.register_error_handler(LaunchExpired, _launch_expired)
+    app.register_error_handler(InputError, _input_refused)
+    app.register_error_handler(UnicodeError, _undecodable_input)
+    app.before_request(_refuse_unsafe_input)
     app.after_request(_security_headers)
 
     @app.get("/")
@@ -103,6 +109,24 @@ def _launch_expired(_error: LaunchExpired) -> tuple[str, int]:
     log.info("%s %s: expired or unknown launch handle", request.method, request.path)
     return render_template("error.html", status=401, title="Please open the activity again",
                            message="This page's session has expired. Open the activity again from your course."), 401
+
+
+def _refuse_unsafe_input() -> None:
+    """Refuse control characters in the path, query, form and headers before any view sees them."""
+    request.get_data(cache=True)  # keep the raw body: callbacks read its exact bytes after the form is parsed
+    problem = request_problem(request.path, request.values, request.headers)
+    if problem is not None:
+        raise InputError(problem)
+
+
+def _input_refused(error: InputError) -> tuple[Response | str | dict[str, str], int]:
+    return _http_error(BadRequest(error.message))
+
+
+def _undecodable_input(error: UnicodeError) -> tuple[Response | str | dict[str, str], int]:
+    # A safety net, not the check: values are validated explicitly first; the trace goes to the log for a fix.
+    log.warning("%s %s: undecodable input", request.method, request.path, exc_info=error)
+    return _http_error(BadRequest("The request holds text that cannot be decoded."))
 
 
 def _security_headers(response: Response) -> Response:
