@@ -119,7 +119,8 @@ def _payload(test_id: str, **changes) -> dict:
     pytest.param({"other": "x"}, None, 400, "no form field named data", id="no-data"),
     pytest.param({"data": "{not json"}, None, 400, "not valid JSON", id="invalid-json"),
     pytest.param({"data": "[1, 2]"}, None, 400, "JSON object", id="not-an-object"),
-    pytest.param({"data": json.dumps(_payload("NOPE123"))}, None, 404, "No test of this iTEP account", id="unknown-test"),
+    pytest.param({"data": json.dumps(_payload("NOPE123"))}, None, 404, "No test of this iTEP account",
+                 id="unknown-test"),
     pytest.param("level-7", None, 400, "outside 0–6", id="level-out-of-range"),
     pytest.param("level-text", None, 400, "not a number", id="level-not-a-number"),
     pytest.param("no-level", None, 400, "no Overall_Level", id="level-missing"),
@@ -211,7 +212,7 @@ def _oid(database) -> str:
     pytest.param({"TestID": "T" * 201}, id="testid-longer-than-its-column"),
     pytest.param({"score_report_url": "https://example.org/" + "r" * 2000}, id="long-report-url"),
     pytest.param({"Overall_Level": 10 ** 400}, id="400-digit-level"),
-    pytest.param({"nested": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}, id="deep"),
+    pytest.param({"nested": json.loads("[" * 100 + "]" * 100)}, id="100-deep"),
 ])
 def test_webhook_values_that_the_database_would_refuse_are_400(connected, itep_setup, database, payload):
     test_id = assigned_test_id(connected, itep_setup)
