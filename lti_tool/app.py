@@ -18,6 +18,7 @@ from lti_tool.activities import LaunchExpired
 from lti_tool.config import Settings
 from lti_tool.config import load_settings
 from lti_tool.http import quiet_url_logging
+from lti_tool.inputs import BoundedIntConverter
 from lti_tool.inputs import InputError
 from lti_tool.inputs import request_problem
 from lti_tool.paths import resource_dir
@@ -39,6 +40,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, services: Ser
     services = services or Services.from_settings(settings)
     app = Flask("lti_tool", template_folder=resource_dir("templates"), static_folder=resource_dir("static"))
     # TESTING stays off even under tests: they must see the error pages users see, not propagated exceptions.
+    app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES)
     if settings.proxy_count > 0:
         n = settings.proxy_count

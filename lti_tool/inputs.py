@@ -14,6 +14,8 @@ import re
 from typing import Any
 
 import sqlalchemy as sa
+from werkzeug.routing import IntegerConverter
+from werkzeug.routing import Map
 
 # C0 controls (NUL included), DEL and C1 controls. Tab, newline and carriage return are allowed only in free text.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -150,3 +152,15 @@ def request_problem(path: str, values: Any, headers: Any) -> str | None:
 
 def _shown(name: str) -> str:
     return _CONTROL.sub("?", name)[:60]
+
+
+DATABASE_INT_MAX = 2**31 - 1  # the primary keys are INTEGER on PostgreSQL
+
+
+class BoundedIntConverter(IntegerConverter):
+    """``<int:…>`` route parameters no larger than a database key, so a 400-digit id is a 404, not a
+    PostgreSQL "integer out of range" 500."""
+
+    def __init__(self, map: Map, fixed_digits: int = 0, min: int | None = None,
+                 max: int | None = DATABASE_INT_MAX, signed: bool = False) -> None:
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)

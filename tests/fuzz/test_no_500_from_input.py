@@ -160,3 +160,36 @@ def test_authenticated_itep_webhooks_with_hostile_data_get_no_5xx(app, fuzz_targ
     response = app.test_client().post(f"/callbacks/itep?account={itep.account_pk}", data={"data": data},
                                       headers={"X-iTEP-Token": itep.webhook_secret})
     _assert_no_5xx(response, "POST /callbacks/itep")
+
+
+@FUZZ
+@given(data=st.data())
+def test_admin_routes_logged_in_answer_hostile_values_without_5xx(app, fuzz_target, admin_client, data):
+    """Logged in, with the session's CSRF token, so the fuzz reaches the admin services and the database."""
+    with admin_client.session_transaction() as session:
+        csrf = session.get("admin_csrf", "")
+    rules = [rule for rule in _routes(app) if rule.rule.startswith("/admin")]
+    assert rules, "no admin route found in the url_map"
+    rule = data.draw(st.sampled_from(rules), label="rule")
+    values = {name: data.draw(HOSTILE_TEXT | st.sampled_from(["1", "2", "9" * 400, "2147483648"]), label=name)
+              for name in rule.arguments}
+    path = _path(rule, values)
+    form = data.draw(st.dictionaries(st.sampled_from(["title", "share_link", "test_url", "name", "product_code",
+                                                      "username", "password", "action", "endpoint_url",
+                                                      "tracking_code", "api_key", "webhook_secret", "account"]),
+                                     HOSTILE_TEXT, max_size=4), label="form")
+    if "POST" in rule.methods:
+        response = admin_client.post(path, data={**form, "csrf_token": csrf})
+    else:
+        response = admin_client.get(path, query_string=form)
+    _assert_no_5xx(response, f"{sorted(rule.methods)} {path}")
+
+
+@pytest.mark.parametrize("path", ["/admin/queue/{}/retry", "/admin/registrations/{}/deactivate",
+                                  "/admin/deployments/{}/disable", "/admin/assessments/{}/replace-key"])
+def test_an_integer_id_larger_than_a_database_key_is_404(app, admin_client, path):
+    with admin_client.session_transaction() as session:
+        csrf = session.get("admin_csrf", "")
+    for value in ("9" * 400, str(2**31), str(2**63)):
+        response = admin_client.post(path.format(value), data={"csrf_token": csrf})
+        assert response.status_code == 404, (value, response.status_code)
