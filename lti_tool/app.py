@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Mapping
 from typing import Any
 
@@ -66,6 +67,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, services: Ser
     app.register_error_handler(LaunchExpired, _launch_expired)
     app.register_error_handler(InputError, _input_refused)
     app.register_error_handler(UnicodeError, _undecodable_input)
+    app.register_error_handler(ValueError, _value_error)
     app.before_request(_refuse_unsafe_input)
     app.after_request(_security_headers)
 
@@ -129,6 +131,23 @@ def _undecodable_input(error: UnicodeError) -> tuple[Response | str | dict[str, 
     # A safety net, not the check: values are validated explicitly first; the trace goes to the log for a fix.
     log.warning("%s %s: undecodable input", request.method, request.path, exc_info=error)
     return _http_error(BadRequest("The request holds text that cannot be decoded."))
+
+
+# Parsers whose ValueError means "this input cannot be parsed" (a malformed URL, JSON, form or header).
+_PARSER_FILES = ("/urllib/parse.py", "/json/decoder.py", "/json/__init__.py", "/ipaddress.py", "/email/utils.py")
+
+
+def _value_error(error: ValueError) -> tuple[Response | str | dict[str, str], int]:
+    """A ValueError raised inside a parser fed with request input is a 400; any other is a bug: a 500 with
+    its trace in the log, never hidden."""
+    frames = traceback.extract_tb(error.__traceback__)
+    innermost = frames[-1].filename.replace("\\", "/") if frames else ""
+    if innermost.endswith(_PARSER_FILES) or "/werkzeug/" in innermost:
+        log.warning("%s %s: unparseable input (%s)", request.method, request.path, error, exc_info=error)
+        return _http_error(BadRequest("The request holds a value that cannot be parsed (such as a malformed URL)."))
+    log.error("%s %s failed", request.method, request.path, exc_info=error)
+    return render_template("error.html", status=500, title="Internal Server Error",
+                           message="The tool failed on this request. The administrator can find why in the log."), 500
 
 
 def _security_headers(response: Response) -> Response:

@@ -193,3 +193,29 @@ def test_an_integer_id_larger_than_a_database_key_is_404(app, admin_client, path
     for value in ("9" * 400, str(2**31), str(2**63)):
         response = admin_client.post(path.format(value), data={"csrf_token": csrf})
         assert response.status_code == 404, (value, response.status_code)
+
+
+def test_the_safety_net_turns_a_parser_error_into_400_but_leaves_real_bugs_500(settings, database):
+    from urllib.parse import urlsplit as split
+
+    from lti_tool.app import create_app
+    from lti_tool.services import Services
+
+    app = create_app(settings, services=Services.from_settings(settings, database=database))
+
+    @app.get("/test-only/malformed-url")
+    def malformed_url() -> str:
+        return split("http://[::1").netloc  # urllib raises ValueError("Invalid IPv6 URL")
+
+    @app.get("/test-only/bug")
+    def bug() -> str:
+        raise ValueError("a bug in the tool, not bad input")
+
+    @app.get("/test-only/undecodable")
+    def undecodable() -> str:
+        return "tök€n".encode("latin-1").decode()
+
+    client = app.test_client()
+    assert client.get("/test-only/malformed-url").status_code == 400
+    assert client.get("/test-only/undecodable").status_code == 400
+    assert client.get("/test-only/bug").status_code == 500
