@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,6 +11,7 @@ from flask import Flask
 from flask import Response
 from flask import render_template
 from flask import request
+from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -17,6 +19,9 @@ from lti_tool.activities import LaunchExpired
 from lti_tool.config import Settings
 from lti_tool.config import load_settings
 from lti_tool.http import quiet_url_logging
+from lti_tool.inputs import BoundedIntConverter
+from lti_tool.inputs import InputError
+from lti_tool.inputs import request_problem
 from lti_tool.paths import resource_dir
 from lti_tool.services import Services
 from lti_tool.teacher.service import NotAllowed
@@ -36,6 +41,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, services: Ser
     services = services or Services.from_settings(settings)
     app = Flask("lti_tool", template_folder=resource_dir("templates"), static_folder=resource_dir("static"))
     # TESTING stays off even under tests: they must see the error pages users see, not propagated exceptions.
+    app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES)
     if settings.proxy_count > 0:
         n = settings.proxy_count
@@ -59,6 +65,10 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, services: Ser
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(NotAllowed, _not_allowed)
     app.register_error_handler(LaunchExpired, _launch_expired)
+    app.register_error_handler(InputError, _input_refused)
+    app.register_error_handler(UnicodeError, _undecodable_input)
+    app.register_error_handler(ValueError, _value_error)
+    app.before_request(_refuse_unsafe_input)
     app.after_request(_security_headers)
 
     @app.get("/")
@@ -103,6 +113,41 @@ def _launch_expired(_error: LaunchExpired) -> tuple[str, int]:
     log.info("%s %s: expired or unknown launch handle", request.method, request.path)
     return render_template("error.html", status=401, title="Please open the activity again",
                            message="This page's session has expired. Open the activity again from your course."), 401
+
+
+def _refuse_unsafe_input() -> None:
+    """Refuse control characters in the path, query, form and headers before any view sees them."""
+    request.get_data(cache=True)  # keep the raw body: callbacks read its exact bytes after the form is parsed
+    problem = request_problem(request.path, request.values, request.headers)
+    if problem is not None:
+        raise InputError(problem)
+
+
+def _input_refused(error: InputError) -> tuple[Response | str | dict[str, str], int]:
+    return _http_error(BadRequest(error.message))
+
+
+def _undecodable_input(error: UnicodeError) -> tuple[Response | str | dict[str, str], int]:
+    # A safety net, not the check: values are validated explicitly first; the trace goes to the log for a fix.
+    log.warning("%s %s: undecodable input", request.method, request.path, exc_info=error)
+    return _http_error(BadRequest("The request holds text that cannot be decoded."))
+
+
+# Parsers whose ValueError means "this input cannot be parsed" (a malformed URL, JSON, form or header).
+_PARSER_FILES = ("/urllib/parse.py", "/json/decoder.py", "/json/__init__.py", "/ipaddress.py", "/email/utils.py")
+
+
+def _value_error(error: ValueError) -> tuple[Response | str | dict[str, str], int]:
+    """A ValueError raised inside a parser fed with request input is a 400; any other is a bug: a 500 with
+    its trace in the log, never hidden."""
+    frames = traceback.extract_tb(error.__traceback__)
+    innermost = frames[-1].filename.replace("\\", "/") if frames else ""
+    if innermost.endswith(_PARSER_FILES) or "/werkzeug/" in innermost:
+        log.warning("%s %s: unparseable input (%s)", request.method, request.path, error, exc_info=error)
+        return _http_error(BadRequest("The request holds a value that cannot be parsed (such as a malformed URL)."))
+    log.error("%s %s failed", request.method, request.path, exc_info=error)
+    return render_template("error.html", status=500, title="Internal Server Error",
+                           message="The tool failed on this request. The administrator can find why in the log."), 500
 
 
 def _security_headers(response: Response) -> Response:

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy import orm
 
+from lti_tool.inputs import has_control
 from lti_tool.lti.directory import PlatformDirectory
 from lti_tool.lti.errors import LaunchError
 from lti_tool.lti.login_state import LoginState
@@ -16,6 +17,8 @@ from lti_tool.lti.login_state import LoginStates
 
 # Parameters a platform sends to start a login; kept to restart it in a new window.
 LOGIN_PARAMS = ("iss", "login_hint", "target_link_uri", "lti_message_hint", "client_id", "lti_deployment_id")
+
+MAX_PARAM_CHARS = 2000  # an issuer, a hint or a URL; the values are signed into the state, never stored
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,11 @@ def start_login(session: orm.Session, directory: PlatformDirectory, login_states
                 params: Mapping[str, str], redirect_uri: str, registration_uuid: str | None = None) -> LoginRedirect:
     """Validate the login request and build the authorization request URL; the session is used only when the
     registration is not in the directory's cache."""
+    for key in LOGIN_PARAMS:
+        value = params.get(key, "")
+        if has_control(value) or len(value) > MAX_PARAM_CHARS:
+            raise LaunchError(400, f"The login request's {key} holds control characters or is longer than "
+                                   f"{MAX_PARAM_CHARS} characters.")
     issuer = params.get("iss", "")
     if not issuer:
         raise LaunchError(400, "The login request has no issuer (iss). The LMS must send it.")

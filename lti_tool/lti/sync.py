@@ -17,6 +17,9 @@ from sqlalchemy import orm
 
 from lti_tool.db import upsert
 from lti_tool.db import utcnow
+from lti_tool.inputs import InputError
+from lti_tool.inputs import checked_text
+from lti_tool.inputs import cleaned_text
 from lti_tool.lti.claims import Claim
 from lti_tool.lti.directory import DISABLED_REGISTRATION
 from lti_tool.lti.directory import PlatformDirectory
@@ -25,9 +28,12 @@ from lti_tool.lti.launch import ValidatedLaunch
 from lti_tool.lti.launch_rows import LaunchRows
 from lti_tool.lti.launch_rows import write_launch_rows
 from lti_tool.models import DeploymentStatus
+from lti_tool.models import LtiContext
 from lti_tool.models import LtiDeployment
 from lti_tool.models import LtiLaunch
 from lti_tool.models import LtiRegistration
+from lti_tool.models import LtiResourceLink
+from lti_tool.models import LtiUser
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +87,12 @@ def user_row(registration_id: int, claims: dict[str, Any], now: dt.datetime) -> 
     # Names and email are overwritten, not kept: when a platform stops sharing them, so do we.
     return {
         "registration_id": registration_id,
-        "sub": str(claims["sub"]),
-        "name": _text(claims.get("name")),
-        "given_name": _text(claims.get("given_name")),
-        "family_name": _text(claims.get("family_name")),
-        "email": _text(claims.get("email")),
+        "sub": _identifier(claims["sub"], "sub", LtiUser.sub),
+        # Display values are cleaned, not refused: a learner whose LMS name holds a NUL must still launch.
+        "name": cleaned_text(_blank_to_none(claims.get("name")), LtiUser.name),
+        "given_name": cleaned_text(_blank_to_none(claims.get("given_name")), LtiUser.given_name),
+        "family_name": cleaned_text(_blank_to_none(claims.get("family_name")), LtiUser.family_name),
+        "email": cleaned_text(_blank_to_none(claims.get("email")), LtiUser.email),
         "datetime_updated": now,
     }
 
@@ -98,11 +105,12 @@ def context_row(deployment_pk: int, claims: dict[str, Any], now: dt.datetime) ->
     nrps = _claim_object(claims, Claim.NRPS)
     return {
         "deployment_id": deployment_pk,
-        "id_on_platform": str(context["id"]),
-        "title": _text(context.get("title")),
-        "label": _text(context.get("label")),
-        "memberships_url": _text(nrps.get("context_memberships_url")),
-        "lineitems_url": _text(ags.get("lineitems")),
+        "id_on_platform": _identifier(context["id"], "context id", LtiContext.id_on_platform),
+        "title": cleaned_text(_blank_to_none(context.get("title")), LtiContext.title),
+        "label": cleaned_text(_blank_to_none(context.get("label")), LtiContext.label),
+        "memberships_url": _url(nrps.get("context_memberships_url"), "context_memberships_url",
+                                LtiContext.memberships_url),
+        "lineitems_url": _url(ags.get("lineitems"), "lineitems", LtiContext.lineitems_url),
         "ags_scopes": [str(scope) for scope in ags.get("scope", []) if isinstance(scope, str)],
         "datetime_updated": now,
     }
@@ -115,9 +123,9 @@ def resource_link_row(claims: dict[str, Any], now: dt.datetime) -> dict[str, Any
         return None
     ags = _claim_object(claims, Claim.AGS_ENDPOINT)
     return {
-        "id_on_platform": str(link["id"]),
-        "title": _text(link.get("title")),
-        "lineitem_url": _text(ags.get("lineitem")),
+        "id_on_platform": _identifier(link["id"], "resource link id", LtiResourceLink.id_on_platform),
+        "title": cleaned_text(_blank_to_none(link.get("title")), LtiResourceLink.title),
+        "lineitem_url": _url(ags.get("lineitem"), "lineitem", LtiResourceLink.lineitem_url),
         "datetime_updated": now,
     }
 
@@ -202,5 +210,17 @@ def _claim_object(claims: dict[str, Any], name: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _text(value: Any) -> str | None:
-    return str(value)[:500] if value not in (None, "") else None
+def _blank_to_none(value: Any) -> Any:
+    return None if value in (None, "") else value
+
+
+def _identifier(value: Any, name: str, column: Any) -> str:
+    """An id the platform sends (sub, context or link id): refused, not altered, when it cannot be stored."""
+    try:
+        return checked_text(value, f"The launch's {name}", column)
+    except InputError as exc:
+        raise LaunchError(400, exc.message) from exc
+
+
+def _url(value: Any, name: str, column: Any) -> str | None:
+    return None if value in (None, "") else _identifier(value, name, column)

@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
 import math
 from typing import Any
 from typing import ClassVar
@@ -26,6 +27,11 @@ from sqlalchemy import orm
 from urllib3.exceptions import NewConnectionError
 
 from lti_tool.db import utcnow
+from lti_tool.inputs import InputError
+from lti_tool.inputs import checked_text
+from lti_tool.inputs import has_control
+from lti_tool.inputs import parse_json
+from lti_tool.models import Activity
 from lti_tool.models import Assessment
 from lti_tool.models import Attempt
 from lti_tool.models import FulfillmentState
@@ -43,10 +49,15 @@ from lti_tool.providers.interfaces import TestTicket
 from lti_tool.providers.itep_registration import RegistrationInvalid
 from lti_tool.providers.itep_registration import validate_registration
 
+log = logging.getLogger(__name__)
+
 SCALE_MAXIMUM = 6.0
 SECTIONS = ("grammar", "listening", "reading", "writing", "speaking")
 MAX_WEBHOOK_BYTES = 64 * 1024
 DEFAULT_EXPIRY_DAYS = 60
+LABEL_MAX_CHARS = 100  # a Status or CEFR label; it goes into the gradebook comment
+# One answer for a TestID that does not exist and one of another account, so the webhook reveals neither.
+UNKNOWN_TEST = "No test of this iTEP account matches the webhook's OID / TestID."
 
 # iTEP's two document versions name the states differently; compare case-insensitively.
 FINISHED = {"finished"}
@@ -143,26 +154,42 @@ class ItepProvider:
         account = _webhook_account(session, request)
         _authenticate(account, request)
         payload = _webhook_payload(request)
-        oid, test_id = str(payload.get("OID") or ""), str(payload.get("TestID") or "")
-        query = sa.select(Attempt)
+        oid, test_id = _identifier(payload, "OID", Attempt.public_id), _identifier(payload, "TestID",
+                                                                                  Attempt.provider_reference)
         if oid:
-            query = query.where(Attempt.public_id == oid)
+            where = Attempt.public_id == oid
         elif test_id:
-            query = query.where(Attempt.provider_reference == test_id)
+            where = Attempt.provider_reference == test_id
         else:
             raise CallbackError(400, "The webhook data has neither OID nor TestID.")
-        attempt = session.scalars(query).first()
-        if attempt is None or (test_id and attempt.provider_reference and attempt.provider_reference != test_id):
-            raise CallbackError(404, f"Unknown TestID {test_id!r} / OID {oid!r}: no attempt of this tool has it.")
-        return CallbackTarget(attempt={"id": attempt.id}, activity_id=attempt.activity_id)
+        # Only this account's attempts: another school's TestID is as unknown here as one that never existed.
+        rows = session.execute(
+            sa.select(Attempt.id, Attempt.activity_id, Attempt.provider_reference, Assessment.settings)
+            .join(Activity, Activity.id == Attempt.activity_id)
+            .join(Assessment, Assessment.id == Activity.assessment_id)
+            .where(where, Assessment.provider == self.name)
+        ).all()
+        for attempt_id, activity_id, reference, settings in rows:
+            if _account_id(settings) != account.id:
+                continue
+            if test_id and reference and reference != test_id:
+                continue
+            return CallbackTarget(attempt={"id": attempt_id}, activity_id=activity_id)
+        log.warning("iTEP webhook for account %s names no attempt of that account (TestID %r, OID %r; %d "
+                    "attempt(s) of other accounts)", account.id, test_id, oid, len(rows))
+        raise CallbackError(404, UNKNOWN_TEST)
 
     def read_result(self, session: orm.Session, config: ActivityConfig, request: CallbackRequest) -> ReportedResult:
         payload = _webhook_payload(request)
         raw_status = str(payload.get("Status") or "").strip()
         status = raw_status.lower()
-        test_id = str(payload.get("TestID") or "")
-        external_id = f"{test_id}|{status}|{payload.get('TestDate', '')}"
+        test_id = _identifier(payload, "TestID", Attempt.provider_reference)
+        external_id = _bounded(f"{test_id}|{status}|{payload.get('TestDate', '')}", "TestID/Status/TestDate",
+                               Result.external_id)
         report_url = payload.get("score_report_url") if isinstance(payload.get("score_report_url"), str) else None
+        if report_url is not None:
+            report_url = _bounded(report_url, "score_report_url", Result.report_url)
+        raw_status = _bounded(raw_status, "Status", max_length=LABEL_MAX_CHARS)
         stored = dict(payload)
         if status in COMPLETE:
             overall = _level(payload, "Overall_Level", required=True)
@@ -176,7 +203,8 @@ class ItepProvider:
                 raise CallbackError(400, f"The webhook has no {config.score_component} level.")
             return ReportedResult(external_id=external_id, status="complete", scores=scores,
                                   scale_maximum=SCALE_MAXIMUM, report_url=report_url, payload=stored,
-                                  level_label=str(payload.get("Overall_cefr") or "") or None)
+                                  level_label=_bounded(str(payload.get("Overall_cefr") or ""), "Overall_cefr",
+                                                       max_length=LABEL_MAX_CHARS) or None)
         if status in FINISHED:
             kind = "finished"
         elif status in WITHDRAWN | RESET:
@@ -265,7 +293,9 @@ def _ticket(data: dict[str, Any]) -> TestTicket:
 
 def _webhook_account(session: orm.Session, request: CallbackRequest) -> ProviderAccount:
     try:
-        account_pk = int(request.query.get("account", ""))
+        account_pk = int(request.query.get("account", "")[:12])
+        if not 0 < account_pk < 2**31:
+            raise ValueError("out of range")
     except ValueError as exc:
         raise CallbackError(404, "The webhook URL names no iTEP account (…/callbacks/itep?account=N).") from exc
     account = session.get(ProviderAccount, account_pk)
@@ -293,12 +323,57 @@ def _webhook_payload(request: CallbackRequest) -> dict[str, Any]:
     if raw is None:
         raise CallbackError(400, "The webhook has no form field named data.")
     try:
-        payload = json.loads(raw)
-    except ValueError as exc:
-        raise CallbackError(400, f"The webhook's data field is not valid JSON: {exc}.") from exc
+        payload = parse_json(raw, "The webhook's data field")
+    except InputError as exc:
+        raise CallbackError(400, exc.message) from exc
     if not isinstance(payload, dict):
         raise CallbackError(400, "The webhook's data field must hold a JSON object.")
+    bad = next((name for name, value in payload.items() if _has_control_anywhere(name, value)), None)
+    if bad is not None:
+        raise CallbackError(400, f"The webhook's {str(bad)[:40]!r} holds control characters (such as NUL).")
     return payload
+
+
+def _has_control_anywhere(name: str, value: Any) -> bool:
+    """NUL and other control characters in a field name or any string inside its value (PostgreSQL refuses NUL)."""
+    stack: list[Any] = [name, value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if has_control(item, allow_whitespace=True):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _identifier(payload: dict[str, Any], name: str, column: Any) -> str:
+    value = payload.get(name)
+    if value in (None, ""):
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise CallbackError(400, f"The webhook's {name} must be a string or an integer.")
+    try:
+        return checked_text(value, f"The webhook's {name}", column)
+    except InputError as exc:
+        raise CallbackError(400, exc.message) from exc
+
+
+def _bounded(value: str, name: str, column: Any = None, max_length: int | None = None) -> str:
+    try:
+        return checked_text(value, f"The webhook's {name}", column, max_length)
+    except InputError as exc:
+        raise CallbackError(400, exc.message) from exc
+
+
+def _account_id(settings: Any) -> int | None:
+    try:
+        return int((settings or {})["account_id"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _level(payload: dict[str, Any], name: str, required: bool) -> float | None:

@@ -21,10 +21,16 @@ from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
 import requests
+import sqlalchemy as sa
 from sqlalchemy import orm
 
+from lti_tool.inputs import InputError
+from lti_tool.inputs import column_length
+from lti_tool.inputs import has_control
+from lti_tool.inputs import parse_json
 from lti_tool.models import Assessment
 from lti_tool.models import Attempt
+from lti_tool.models import LtiUser
 from lti_tool.models import Result
 from lti_tool.providers.interfaces import ActivityConfig
 from lti_tool.providers.interfaces import CallbackError
@@ -44,6 +50,8 @@ _KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
 _REPORT_PATH = re.compile(r"/placement/report/([a-f0-9]+)/?$")
 MAX_REPORT_BYTES = 1024 * 1024
 _SIGNED_VALUES = ("course", "quiz", "user", "activity")
+_LEARNER = "learner"  # signed, never shown in the URL: the app_user_id given to Speechace
+_COURSE_PATH = re.compile(r"/courses?/(\d+)(?:/|$)")
 
 
 def split_share_link(share_link: str) -> tuple[str, str]:
@@ -77,7 +85,8 @@ class SpeechaceProvider:
 
     def start_attempt(self, session: orm.Session, assessment: Assessment, attempt: Attempt,
                       learner: Learner) -> EmbeddedTest:
-        params = {"app_user_id": learner.user_id, "app_score_submission_url": self.callback_url(attempt)}
+        params = {"app_user_id": learner.user_id,
+                  "app_score_submission_url": self.callback_url(attempt, learner.user_id)}
         name = learner.name or " ".join(p for p in (learner.given_name, learner.family_name) if p)
         if name:
             params["app_user_fullname"] = name
@@ -111,38 +120,44 @@ class SpeechaceProvider:
 
     # --- the score callback -----------------------------------------------------------------------------------
 
-    def callback_url(self, attempt: Attempt) -> str:
+    def callback_url(self, attempt: Attempt, learner_id: str) -> str:
         """Our callback URL for this attempt: course, quiz (the activity's placement), user and activity,
-        HMAC-bound. The activity lets the callback find its grading settings without reading the attempt."""
+        HMAC-bound, and the signature also covers the learner ID given to Speechace (``app_user_id``) without
+        showing it, so a body for another learner (``userId``) does not verify. The activity lets the callback
+        find its grading settings without reading the attempt."""
         values = {"course": str(attempt.context_id), "quiz": str(attempt.resource_link_id),
                   "user": str(attempt.user_id), "activity": str(attempt.activity_id)}
-        return f"{self._callback_base_url}?{urlencode({**values, 'sig': self._signer.sign(values)})}"
+        signature = self._signer.sign({**values, _LEARNER: learner_id})
+        return f"{self._callback_base_url}?{urlencode({**values, 'sig': signature})}"
 
     def find_attempt(self, session: orm.Session, request: CallbackRequest) -> CallbackTarget:
+        payload = _callback_payload(request)
         # URLs handed out before the activity was added to them are signed over the other three values.
         names = _SIGNED_VALUES if "activity" in request.query else _SIGNED_VALUES[:3]
         values = {name: request.query.get(name, "") for name in names}
-        if not self._signer.verify(values, request.query.get("sig", "")):
-            raise CallbackError(403, "The callback URL's signature does not match: it was altered or not issued "
-                                     "by this tool.")
-        try:
-            numbers = {name: int(value) for name, value in values.items()}
-        except ValueError as exc:  # pragma: no cover - a signed URL always carries our integers
-            raise CallbackError(400, "The callback URL's ids are not numbers.") from exc
+        signature = request.query.get("sig", "")
+        learner_id = _body_id(payload, "userId")
+        if not self._signer.verify({**values, _LEARNER: learner_id}, signature):
+            # URLs issued before the learner was signed into them: compare userId with the stored learner.
+            if not self._signer.verify(values, signature):
+                raise CallbackError(403, "The callback URL's signature does not match its userId: it was "
+                                         "altered, used for another learner, or not issued by this tool.")
+            if learner_id != session.scalar(sa.select(LtiUser.sub).where(LtiUser.id == _number(values["user"]))):
+                raise CallbackError(403, "The callback's userId is not the learner this URL was issued for.")
+        numbers = {name: _number(value) for name, value in values.items()}
         return CallbackTarget(attempt={"context_id": numbers["course"], "resource_link_id": numbers["quiz"],
                                        "user_id": numbers["user"]}, activity_id=numbers.get("activity"))
 
     def read_result(self, session: orm.Session, config: ActivityConfig, request: CallbackRequest) -> ReportedResult:
-        if len(request.body) > MAX_CALLBACK_BYTES:
-            raise CallbackError(413, f"The callback body is larger than {MAX_CALLBACK_BYTES // 1024} KB.")
-        payload = _json_object(request.body)
+        payload = _callback_payload(request)
         if not config.secret or not hmac.compare_digest(str(payload.get("key", "")).encode(),
                                                         config.secret.encode()):
             raise CallbackError(403, "The callback's key does not match this assessment's Speechace key.")
+        _check_course_and_quiz(payload, config)
         scores = _scores(payload.get("score"), required={"overall", config.score_component})
         report_url = payload.get("reportUrl")
         if not isinstance(report_url, str) or urlsplit(report_url).scheme not in {"http", "https"} \
-                or len(report_url) > 2000:
+                or len(report_url) > (column_length(Result.report_url) or 2000) or has_control(report_url):
             raise CallbackError(400, "The callback has no valid reportUrl.")
         stored = {name: value for name, value in payload.items() if name != "key"}  # never keep the secret twice
         return ReportedResult(external_id=report_url, status="complete", scores=scores,
@@ -200,18 +215,54 @@ def _report_from_json(document: Any, result: Result) -> ReportDetails:
                          rubric=str(rubric) if rubric else None, link=result.report_url)
 
 
-def _json_object(body: bytes) -> dict[str, Any]:
+def _callback_payload(request: CallbackRequest) -> dict[str, Any]:
+    """The body as Speechace sends it: a JSON object, declared as JSON, of bounded size, depth and numbers."""
+    content_type = next((value for name, value in request.headers.items() if name.lower() == "content-type"), "")
+    if content_type.split(";", 1)[0].strip().lower() != "application/json":
+        raise CallbackError(415, "The callback body must be JSON (Content-Type: application/json).")
+    if len(request.body) > MAX_CALLBACK_BYTES:
+        raise CallbackError(413, f"The callback body is larger than {MAX_CALLBACK_BYTES // 1024} KB.")
     try:
-        payload = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise CallbackError(400, f"The callback body is not valid JSON: {exc}.") from exc
+        payload = parse_json(request.body, "The callback body")
+    except InputError as exc:
+        raise CallbackError(400, exc.message) from exc
     if not isinstance(payload, dict):
         raise CallbackError(400, "The callback body must be a JSON object.")
     return payload
 
 
-def _refuse_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a number")
+def _body_id(payload: Mapping[str, Any], name: str) -> str:
+    """An id field of the body as text: Speechace's docs print ``userId`` unquoted, so a number is accepted too."""
+    value = payload.get(name)
+    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+        raise CallbackError(403, f"The callback's {name} is missing or not an id.")
+    return str(value)
+
+
+def _number(value: str) -> int:
+    if not value.isascii() or not value.isdigit() or len(value) > 18:
+        raise CallbackError(400, "The callback URL's ids are not numbers.")
+    return int(value)
+
+
+def _check_course_and_quiz(payload: Mapping[str, Any], config: ActivityConfig) -> None:
+    """courseId must be the Speechace course the assessment's share link (or test URL) names; quizId must be an
+    id. Speechace's docs show body ids that are its own, not the callback URL's (providers.md §1.7), and the
+    tool is never told a quiz id, so the quiz cannot be compared; the learner is (signed with the URL)."""
+    course_id = _body_id(payload, "courseId")
+    _body_id(payload, "quizId")
+    expected = _speechace_course(config.settings)
+    if expected is not None and course_id != expected:
+        raise CallbackError(403, "The callback's courseId is not the Speechace course of this assessment.")
+
+
+def _speechace_course(settings: Mapping[str, Any]) -> str | None:
+    url = str(settings.get("oembed_url") or settings.get("test_url") or "")
+    for candidate in (url, *(value for _, value in parse_qsl(urlsplit(url).query))):
+        match = _COURSE_PATH.search(urlsplit(candidate).path)
+        if match is not None:
+            return match.group(1)
+    return None
 
 
 def _scores(raw: Any, required: set[str]) -> dict[str, float]:
@@ -228,13 +279,10 @@ def _scores(raw: Any, required: set[str]) -> dict[str, float]:
 
 
 def _score_value(name: str, value: Any) -> float:
-    # Numbers, or numeric strings (the docs' example is not valid JSON, so the real types are unknown).
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
+    # JSON numbers only: the docs' example prints them as numbers; a string or a boolean is a forgery or a bug.
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise CallbackError(400, f"The score {name!r} is not a number.")
-    try:
-        number = float(value)
-    except ValueError as exc:
-        raise CallbackError(400, f"The score {name!r} is not a number: {value!r}.") from exc
+    number = float(value)
     if not math.isfinite(number) or not 0 <= number <= SCALE_MAXIMUM:
         raise CallbackError(400, f"The score {name!r} = {value!r} is outside 0–{SCALE_MAXIMUM:g}.")
     return number

@@ -119,7 +119,8 @@ def _payload(test_id: str, **changes) -> dict:
     pytest.param({"other": "x"}, None, 400, "no form field named data", id="no-data"),
     pytest.param({"data": "{not json"}, None, 400, "not valid JSON", id="invalid-json"),
     pytest.param({"data": "[1, 2]"}, None, 400, "JSON object", id="not-an-object"),
-    pytest.param({"data": json.dumps(_payload("NOPE123"))}, None, 404, "Unknown TestID", id="unknown-test"),
+    pytest.param({"data": json.dumps(_payload("NOPE123"))}, None, 404, "No test of this iTEP account",
+                 id="unknown-test"),
     pytest.param("level-7", None, 400, "outside 0–6", id="level-out-of-range"),
     pytest.param("level-text", None, 400, "not a number", id="level-not-a-number"),
     pytest.param("no-level", None, 400, "no Overall_Level", id="level-missing"),
@@ -169,3 +170,54 @@ def test_urlencoded_webhook_is_read_as_well(connected, itep_setup, database):
                                                 multipart=False)
     assert sent.status == 200
     assert submissions(database)[0].status == SubmissionStatus.PENDING
+
+
+def _other_school_account(database, itep_setup) -> int:
+    from lti_tool.activities import add_itep_account
+    with database.session() as session:
+        other = add_itep_account(session, "Other school iTEP", itep_setup.emulator.fulfillment_url,
+                                 "other-api-key-0002", "OT", "other-hook-secret-456", signature_header="X-Itep-Hmac")
+        return other.id
+
+
+def test_another_accounts_secret_cannot_grade_this_accounts_test(connected, itep_setup, database):
+    test_id = assigned_test_id(connected, itep_setup)  # an attempt of itep_setup's account (school A)
+    other = _other_school_account(database, itep_setup)
+    url = f"{connected.tool_url}/callbacks/itep?account={other}"
+    headers = {"X-iTEP-Token": "other-hook-secret-456"}
+    foreign = itep_setup.emulator.post_raw_webhook(url, {"data": json.dumps(_payload(test_id))}, headers=headers)
+    unknown = itep_setup.emulator.post_raw_webhook(url, {"data": json.dumps(_payload("NEVER-ISSUED"))},
+                                                   headers=headers)
+    by_oid = itep_setup.emulator.post_raw_webhook(url, {"data": json.dumps(_payload("", OID=_oid(database)))},
+                                                  headers=headers)
+    assert foreign.status == unknown.status == by_oid.status == 404
+    assert foreign.response_text == unknown.response_text == by_oid.response_text
+    assert submissions(database) == []
+    with database.session() as session:
+        assert session.scalars(sa.select(Result)).all() == []
+    # The test's own account still grades it: the refusal was about the account, not the test.
+    assert itep_setup.emulator.fire_webhook(test_id, status="Complete").status == 200
+    assert len(submissions(database)) == 1
+
+
+def _oid(database) -> str:
+    with database.session() as session:
+        return session.scalars(sa.select(Attempt.public_id)).one()
+
+
+@pytest.mark.parametrize("payload", [
+    pytest.param({"TestID": "T\x00X"}, id="nul-in-testid"),
+    pytest.param({"Overall_cefr": "B\x002"}, id="nul-in-cefr"),
+    pytest.param({"Status": "Complete" + "x" * 200}, id="long-status"),
+    pytest.param({"TestID": "T" * 201}, id="testid-longer-than-its-column"),
+    pytest.param({"score_report_url": "https://example.org/" + "r" * 2000}, id="long-report-url"),
+    pytest.param({"Overall_Level": 10 ** 400}, id="400-digit-level"),
+    pytest.param({"nested": json.loads("[" * 100 + "]" * 100)}, id="100-deep"),
+])
+def test_webhook_values_that_the_database_would_refuse_are_400(connected, itep_setup, database, payload):
+    test_id = assigned_test_id(connected, itep_setup)
+    data = json.dumps({**_payload(test_id), **payload})
+    sent = itep_setup.emulator.post_raw_webhook(_webhook_url(connected, itep_setup), {"data": data},
+                                                headers=_auth(itep_setup))
+    assert sent.status == 400, sent.response_text
+    assert submissions(database) == []

@@ -57,8 +57,17 @@ def test_completed_test_is_stored_and_queued_for_the_gradebook(connected, speech
         assert session.scalars(sa.select(Attempt.status)).one() == AttemptStatus.SUBMITTED
 
 
-def test_wrong_content_type_is_accepted(connected, speechace_setup, database):
-    assert take_test(connected, speechace_setup, content_type="text/plain").status == 200
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data",
+                                          "application/jsonp"])
+def test_a_body_not_declared_as_json_is_415_and_stores_nothing(connected, speechace_setup, database, content_type):
+    callback = take_test(connected, speechace_setup, content_type=content_type)
+    assert callback.status == 415, callback.response_text
+    assert "application/json" in json.loads(callback.response_text)["error"]
+    assert counts(database) == (0, 0)
+
+
+def test_json_with_a_charset_is_accepted(connected, speechace_setup, database):
+    assert take_test(connected, speechace_setup, content_type="application/json; charset=utf-8").status == 200
     assert counts(database) == (1, 1)
 
 
@@ -84,9 +93,15 @@ def test_score_is_hidden_when_the_activity_says_so(connected, speechace_setup, s
 
 # --- refused callbacks: 4xx with a reason, nothing stored -------------------------------------------------------
 
-def _good_body(setup, report_id="a1b2c3d4e5f6") -> dict:
+def _latest_learner(setup) -> str:
+    """The app_user_id of the latest test session opened: the learner the callback URL was issued for."""
+    sessions = list(setup.emulator.sessions.values())
+    return sessions[-1].user_id if sessions else "nobody"
+
+
+def _good_body(setup, report_id="a1b2c3d4e5f6", user=None) -> dict:
     return {"version": "1.0", "key": setup.assessment.key, "courseId": setup.assessment.course_id,
-            "quizId": setup.assessment.quiz_id, "userId": "whoever", "score": dict(GOOD_SCORES),
+            "quizId": setup.assessment.quiz_id, "userId": user or _latest_learner(setup), "score": dict(GOOD_SCORES),
             "reportUrl": setup.emulator.url(f"/placement/report/{report_id}")}
 
 
@@ -128,6 +143,16 @@ BAD_BODIES = [
     pytest.param(_drop("score", "overall"), 400, "overall", id="overall-missing"),
     pytest.param(_with_score(overall="excellent"), 400, "not a number", id="non-numeric"),
     pytest.param(_with_score(fluency=True), 400, "not a number", id="boolean"),
+    pytest.param(_with_score(overall="6.5"), 400, "'overall' is not a number", id="numeric-string"),
+    pytest.param(_with_score(grammar=10 ** 400), 400, "digits", id="400-digit-score"),
+    pytest.param(_set("userId", "somebody-else"), 403, "userId", id="another-learner"),
+    pytest.param(_drop("userId"), 403, "userId", id="no-user"),
+    pytest.param(_set("userId", True), 403, "userId", id="user-not-an-id"),
+    pytest.param(_set("courseId", 424242), 403, "courseId", id="another-speechace-course"),
+    pytest.param(_drop("courseId"), 403, "courseId", id="no-course"),
+    pytest.param(_drop("quizId"), 403, "quizId", id="no-quiz"),
+    pytest.param(_set("quizId", [1]), 403, "quizId", id="quiz-not-an-id"),
+    pytest.param(_set("reportUrl", "https://example.org/\x00"), 400, "reportUrl", id="nul-in-report-url"),
     pytest.param(_with_score(overall=-1), 400, "outside", id="negative"),
     pytest.param(_with_score(grammar=9.5), 400, "outside", id="out-of-range"),
     pytest.param(_set("score", [6.5]), 400, "score object", id="scores-not-an-object"),
@@ -150,9 +175,10 @@ def test_bad_callback_is_refused_and_stores_nothing(connected, speechace_setup, 
 @pytest.mark.parametrize(("raw", "reason"), [
     pytest.param(b"{not json", "not valid JSON", id="malformed-json"),
     pytest.param(b'["a", "list"]', "JSON object", id="not-an-object"),
-    pytest.param(b'{"score": {"overall": NaN}}', "not valid JSON", id="nan"),
-    pytest.param(b'{"score": {"overall": Infinity}}', "not valid JSON", id="infinity"),
-    pytest.param(b"\xff\xfe", "not valid JSON", id="not-utf8"),
+    pytest.param(b'{"score": {"overall": NaN}}', "NaN is not a number", id="nan"),
+    pytest.param(b'{"score": {"overall": Infinity}}', "Infinity is not a number", id="infinity"),
+    pytest.param(b"\xff\xfe", "not UTF-8", id="not-utf8"),
+    pytest.param(b"[" * 3000 + b"]" * 3000, "nested deeper", id="3000-deep"),
 ])
 def test_unparseable_callback_is_refused(connected, speechace_setup, database, raw, reason):
     response = _post(_callback_url(connected, speechace_setup), raw)
@@ -427,3 +453,42 @@ def test_a_key_changed_by_another_process_is_accepted_at_once_and_the_old_one_ex
     response = _post(url, old_body)
     assert response.status_code == 403 and "key" in response.json()["error"]
     assert counts(database) == (2, 2)
+
+
+# --- a grade only for the learner Speechace names ---------------------------------------------------------------
+
+def _result_owners(database) -> list[str]:
+    from lti_tool.models import LtiUser
+    with database.session() as session:
+        return list(session.scalars(sa.select(LtiUser.sub).join(Attempt, Attempt.user_id == LtiUser.id)
+                                    .join(Result, Result.attempt_id == Attempt.id)))
+
+
+def test_one_learners_callback_body_posted_to_another_learners_url_changes_nothing(connected, speechace_setup,
+                                                                                   database):
+    """Student 1 finished; her exact body replayed to student 2's signed URL must not become student 2's grade."""
+    first = take_test(connected, speechace_setup)
+    assert first.status == 200
+    from lti_tool.sandbox.platform import constants
+    second_learner = f"{connected.course.learner}-2"
+    connected.platform.add_user(second_learner, "Second", "Learner")
+    connected.platform.enrol(connected.course.context_id, second_learner, [constants.ROLE_LEARNER])
+    open_activity(connected, speechace_setup, sub=second_learner)
+    second_url = speechace_setup.emulator.session_for_user(second_learner).submission_url
+    replayed = speechace_setup.emulator.post_raw(second_url, first.body.replace(b"a", b"a"))  # same bytes
+    assert replayed.status == 403, replayed.response_text
+    assert "userId" in json.loads(replayed.response_text)["error"]
+    assert counts(database) == (1, 1) and _result_owners(database) == [connected.course.learner]
+    # Student 2's own completion still counts: the URL was not spoiled.
+    session = speechace_setup.emulator.session_for_user(second_learner)
+    assert speechace_setup.emulator.complete(session.token).status == 200
+    assert sorted(_result_owners(database)) == sorted([connected.course.learner, second_learner])
+
+
+def test_a_legacy_url_checks_the_user_id_against_the_stored_learner(app, connected, speechace_setup, database):
+    legacy = _signed(app, _callback_url(connected, speechace_setup))  # signed without the learner, as before
+    refused = _post(legacy, _good_body(speechace_setup, user="somebody-else"))
+    assert refused.status_code == 403 and "userId" in refused.json()["error"]
+    assert counts(database) == (0, 0)
+    assert _post(legacy, _good_body(speechace_setup)).status_code == 200
+    assert counts(database) == (1, 1)
