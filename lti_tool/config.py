@@ -67,6 +67,9 @@ SETTINGS: tuple[Setting, ...] = (
             "are trusted (default 1)."),
     Setting("LOG_LEVEL", str, "Python log level (default INFO)."),
     Setting("KEY_OVERLAP_DAYS", int, "How long a rotated-out tool key stays published (default 7)."),
+    Setting("ALLOW_PRIVATE_URLS", _parse_bool, "Let dynamic registration and platform key sets reach loopback and "
+            "private-network addresses (default: false in production, true in development and testing, where the "
+            "sandbox LMS runs on this machine)."),
     Setting("LMS_ADMIN_ACCESS", _parse_bool, "Let LMS administrators (institution/system Administrator role) open "
             "the admin pages from a launch (default true). Turn it off when one installation serves several "
             "schools: an LMS admin would otherwise manage the other schools' deployments too."),
@@ -94,8 +97,14 @@ class Settings:
     log_level: str = "INFO"
     key_overlap_days: int = 7
     lms_admin_access: bool = True
+    allow_private_urls: bool | None = None
     # Not admin settings: set by the sandbox demo and tests only.
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def reaches_private_urls(self) -> bool:
+        """Whether URLs that others choose may lead to non-public addresses (see ``ALLOW_PRIVATE_URLS``)."""
+        return self.allow_private_urls if self.allow_private_urls is not None else self.env != "production"
 
     @property
     def is_https(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field
 
 from flask import current_app
 
@@ -16,6 +17,7 @@ from lti_tool.http import HttpSession
 from lti_tool.lti.directory import PlatformDirectory
 from lti_tool.lti.login_state import LoginStates
 from lti_tool.lti.platform_keys import PlatformKeyCache
+from lti_tool.outbound import UrlFence
 from lti_tool.providers import build_providers
 from lti_tool.providers.interfaces import AssessmentProvider
 
@@ -35,6 +37,8 @@ class Services:
     # The in-process passback worker (embedded server only); web processes under gunicorn have none and the
     # separate `lti-tool worker` picks scores up at its next poll.
     passback: PassbackWorker | None = None
+    # Where URLs chosen by others (dynamic registration, platform key sets) may lead.
+    fence: UrlFence = field(default_factory=UrlFence)
 
     def wake_passback(self) -> None:
         """A callback queued a score: send it now instead of at the next poll."""
@@ -50,16 +54,18 @@ class Services:
     @classmethod
     def from_settings(cls, settings: Settings, database: Database | None = None) -> Services:
         http = HttpSession(timeout=settings.http_timeout_seconds)
+        fence = UrlFence(allow_private=settings.reaches_private_urls, require_https=settings.env == "production")
         return cls(
             settings=settings,
             database=database or Database(settings.database_url),
             http=http,
-            platform_keys=PlatformKeyCache(http),
+            platform_keys=PlatformKeyCache(http, fence),
             providers=build_providers(http, settings),
             ags=AgsClient(http, AccessTokens(http)),
             directory=PlatformDirectory(settings.config_cache_seconds),
             login_states=LoginStates(settings.secret_key, settings.login_state_ttl_seconds),
             callback_configs=ActivityConfigs(settings.config_cache_seconds),
+            fence=fence,
         )
 
 

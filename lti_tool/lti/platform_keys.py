@@ -18,6 +18,10 @@ import requests
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
+from lti_tool.outbound import BlockedUrl
+from lti_tool.outbound import UrlFence
+from lti_tool.outbound import fenced_request
+
 DEFAULT_MAX_AGE = 300.0
 MAX_MAX_AGE = 24 * 3600.0
 # An attacker can put any kid in a token header; cap the re-fetches it can cause per key-set URL.
@@ -37,8 +41,10 @@ class _CachedKeySet:
 
 
 class PlatformKeyCache:
-    def __init__(self, http: requests.Session) -> None:
+    def __init__(self, http: requests.Session, fence: UrlFence | None = None) -> None:
         self._http = http
+        # Key-set URLs come from registrations, and a dynamic one was named by the platform itself.
+        self._fence = fence or UrlFence()
         self._lock = threading.Lock()
         self._entries: dict[str, _CachedKeySet] = {}
 
@@ -77,10 +83,13 @@ class PlatformKeyCache:
 
     def _refresh(self, key_set_url: str, previous: _CachedKeySet | None) -> _CachedKeySet:
         try:
-            response = self._http.get(key_set_url, headers={"Accept": "application/json"})
-            response.raise_for_status()
+            response = fenced_request(self._http, self._fence, "GET", key_set_url,
+                                      headers={"Accept": "application/json"})
+            if not response.ok:
+                raise PlatformKeyError(f"cannot fetch the platform's key set from {key_set_url}: HTTP "
+                                       f"{response.status_code}")
             keys = _parse_key_set(response.json())
-        except (requests.RequestException, ValueError) as exc:
+        except (BlockedUrl, ValueError) as exc:
             raise PlatformKeyError(f"cannot fetch the platform's key set from {key_set_url}: {exc}") from exc
         entry = _CachedKeySet(
             keys=keys,

@@ -11,6 +11,7 @@ from lti_tool.http import HttpSession
 from lti_tool.lti.platform_keys import REFETCH_BUDGET
 from lti_tool.lti.platform_keys import PlatformKeyCache
 from lti_tool.lti.platform_keys import PlatformKeyError
+from lti_tool.outbound import UrlFence
 
 URL = "https://lms.example/jwks"
 
@@ -24,7 +25,7 @@ KEY_A, KEY_B = _jwk("a"), _jwk("b")
 
 @pytest.fixture
 def cache():
-    return PlatformKeyCache(HttpSession(timeout=3))
+    return PlatformKeyCache(HttpSession(timeout=3), UrlFence(allow_private=True, require_https=False))
 
 
 @responses.activate
