@@ -19,6 +19,7 @@ from lti_tool import keys as tool_keys
 from lti_tool import migrate
 from lti_tool import serving
 from lti_tool.admin import cli as admin_cli
+from lti_tool.admin import registrations_cli
 from lti_tool.config import ConfigError
 from lti_tool.config import Settings
 from lti_tool.config import describe_settings
@@ -425,6 +426,8 @@ def db_upgrade() -> None:
 
 main.add_command(admin_cli.admin)
 
+
+main.add_command(registrations_cli.registrations)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

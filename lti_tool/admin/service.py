@@ -16,12 +16,14 @@ from sqlalchemy import orm
 
 from lti_tool.activities import add_speechace_assessment
 from lti_tool.db import utcnow
+from lti_tool.lti import registration_approval
 from lti_tool.models import Assessment
 from lti_tool.models import Attempt
 from lti_tool.models import DeploymentStatus
 from lti_tool.models import LtiDeployment
 from lti_tool.models import LtiRegistration
 from lti_tool.models import ProviderAccount
+from lti_tool.models import ReviewStatus
 from lti_tool.models import ScoreSubmission
 from lti_tool.models import SubmissionStatus
 from lti_tool.providers.speechace import split_share_link
@@ -145,7 +147,7 @@ def change_deployment(session: orm.Session, scope: AdminScope, deployment_pk: in
 
 # --- registrations -----------------------------------------------------------------------------------------------
 
-REGISTRATION_ACTIONS = {"activate": True, "deactivate": False}
+REGISTRATION_ACTIONS = {"activate": True, "deactivate": False, "approve": True, "reject": False}
 
 
 def list_registrations(session: orm.Session, scope: AdminScope) -> list[LtiRegistration]:
@@ -176,7 +178,11 @@ def change_registration(session: orm.Session, scope: AdminScope, registration_pk
     if not scope.is_installation:
         raise Forbidden("Only the tool's administrators can activate or deactivate a registration.")
     if action not in REGISTRATION_ACTIONS:
-        raise BadInput(f"Unknown action {action!r}: use activate or deactivate.")
+        raise BadInput(f"Unknown action {action!r}: use approve, reject, activate or deactivate.")
+    if action in {"approve", "reject"}:
+        return registration_approval.review(session, registration.id, approve=action == "approve")
+    if action == "activate" and registration.review_status != ReviewStatus.APPROVED.value:
+        raise BadInput("This registration has not been approved: approve it instead.")
     registration.is_active = REGISTRATION_ACTIONS[action]
     return registration
 

@@ -46,13 +46,16 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 PUBLIC_ENDPOINTS = frozenset({"admin.login"})
 LOGIN_FAILED = "Unknown username or wrong password."
 # Changes that take something away from a school: asked again ("Are you sure?") before they happen.
-NEEDS_CONFIRMATION = frozenset({"deployment-disable", "registration-deactivate", "assessment-deactivate"})
+NEEDS_CONFIRMATION = frozenset({"deployment-disable", "registration-deactivate", "registration-reject",
+                                "assessment-deactivate"})
 CONFIRM_FIELD = "confirmed"
 # What a page says after a change; the redirect names the message, so no user input is reflected.
 NOTICES = {
     "deployment-approve": "Deployment approved: launches through it are accepted.",
     "deployment-disable": "Deployment disabled: launches through it are refused.",
     "registration-activate": "Registration activated.",
+    "registration-approve": "Registration approved: launches through it are accepted.",
+    "registration-reject": "Registration rejected: its launches stay refused.",
     "registration-deactivate": "Registration deactivated: its logins, launches and grade passback are refused.",
     "assessment-added": "Assessment added. Its key is stored on the server and shown masked.",
     "assessment-key": "Key replaced. The old key is no longer used.",

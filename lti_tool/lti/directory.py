@@ -22,8 +22,12 @@ from lti_tool.lti.errors import LaunchError
 from lti_tool.models import DeploymentStatus
 from lti_tool.models import LtiDeployment
 from lti_tool.models import LtiRegistration
+from lti_tool.models import ReviewStatus
 
 DISABLED_REGISTRATION = "The tool's registration with this platform has been disabled by an admin."
+AWAITING_APPROVAL = ("This LMS registered the tool, and the registration is waiting for the tool administrator's "
+                     "approval. Tool administrator: approve it on the admin page (Registrations) or with "
+                     "lti-tool registrations approve. Launches work as soon as it is approved.")
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ class PlatformDirectory:
         found: ActiveRegistration | None = self._get(key)
         if found is None:
             row = session.get(LtiRegistration, registration_id)
+            if row is not None and row.review_status == ReviewStatus.PENDING.value:
+                raise LaunchError(403, AWAITING_APPROVAL, title="Waiting for the tool administrator")
             if row is None or not row.is_active:
                 raise LaunchError(403, DISABLED_REGISTRATION)
             found = ActiveRegistration.of(row)
@@ -119,7 +125,13 @@ def _find_registration(session: orm.Session, issuer: str, client_id: str | None,
         query = query.where(LtiRegistration.uuid == registration_uuid)
     if client_id:
         query = query.where(LtiRegistration.client_id == client_id)
-    candidates = list(session.scalars(query.limit(2)))
+    found = list(session.scalars(query.limit(20)))
+    # Registrations waiting for review (or rejected) never make an approved one ambiguous: anyone can add one.
+    candidates = [row for row in found if row.review_status == ReviewStatus.APPROVED.value]
+    if not candidates and any(row.review_status == ReviewStatus.PENDING.value for row in found):
+        raise LaunchError(403, AWAITING_APPROVAL, title="Waiting for the tool administrator")
+    if not candidates and found:
+        raise LaunchError(403, DISABLED_REGISTRATION)
     if not candidates:
         described = f"{issuer!r}" + (f" with client_id {client_id!r}" if client_id else "")
         raise LaunchError(400, f"This tool is not registered with the platform {described}. An LMS admin must "

@@ -15,9 +15,15 @@ from sqlalchemy import orm
 from lti_tool.config import Settings
 from lti_tool.db import upsert
 from lti_tool.db import utcnow
+from lti_tool.lti import registration_approval
 from lti_tool.models import DeploymentStatus
 from lti_tool.models import LtiDeployment
 from lti_tool.models import LtiRegistration
+from lti_tool.models import ReviewStatus
+from lti_tool.outbound import BlockedUrl
+from lti_tool.outbound import FetchedAnswer
+from lti_tool.outbound import UrlFence
+from lti_tool.outbound import fenced_request
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +39,10 @@ SCOPES = (
     "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly",
 )
 CLAIMS = ("iss", "sub", "name", "given_name", "family_name", "email")
+# What the LMS admin sees when a fetch failed or was refused: the detail (which can describe the tool's own
+# network) goes to the log only.
+UNREADABLE_PLATFORM = ("The tool could not read the platform's registration details. Check the registration URL; "
+                       "the tool administrator can find the reason in the tool's log.")
 
 
 class RegistrationError(Exception):
@@ -75,10 +85,15 @@ class PlatformDetails:
 
 
 def register_platform(session: orm.Session, details: PlatformDetails, registered_via: str,
-                      deployment_ids: list[str] | tuple[str, ...] = (), approve: bool = True) -> LtiRegistration:
-    """Create or update the registration for (issuer, client_id) and record its known deployments."""
+                      deployment_ids: list[str] | tuple[str, ...] = (), approve: bool = True,
+                      review: ReviewStatus = ReviewStatus.APPROVED) -> LtiRegistration:
+    """Create or update the registration for (issuer, client_id) and record its known deployments.
+
+    A registration under review (``review`` pending) is stored inactive, and so are its deployments.
+    """
     for url in (details.auth_login_url, details.auth_token_url, details.key_set_url):
         _require_http_url(url)
+    approved = review == ReviewStatus.APPROVED
     registration_pk = upsert(session, LtiRegistration, ["issuer", "client_id"], {
         "issuer": details.issuer,
         "client_id": details.client_id,
@@ -90,9 +105,10 @@ def register_platform(session: orm.Session, details: PlatformDetails, registered
         "product_family_code": details.product_family_code,
         "registered_via": registered_via,
         "scopes": list(details.scopes),
-        "is_active": True,
+        "is_active": approved,
+        "review_status": review.value,
     })
-    status = DeploymentStatus.ACTIVE if approve else DeploymentStatus.PENDING
+    status = DeploymentStatus.ACTIVE if approve and approved else DeploymentStatus.PENDING
     for deployment_id in deployment_ids:
         existing = session.scalar(sa.select(LtiDeployment.id).where(
             LtiDeployment.registration_id == registration_pk, LtiDeployment.deployment_id == deployment_id))
@@ -133,19 +149,39 @@ def tool_registration_request(urls: ToolUrls, product_family_code: str | None) -
     }
 
 
-def dynamic_registration(session: orm.Session, http: requests.Session, urls: ToolUrls, openid_configuration: str,
-                         registration_token: str | None, auto_approve: bool) -> tuple[LtiRegistration, list[str]]:
+def dynamic_registration(session: orm.Session, http: requests.Session, fence: UrlFence, urls: ToolUrls,
+                         openid_configuration: str, registration_token: str | None, auto_approve: bool,
+                         invitation_token: str | None = None) -> tuple[LtiRegistration, list[str]]:
     """Run LTI Dynamic Registration: read the platform's configuration, register, store the result.
 
+    Without an invitation the registration is stored pending (a tool admin decides); through a valid invitation it
+    is active at once, with the deployment the platform reported. The platform is only reached within ``fence``,
+    and before anything is written (no outbound HTTP while a write is pending).
+
     :return: the registration and the deployment ids the platform reported.
-    :raise RegistrationError: the platform's answers are missing, malformed or inconsistent.
+    :raise RegistrationError: the invitation is not usable, or the platform's answers are missing, malformed,
+        inconsistent or out of the fence's bounds.
     """
     _require_http_url(openid_configuration, error=RegistrationError(400, "openid_configuration is not a URL."))
+    if invitation_token is not None and registration_approval.usable_invitation(session, invitation_token) is None:
+        raise RegistrationError(403, "This invitation link has expired or was already used. Ask the tool "
+                                     "administrator for a new one.")
+    session.rollback()  # the invitation check's lock must not be held while the platform is called
     auth = {"Authorization": f"Bearer {registration_token}"} if registration_token else {}
-    platform = _get_json(http, openid_configuration, auth)
+    platform = _get_json(http, fence, openid_configuration, auth)
     _check_platform_configuration(platform, openid_configuration)
+    registration_endpoint = str(platform["registration_endpoint"])
+    # The registration endpoint is where the tool posts its own URLs and receives the client_id: it must be served
+    # by the same site that served the configuration (Moodle and Canvas both do so; Canvas's *issuer* is shared by
+    # all of its schools and says nothing about the school's host, so the issuer's origin cannot be the rule).
+    if _origin(registration_endpoint) != _origin(openid_configuration):
+        log.warning("dynamic registration: registration_endpoint %s is not on the origin of %s",
+                    registration_endpoint, openid_configuration)
+        raise RegistrationError(400, "The platform's registration endpoint is not on the same site as its "
+                                     "configuration.")
     product = (platform.get(LTI_PLATFORM_CONFIGURATION) or {}).get("product_family_code")
-    answer = _post_json(http, platform["registration_endpoint"], tool_registration_request(urls, product), auth)
+    invited = invitation_token is not None
+    answer = _post_json(http, fence, registration_endpoint, tool_registration_request(urls, product), auth)
     client_id = answer.get("client_id")
     if not isinstance(client_id, str) or not client_id:
         raise RegistrationError(502, "The platform's registration response has no client_id.")
@@ -160,9 +196,36 @@ def dynamic_registration(session: orm.Session, http: requests.Session, urls: Too
         product_family_code=product, scopes=tuple(granted),
     )
     deployments = [str(deployment_id)] if deployment_id else []
-    registration = register_platform(session, details, "dynamic", deployments, approve=auto_approve)
-    log.info("dynamic registration with %s: client_id=%s deployments=%s", details.issuer, client_id, deployments)
+    if invited:
+        registration = register_platform(session, details, "dynamic", deployments, approve=True)
+        if not registration_approval.mark_used(session, str(invitation_token), registration):
+            raise RegistrationError(403, "This invitation link has expired or was already used. Ask the tool "
+                                         "administrator for a new one.")
+    else:
+        _refuse_takeover(session, details)
+        try:
+            registration_approval.replace_pending(session, details.issuer)
+        except registration_approval.ApprovalError as exc:
+            raise RegistrationError(429, str(exc)) from exc
+        registration = register_platform(session, details, "dynamic", deployments, approve=auto_approve,
+                                         review=ReviewStatus.PENDING)
+    log.info("dynamic registration with %s: client_id=%s deployments=%s %s", details.issuer, client_id,
+             deployments, "invited" if invited else "pending review")
     return registration, deployments
+
+
+def _refuse_takeover(session: orm.Session, details: PlatformDetails) -> None:
+    """An uninvited registration never changes one a tool admin approved (its keys and URLs are the school's)."""
+    existing = session.scalar(sa.select(LtiRegistration.review_status).where(
+        LtiRegistration.issuer == details.issuer, LtiRegistration.client_id == details.client_id))
+    if existing is not None and existing != ReviewStatus.PENDING.value:
+        raise RegistrationError(409, "The tool is already registered with this platform. To change that "
+                                     "registration, ask the tool administrator for an invitation link.")
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc.lower()
 
 
 def _check_platform_configuration(platform: dict[str, Any], openid_configuration: str) -> None:
@@ -185,26 +248,29 @@ def _check_platform_configuration(platform: dict[str, Any], openid_configuration
         _require_http_url(str(platform[name]), error=RegistrationError(502, f"The platform's {name} is not a URL."))
 
 
-def _get_json(http: requests.Session, url: str, headers: dict[str, str]) -> dict[str, Any]:
+def _get_json(http: requests.Session, fence: UrlFence, url: str, headers: dict[str, str]) -> dict[str, Any]:
+    return _json_object(_fenced(http, fence, "GET", url, headers={**headers, "Accept": "application/json"}),
+                        "configuration")
+
+
+def _post_json(http: requests.Session, fence: UrlFence, url: str, body: dict[str, Any],
+               headers: dict[str, str]) -> dict[str, Any]:
+    return _json_object(_fenced(http, fence, "POST", url, json=body,
+                                headers={**headers, "Accept": "application/json"}), "registration response")
+
+
+def _fenced(http: requests.Session, fence: UrlFence, method: str, url: str, **kwargs: Any) -> FetchedAnswer:
     try:
-        response = http.get(url, headers={**headers, "Accept": "application/json"})
-    except requests.RequestException as exc:
-        raise RegistrationError(502, f"Cannot reach the platform's configuration at {url}: {exc}") from exc
-    return _json_object(response, "configuration")
+        return fenced_request(http, fence, method, url, **kwargs)
+    except BlockedUrl as exc:
+        log.warning("dynamic registration: %s", exc)
+        raise RegistrationError(502, UNREADABLE_PLATFORM) from exc
 
 
-def _post_json(http: requests.Session, url: str, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
-    try:
-        response = http.post(url, json=body, headers={**headers, "Accept": "application/json"})
-    except requests.RequestException as exc:
-        raise RegistrationError(502, f"Cannot reach the platform's registration endpoint {url}: {exc}") from exc
-    return _json_object(response, "registration response")
-
-
-def _json_object(response: requests.Response, what: str) -> dict[str, Any]:
+def _json_object(response: FetchedAnswer, what: str) -> dict[str, Any]:
     if not response.ok:
-        raise RegistrationError(502, f"The platform refused: its {what} answered HTTP {response.status_code} "
-                                     f"{response.text[:300]!r}.")
+        # The status helps the LMS admin (401: the registration token was used); the body is never shown.
+        raise RegistrationError(502, f"The platform refused: its {what} answered HTTP {response.status_code}.")
     try:
         body = response.json()
     except ValueError as exc:
@@ -215,8 +281,12 @@ def _json_object(response: requests.Response, what: str) -> dict[str, Any]:
 
 
 def _require_http_url(url: str, error: Exception | None = None) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
+    try:
+        parts = urlsplit(url)
+        netloc_ok = bool(parts.hostname)
+    except ValueError:
+        netloc_ok = False
+    if not netloc_ok or parts.scheme not in {"http", "https"}:
         raise error or ValueError(f"not an http(s) URL: {url!r}")
 
 

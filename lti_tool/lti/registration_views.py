@@ -24,23 +24,36 @@ bp = Blueprint("lti_registration", __name__, url_prefix="/lti")
 
 @bp.get("/register")
 def register() -> str | tuple[str, int]:
+    """Dynamic registration without an invitation: the platform is recorded, pending the tool admin's approval."""
+    return _register(invitation_token=None)
+
+
+@bp.get("/register/invitation/<token>")
+def register_by_invitation(token: str) -> str | tuple[str, int]:
+    """Dynamic registration through a tool admin's invitation: active at once."""
+    return _register(invitation_token=token)
+
+
+def _register(invitation_token: str | None) -> str | tuple[str, int]:
     services = get_services()
     urls = ToolUrls.from_settings(services.settings)
     openid_configuration = request.args.get("openid_configuration")
     if not openid_configuration:
-        return render_template("lti/register_info.html", urls=urls)
+        return render_template("lti/register_info.html", urls=urls, invited=invitation_token is not None)
     session = get_session()
     try:
         registration, deployments = dynamic_registration(
-            session, services.http, urls, openid_configuration, request.args.get("registration_token"),
-            auto_approve=services.settings.auto_approve_deployments)
+            session, services.http, services.fence, urls, openid_configuration,
+            request.args.get("registration_token"), auto_approve=services.settings.auto_approve_deployments,
+            invitation_token=invitation_token)
     except RegistrationError as error:
         session.rollback()
-        log.warning("dynamic registration from %s failed: %s", openid_configuration, error.reason)
+        log.warning("dynamic registration failed (HTTP %s): %s", error.status, error.reason)
         return render_template("lti/register_failed.html", reason=error.reason), error.status
     session.commit()
+    services.configuration_changed()
     return render_template("lti/registered.html", registration=registration, deployments=deployments,
-                           approved=services.settings.auto_approve_deployments)
+                           approved=registration.is_active)
 
 
 @bp.get("/config/canvas.json")

@@ -15,6 +15,7 @@ from lti_tool.models.assessment import SubmissionStatus
 from lti_tool.models.audit import AdminAuditEntry
 from lti_tool.models.audit import LoginThrottle
 from lti_tool.models.breaker import PlatformBreaker
+from lti_tool.models.invitation import RegistrationInvitation
 from lti_tool.models.keys import ServiceAccessToken
 from lti_tool.models.keys import ToolKey
 from lti_tool.models.lti import DeploymentStatus
@@ -25,6 +26,7 @@ from lti_tool.models.lti import LtiMembership
 from lti_tool.models.lti import LtiRegistration
 from lti_tool.models.lti import LtiResourceLink
 from lti_tool.models.lti import LtiUser
+from lti_tool.models.lti import ReviewStatus
 
 __all__ = [
     "Activity",
@@ -46,7 +48,9 @@ __all__ = [
     "LtiUser",
     "PlatformBreaker",
     "ProviderAccount",
+    "RegistrationInvitation",
     "Result",
+    "ReviewStatus",
     "ScoreSubmission",
     "ServiceAccessToken",
     "SubmissionStatus",

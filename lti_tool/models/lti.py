@@ -44,12 +44,22 @@ class LtiRegistration(Base):
     registered_via: Mapped[str] = mapped_column(sa.String(20), default="manual")
     scopes: Mapped[list[str]] = mapped_column(default=list)
     is_active: Mapped[bool] = mapped_column(default=True)
+    # A platform that registered itself without an invitation waits (is_active false) for a tool admin's decision.
+    review_status: Mapped[str] = mapped_column(sa.String(20), default="approved", server_default="approved")
     datetime_created: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     deployments: Mapped[list[LtiDeployment]] = orm.relationship(back_populates="registration")
 
     def __repr__(self) -> str:
         return f"<LtiRegistration {self.id} {self.issuer} client_id={self.client_id}>"
+
+
+class ReviewStatus(enum.StrEnum):
+    """A registration's standing with the tool admin: only an approved one can be active."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
 
 
 class DeploymentStatus(enum.StrEnum):

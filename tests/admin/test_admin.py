@@ -16,6 +16,7 @@ from lti_tool.models import DeploymentStatus
 from lti_tool.models import LtiDeployment
 from lti_tool.models import LtiLaunch
 from lti_tool.models import LtiRegistration
+from lti_tool.models import ReviewStatus
 from lti_tool.sandbox.browser import FormBrowser
 from tests.admin.conftest import ADMIN_PAGES
 from tests.admin.conftest import INSTRUCTOR_ROLE
@@ -234,6 +235,25 @@ def test_registrations_list_and_deactivation_refuses_launches(admin_client, conn
     assert FormBrowser().get(connected.launch_url()).status_code == 200
     with database.session() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(LtiLaunch)) == 1
+
+
+@pytest.mark.parametrize("decision", ["approve", "reject"])
+def test_a_pending_registration_is_approved_or_rejected_on_the_admin_page(admin_client, connected, database,
+                                                                          decision):
+    registration = connected.registration
+    with database.session() as session:
+        row = session.get(LtiRegistration, registration.id)
+        row.review_status, row.is_active = ReviewStatus.PENDING.value, False
+    assert FormBrowser().get(connected.launch_url()).status_code == 403
+    page = text(admin_client.get("/admin/registrations"))
+    assert "waiting for approval" in page and f"/admin/registrations/{registration.id}/activate" not in page
+    act = submit_confirmed if decision == "reject" else submit
+    assert act(admin_client, page, f"/admin/registrations/{registration.id}/{decision}").status_code == 303
+    with database.session() as session:
+        row = session.get(LtiRegistration, registration.id)
+        assert (row.review_status, row.is_active) == (
+            ("approved", True) if decision == "approve" else ("rejected", False))
+    assert FormBrowser().get(connected.launch_url()).status_code == (200 if decision == "approve" else 403)
 
 
 def test_an_admin_change_clears_the_process_cache_at_once(admin_client, connected):

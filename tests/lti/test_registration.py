@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 
 import pytest
 import requests
 import sqlalchemy as sa
 
+from lti_tool.db import utcnow
+from lti_tool.lti import registration_approval
+from lti_tool.lti.registration import UNREADABLE_PLATFORM
 from lti_tool.models import DeploymentStatus
 from lti_tool.models import LtiDeployment
 from lti_tool.models import LtiRegistration
+from lti_tool.models import RegistrationInvitation
+from lti_tool.models import ReviewStatus
 from lti_tool.sandbox.browser import FormBrowser
 
 
@@ -18,10 +24,22 @@ def _register(platform, tool_server) -> requests.Response:
     return FormBrowser().get(platform.begin_dynamic_registration(f"{tool_server.url}/lti/register"))
 
 
-def test_dynamic_registration_round_trip(app, platform, tool_server, database):
+def _invite(database, expires=dt.timedelta(days=7)) -> str:
+    with database.session() as session:
+        return registration_approval.create_invitation(session, expires, created_by="test").token
+
+
+def _launch_status(platform, client) -> requests.Response:
+    course = platform.add_default_course()
+    launch = platform.begin_launch(client.client_id, course.learner, course.context_id, resource_link_id="r1")
+    return FormBrowser().get(launch)
+
+
+def test_uninvited_registration_waits_for_the_tool_admin_then_launches(app, platform, tool_server, database):
     response = _register(platform, tool_server)
     assert response.status_code == 200, response.text[:500]
     assert 'data-testid="registration-done"' in response.text
+    assert 'data-testid="registration-pending"' in response.text
     assert "org.imsglobal.lti.close" in response.text
     (client,) = platform.tools.values()
     assert client.oidc_initiation_url == f"{tool_server.url}/lti/login"
@@ -33,23 +51,84 @@ def test_dynamic_registration_round_trip(app, platform, tool_server, database):
         assert registration.auth_token_url == platform.url("/token")
         assert registration.key_set_url == platform.url("/jwks")
         assert registration.registered_via == "dynamic"
+        assert (registration.review_status, registration.is_active) == (ReviewStatus.PENDING, False)
         assert "https://purl.imsglobal.org/spec/lti-ags/scope/score" in registration.scopes
         deployment = session.scalars(sa.select(LtiDeployment)).one()
         assert deployment.deployment_id == client.deployment_id
-        assert deployment.status == DeploymentStatus.PENDING  # the tool's admin has the last word
-        deployment.status = DeploymentStatus.ACTIVE.value
+        assert deployment.status == DeploymentStatus.PENDING
+        registration_pk = registration.id
 
-    course = platform.add_default_course()
-    launch = platform.begin_launch(client.client_id, course.learner, course.context_id, resource_link_id="r1")
-    assert FormBrowser().get(launch).status_code == 200
+    refused = _launch_status(platform, client)
+    assert refused.status_code == 403
+    assert "waiting for the tool administrator" in html.unescape(refused.text).lower()
+
+    with database.session() as session:
+        registration_approval.review(session, registration_pk, approve=True)
+    app.extensions["lti_tool.services"].configuration_changed()
+    assert _launch_status(platform, client).status_code == 200
+    with database.session() as session:
+        assert session.scalars(sa.select(LtiDeployment.status)).one() == DeploymentStatus.ACTIVE
+
+
+def test_a_rejected_registration_stays_refused(app, platform, tool_server, database):
+    assert _register(platform, tool_server).status_code == 200
+    (client,) = platform.tools.values()
+    with database.session() as session:
+        registration_approval.review(session, session.scalars(sa.select(LtiRegistration.id)).one(), approve=False)
+    app.extensions["lti_tool.services"].configuration_changed()
+    refused = _launch_status(platform, client)
+    assert refused.status_code == 403
+    assert "disabled" in html.unescape(refused.text)
 
 
 @pytest.mark.parametrize("settings_overrides", [{"auto_approve_deployments": True}])
-def test_dynamic_registration_with_auto_approval_activates_the_deployment(app, platform, tool_server, database,
-                                                                          settings_overrides):
+def test_auto_approval_does_not_approve_a_registration_nobody_invited(app, platform, tool_server, database,
+                                                                      settings_overrides):
     assert _register(platform, tool_server).status_code == 200
     with database.session() as session:
-        assert session.scalars(sa.select(LtiDeployment.status)).one() == DeploymentStatus.ACTIVE
+        assert session.scalars(sa.select(LtiDeployment.status)).one() == DeploymentStatus.PENDING
+        assert session.scalars(sa.select(LtiRegistration.is_active)).one() is False
+
+
+def test_a_stranger_registering_again_replaces_its_pending_request(app, platform, tool_server, database):
+    for _ in range(4):
+        assert _register(platform, tool_server).status_code == 200
+    with database.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(LtiRegistration)) == 1
+        assert session.scalar(sa.select(sa.func.count()).select_from(LtiDeployment)) == 1
+
+
+def test_an_invitation_registers_active_at_once_and_only_once(app, platform, tool_server, database):
+    token = _invite(database)
+    url = f"{tool_server.url}/lti/register/invitation/{token}"
+    first = FormBrowser().get(platform.begin_dynamic_registration(url))
+    assert first.status_code == 200, first.text[:500]
+    assert 'data-testid="registration-pending"' not in first.text
+    (client,) = platform.tools.values()
+    assert _launch_status(platform, client).status_code == 200
+    again = FormBrowser().get(platform.begin_dynamic_registration(url))
+    assert again.status_code == 403
+    assert "already used" in html.unescape(again.text)
+    with database.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(LtiRegistration)) == 1
+        invitation = session.scalars(sa.select(RegistrationInvitation)).one()
+        assert invitation.used_at is not None and invitation.token_hash != token  # only its hash is kept
+
+
+@pytest.mark.parametrize("token_kind", ["expired", "unknown"])
+def test_an_expired_or_unknown_invitation_is_refused_before_the_platform_is_called(app, platform, tool_server,
+                                                                                   database, token_kind):
+    token = _invite(database, expires=dt.timedelta(seconds=1)) if token_kind == "expired" else "no-such-token"
+    if token_kind == "expired":
+        with database.session() as session:
+            session.execute(sa.update(RegistrationInvitation).values(
+                expires_at=utcnow() - dt.timedelta(minutes=1)))
+    url = f"{tool_server.url}/lti/register/invitation/{token}"
+    response = FormBrowser().get(platform.begin_dynamic_registration(url))
+    assert response.status_code == 403
+    assert not platform.tools
+    with database.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(LtiRegistration)) == 0
 
 
 def test_reused_registration_token_is_refused_and_stores_nothing(app, platform, tool_server, database):
@@ -72,12 +151,31 @@ def test_issuer_not_matching_the_configuration_url_is_refused(app, platform, too
         assert session.scalar(sa.select(sa.func.count()).select_from(LtiRegistration)) == 0
 
 
-def test_unreachable_configuration_gives_a_clear_page(app, tool_server):
+def test_unreachable_configuration_gives_one_generic_page(app, tool_server):
     response = requests.get(f"{tool_server.url}/lti/register",
                             params={"openid_configuration": "http://127.0.0.1:9/nothing", "registration_token": "t"},
                             timeout=10)
     assert response.status_code == 502
-    assert "Cannot reach" in html.unescape(response.text)
+    assert UNREADABLE_PLATFORM in html.unescape(response.text)
+    assert "127.0.0.1:9" not in html.unescape(response.text) and "refused" not in response.text.lower()
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "not a url", "ftp://example.org/x"])
+def test_a_malformed_configuration_url_is_a_400(app, tool_server, url):
+    response = requests.get(f"{tool_server.url}/lti/register",
+                            params={"openid_configuration": url, "registration_token": "t"}, timeout=10)
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("settings_overrides", [{"allow_private_urls": False}])
+def test_with_private_urls_disallowed_the_emulated_lms_on_loopback_is_never_contacted(
+        app, platform, tool_server, database, settings_overrides):
+    response = _register(platform, tool_server)
+    assert response.status_code == 502
+    assert UNREADABLE_PLATFORM in html.unescape(response.text)
+    assert not platform.tools
+    with database.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(LtiRegistration)) == 0
 
 
 def test_register_without_parameters_explains_what_to_paste(app, tool_server):

@@ -1,7 +1,7 @@
 """admin audit log and login throttle: who changed what on the admin pages; failed logins shared by all processes
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0008
 Create Date: 2026-12-02 22:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import lti_tool.db
 
 revision = '0009'
-down_revision = '0006'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
