@@ -264,7 +264,7 @@ def callback_targets(settings: Settings, attempts: list[AttemptKeys]) -> dict[in
     targets = {}
     for keys in attempts:
         url = provider.callback_url(Attempt(context_id=keys.context_id, resource_link_id=keys.resource_link_id,
-                                            user_id=keys.user_id, activity_id=keys.activity_id))
+                                            user_id=keys.user_id, activity_id=keys.activity_id), keys.sub)
         parts = urlsplit(url)
         targets[keys.attempt_id] = f"{parts.path}?{parts.query}"
     return targets

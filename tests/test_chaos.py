@@ -53,8 +53,9 @@ def test_an_outage_and_two_crashes_lose_nothing_and_send_every_grade_once(outage
         sum(figures["callback_answers"].values()) == 200  # a callback the killed process had stored is a duplicate
     assert (figures["lost"], figures["wrong"], figures["duplicated"]) == ([], [], [])
     assert figures["drained"]
-    # The worker died with sends in flight; the LMS stored them, and their resends under the same timestamp were
-    # refused (409) and counted as delivered instead of being stored a second time.
-    assert figures["score_posts_refused_by_status"].get("409", 0) >= 1
+    # Whether the kill lands between the LMS storing a score and the worker recording it is up to timing: when it
+    # does, the resend under the same timestamp is refused (409) and counted as delivered — "duplicated" above
+    # stays empty either way. tests/grading/test_resend.py drives that window deterministically.
+    assert set(figures["score_posts_refused_by_status"]) <= {"409"}
     # 6 s down: before the breakers open, a few failures per worker; then at most one probe per Retry-After.
     assert figures["requests_to_down_lms"] < 60
