@@ -25,7 +25,6 @@ import statistics
 import sys
 import tempfile
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from harness import GunicornConfig
 from harness import create_lms
 from harness import free_port
 from harness import fresh_database_url
+from harness import installed_versions
 from harness import prepare_tool_database
 from harness import tool_environment
 from launch_throughput import LoadGenPool
@@ -65,13 +65,7 @@ class AppConfig(GunicornConfig):
 
 
 def versions() -> dict[str, str]:
-    found = {}
-    for name in VERSIONS:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "not installed"
-    return found
+    return installed_versions(VERSIONS)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

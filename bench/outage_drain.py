@@ -31,7 +31,6 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +46,7 @@ from harness import RESULTS_DIR
 from harness import Gunicorn
 from harness import GunicornConfig
 from harness import free_port
+from harness import installed_versions
 from harness import tool_environment
 
 from lti_tool.config import load_settings
@@ -153,13 +153,7 @@ def same(grade: float | None, expected: float) -> bool:
 
 
 def versions() -> dict[str, str]:
-    found = {}
-    for name in VERSIONS:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "not installed"
-    return found
+    return installed_versions(VERSIONS)
 
 
 def run_outage(plan: OutagePlan) -> dict[str, Any]:

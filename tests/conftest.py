@@ -98,6 +98,15 @@ def _empty(database: Database) -> None:
 
 
 @pytest.fixture
+def env(database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Database:
+    """The ``LTI_TOOL_*`` variables that point the ``lti-tool`` command at the test database."""
+    for name, value in {"LTI_TOOL_ENV": "testing", "LTI_TOOL_DATABASE_URL": database.url,
+                        "LTI_TOOL_DATA_DIR": str(tmp_path)}.items():
+        monkeypatch.setenv(name, value)
+    return database
+
+
+@pytest.fixture
 def tool_server() -> Iterator[LiveServer]:
     server = LiveServer()
     yield server

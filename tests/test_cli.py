@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
@@ -11,14 +10,6 @@ from lti_tool.db import Database
 from lti_tool.models import DeploymentStatus
 from lti_tool.models import LtiDeployment
 from lti_tool.models import ToolKey
-
-
-@pytest.fixture
-def env(database, tmp_path, monkeypatch):
-    for name, value in {"LTI_TOOL_ENV": "testing", "LTI_TOOL_DATABASE_URL": database.url,
-                        "LTI_TOOL_DATA_DIR": str(tmp_path)}.items():
-        monkeypatch.setenv(name, value)
-    return database
 
 
 def run(*args: str):

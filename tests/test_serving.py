@@ -23,14 +23,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def env(database, tmp_path, monkeypatch):
-    for name, value in {"LTI_TOOL_ENV": "testing", "LTI_TOOL_DATABASE_URL": database.url,
-                        "LTI_TOOL_DATA_DIR": str(tmp_path)}.items():
-        monkeypatch.setenv(name, value)
-    return database
-
-
-@pytest.fixture
 def served(env, monkeypatch):
     """Run `lti-tool serve` up to the point where gunicorn would start; return what it was asked for."""
     calls: list[serving.ServeOptions] = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
@@ -14,14 +13,6 @@ from lti_tool.models import LoginThrottle
 from lti_tool.models.admin import ToolAdmin
 
 PASSWORD = "a long enough password"
-
-
-@pytest.fixture
-def env(database, tmp_path, monkeypatch):
-    for name, value in {"LTI_TOOL_ENV": "testing", "LTI_TOOL_DATABASE_URL": database.url,
-                        "LTI_TOOL_DATA_DIR": str(tmp_path)}.items():
-        monkeypatch.setenv(name, value)
-    return database
 
 
 def run(*args: str, stdin: str | None = None):
