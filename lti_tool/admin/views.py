@@ -3,6 +3,7 @@ form, call one service function and render, or redirect after a change (POST, re
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -37,6 +38,7 @@ from lti_tool.admin.service import BadInput
 from lti_tool.admin.service import Forbidden
 from lti_tool.admin.service import NotFound
 from lti_tool.db import get_session
+from lti_tool.lti import registration_approval
 from lti_tool.models import SubmissionStatus
 from lti_tool.services import get_services
 
@@ -173,6 +175,25 @@ def change_deployment(deployment_pk: int, action: str) -> ResponseReturnValue:
 @bp.get("/registrations")
 def registrations() -> ResponseReturnValue:
     return _registrations_page()
+
+
+@bp.post("/registrations/invitations")
+def create_invitation() -> ResponseReturnValue:
+    """A single-use registration URL for an LMS admin, shown once (only its hash is stored). Tool admins only: an
+    invitation admits a new school to the installation."""
+    if not g.admin.scope.is_installation:
+        return _registrations_page("Only the tool's administrators can invite a platform.", 403)
+    days = request.form.get("expires_days", "7").strip()
+    if not days.isdigit() or not 1 <= int(days) <= 90:
+        return _registrations_page("An invitation lasts 1 to 90 days.", 400)
+    note = request.form.get("note", "").strip()[:200] or None
+    session = get_session()
+    new = registration_approval.create_invitation(session, dt.timedelta(days=int(days)), created_by=_actor().name,
+                                                  note=note)
+    audit.record(session, _actor(), "registration-invite", "invitation", new.invitation.id, None,
+                 remote_addr=request.remote_addr, detail=note)
+    session.commit()
+    return _registrations_page(invitation_url=new.url(get_services().settings.base_url))
 
 
 @bp.post("/registrations/<int:registration_pk>/<action>")
@@ -314,9 +335,11 @@ def _deployments_page(error: str | None = None, status: int = 200) -> ResponseRe
     return render_template("admin/deployments.html", deployments=rows, error=error, notice=_notice()), status
 
 
-def _registrations_page(error: str | None = None, status: int = 200) -> ResponseReturnValue:
+def _registrations_page(error: str | None = None, status: int = 200,
+                        invitation_url: str | None = None) -> ResponseReturnValue:
     rows = service.list_registrations(get_session(), g.admin.scope)
-    return render_template("admin/registrations.html", registrations=rows, error=error, notice=_notice()), status
+    return render_template("admin/registrations.html", registrations=rows, error=error, notice=_notice(),
+                           invitation_url=invitation_url), status
 
 
 def _assessments_page(error: str | None = None, status: int = 200, entered_title: str = "") -> ResponseReturnValue:

@@ -5,17 +5,23 @@ Launches go through the emulated LMS over real HTTP; the admin pages are then op
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import re
 
 import pytest
 import sqlalchemy as sa
 
 from lti_tool.admin.accounts import remove_admin
 from lti_tool.admin.accounts import set_password
+from lti_tool.db import utcnow
+from lti_tool.lti import registration_approval
+from lti_tool.models import AdminAuditEntry
 from lti_tool.models import DeploymentStatus
 from lti_tool.models import LtiDeployment
 from lti_tool.models import LtiLaunch
 from lti_tool.models import LtiRegistration
+from lti_tool.models import RegistrationInvitation
 from lti_tool.models import ReviewStatus
 from lti_tool.sandbox.browser import FormBrowser
 from tests.admin.conftest import ADMIN_PAGES
@@ -254,6 +260,31 @@ def test_a_pending_registration_is_approved_or_rejected_on_the_admin_page(admin_
         assert (row.review_status, row.is_active) == (
             ("approved", True) if decision == "approve" else ("rejected", False))
     assert FormBrowser().get(connected.launch_url()).status_code == (200 if decision == "approve" else 403)
+
+
+def test_a_tool_admin_creates_an_invitation_shown_once_and_stored_hashed(admin_client, database):
+    page = text(admin_client.get("/admin/registrations"))
+    response = submit(admin_client, page, "/admin/registrations/invitations", note="North school", expires_days="3")
+    assert response.status_code == 200
+    shown = re.search(r"/lti/register/invitation/([\w-]+)", text(response))
+    assert shown is not None
+    with database.session() as session:
+        invitation = session.scalars(sa.select(RegistrationInvitation)).one()
+        assert invitation.note == "North school" and invitation.token_hash != shown.group(1)
+        assert registration_approval.usable_invitation(session, shown.group(1)) is not None
+        assert dt.timedelta(days=2) < invitation.expires_at - utcnow() <= dt.timedelta(days=3)
+        assert session.scalars(sa.select(AdminAuditEntry.action)).all() == ["registration-invite"]
+    page = text(admin_client.get("/admin/registrations"))
+    assert shown.group(1) not in page  # shown once only
+    refused = submit(admin_client, page, "/admin/registrations/invitations", expires_days="365")
+    assert refused.status_code == 400
+
+
+def test_an_lms_admin_cannot_invite_a_platform(client, lms_admin_launch, database):
+    response = client.post("/admin/registrations/invitations", data={"launch": lms_admin_launch, "expires_days": "7"})
+    assert response.status_code == 403
+    with database.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(RegistrationInvitation)) == 0
 
 
 def test_an_admin_change_clears_the_process_cache_at_once(admin_client, connected):
