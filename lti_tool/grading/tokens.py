@@ -183,8 +183,23 @@ def _client_assertion(registration: LtiRegistration, kid: str) -> PrivateKeyJWT:
     # Wall-clock time, not the injected clock: the platform checks iat/exp against its own clock.
     issued_at = int(time.time())
     claims = {"iat": issued_at, "exp": issued_at + ASSERTION_LIFETIME_SECONDS, "jti": secrets.token_urlsafe(24)}
-    audience = registration.auth_audience or registration.auth_token_url
-    return PrivateKeyJWT(token_endpoint=audience, claims=claims, headers={"kid": kid}, alg="RS256")
+    claims["aud"] = assertion_audience(registration)
+    return PrivateKeyJWT(token_endpoint=registration.auth_token_url, claims=claims, headers={"kid": kid},
+                         alg="RS256")
+
+
+def assertion_audience(registration: LtiRegistration) -> str | list[str]:
+    """The client assertion's ``aud``: the token endpoint, and beside it the platform's declared audience.
+
+    Canvas's dynamic registration declares ``authorization_server`` as a bare host (``sso.canvaslms.com``) while
+    its token endpoint accepts an assertion only if ``aud`` holds the endpoint's URL; Brightspace's audience is
+    a URL of its own. A list satisfies every reading (RFC 7519: the token is for each of its audiences).
+    """
+    token_url = registration.auth_token_url
+    declared = registration.auth_audience
+    if not declared or declared == token_url:
+        return token_url
+    return [token_url, declared]
 
 
 def _refuse_errors(response: requests.Response, token_url: str) -> requests.Response:

@@ -71,12 +71,24 @@ def test_every_assertion_has_a_new_jti(connected, database):
     assert len(jtis) == 2  # the emulator refuses a replayed jti, as real platforms do
 
 
-def test_auth_audience_replaces_the_token_url_as_aud(connected, database):
+def test_a_declared_audience_goes_beside_the_token_url_in_aud(connected, database):
     http = RecordingHttp()
     registration = connected.registration
     registration.auth_audience = connected.platform.issuer  # Brightspace-style: the audience is not the token URL
     assert get_token(AccessTokens(http), database, registration)
-    assert decoded_assertion(database, http.responses[0])[1].claims["aud"] == connected.platform.issuer
+    assert decoded_assertion(database, http.responses[0])[1].claims["aud"] == [
+        connected.platform.url("/token"), connected.platform.issuer]
+
+
+def test_canvas_bare_host_authorization_server_still_gets_a_token(connected, database):
+    """Canvas declares authorization_server as a bare host and refuses an aud without its token endpoint URL."""
+    connected.platform.flavor = "canvas"
+    http = RecordingHttp()
+    registration = connected.registration
+    registration.auth_audience = "sso.canvaslms.com"
+    assert get_token(AccessTokens(http), database, registration)
+    assert decoded_assertion(database, http.responses[0])[1].claims["aud"] == [
+        connected.platform.url("/token"), "sso.canvaslms.com"]
 
 
 def test_tokens_are_cached_per_registration_and_scope_set(connected, database, clock):

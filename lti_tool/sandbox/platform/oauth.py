@@ -92,8 +92,13 @@ class OAuthService:
             raise _oauth_error(401, "invalid_client", "iss and sub must both be the client_id")
         audience = claims.get("aud")
         audiences = audience if isinstance(audience, list) else [audience]
-        if not {self.state.url("/token"), self.state.issuer} & set(audiences):
-            raise _oauth_error(401, "invalid_client", f"aud {audience!r} does not name the token endpoint")
+        # Canvas (lib/canvas/security/jwt_validator.rb) wants its token endpoint's URL in aud, whatever audience it
+        # declared; other platforms here also take their issuer (Brightspace-style audiences).
+        accepted = {self.state.url("/token")} if self.state.flavor == "canvas" else {self.state.url("/token"),
+                                                                                      self.state.issuer}
+        if not accepted & set(audiences):
+            raise _oauth_error(401, "invalid_client", "the 'aud' is invalid" if self.state.flavor == "canvas"
+                               else f"aud {audience!r} does not name the token endpoint")
         jti = claims.get("jti")
         if not isinstance(jti, str) or not jti:
             raise _oauth_error(401, "invalid_client", "jti is required")
