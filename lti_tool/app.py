@@ -52,16 +52,15 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, services: Ser
 
     from lti_tool.admin import views as admin_views
     from lti_tool.callbacks import views as callback_views
-    from lti_tool.lti import registration_views
-    from lti_tool.lti import views as lti_views  # noqa: F401  (registers login, launch, learner and picker views)
-    from lti_tool.lti.blueprint import bp as lti_bp
+    from lti_tool.launch import registration_views
+    from lti_tool.launch import views as launch_views
+    from lti_tool.learner import views as learner_views
+    from lti_tool.teacher import picker_views
     from lti_tool.teacher import views as teacher_views
 
-    app.register_blueprint(lti_bp)
-    app.register_blueprint(registration_views.bp)
-    app.register_blueprint(callback_views.bp)
-    app.register_blueprint(teacher_views.bp)
-    app.register_blueprint(admin_views.bp)
+    for blueprint in (launch_views.bp, registration_views.bp, learner_views.bp, picker_views.bp, callback_views.bp,
+                      teacher_views.bp, admin_views.bp):
+        app.register_blueprint(blueprint)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(NotAllowed, _not_allowed)
     app.register_error_handler(LaunchExpired, _launch_expired)

@@ -11,7 +11,7 @@ from lti_tool.db import Database
 from lti_tool.grading import PassbackWorker
 from lti_tool.http import HttpSession
 from lti_tool.keys import purge_retired_keys
-from lti_tool.lti.sync import purge_expired_launches
+from lti_tool.launch.recording import purge_expired_launches
 
 log = logging.getLogger(__name__)
 

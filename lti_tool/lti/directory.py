@@ -3,7 +3,7 @@
 Every login and launch needs the registration, and every launch its deployment; they change when an admin acts,
 which is rare. Reading them once per ``ttl_seconds`` per process takes the lookups off the hot path. The cache
 never decides alone that something is allowed: the launch's write checks in the database that the deployment and
-the registration are still active (see :mod:`lti_tool.lti.launch_rows`), so disabling one counts at once.
+the registration are still active (see :mod:`lti_tool.launch.rows`), so disabling one counts at once.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 pylti1p3 parses the token and checks the LTI message claims; this module adds what it lacks: the signed state and
 its derived nonce are bound together and to the browser, ``iat``/``exp`` get a configurable leeway, ``aud`` and
 ``azp`` are checked, only RS256 is accepted, and the platform's key set is re-fetched on an unknown kid. Single use
-is enforced when the launch is recorded (:func:`lti_tool.lti.sync.record_launch`).
+is enforced when the launch is recorded (:func:`lti_tool.launch.recording.record_launch`).
 """
 
 from __future__ import annotations
@@ -234,7 +234,7 @@ def validate_launch(session: orm.Session, directory: PlatformDirectory, login_st
                     launch: LaunchInput, keys: PlatformKeyCache, leeway_seconds: int) -> ValidatedLaunch:
     """Check everything about an incoming id_token; raise :class:`LaunchError` with the reason if anything fails.
 
-    The login is not marked used here: :func:`lti_tool.lti.sync.record_launch` does that with the statement that
+    The login is not marked used here: :func:`lti_tool.launch.recording.record_launch` does that with the statement that
     records the launch, so two concurrent replays cannot both succeed.
     """
     login_state = read_login_state(login_states, launch)

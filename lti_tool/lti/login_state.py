@@ -6,7 +6,7 @@ The login writes nothing to the database. What the database kept before is now c
   under the tool's secret key, with a timestamp checked against the login's lifetime);
 - the nonce is an HMAC of the login id, so the launch recomputes it instead of looking it up;
 - single use is enforced by the launch row, which stores the login id under a unique constraint
-  (see :mod:`lti_tool.lti.launch_rows`);
+  (see :mod:`lti_tool.launch.rows`);
 - the browser binding is a cookie named after the login id, holding the login id.
 """
 

@@ -15,9 +15,9 @@ from werkzeug.wrappers import Response
 from lti_tool.activities import load_launch
 from lti_tool.db import get_session
 from lti_tool.lti.claims import is_platform_admin
-from lti_tool.lti.deep_linking_views import render_picker
 from lti_tool.models import LtiLaunch
 from lti_tool.services import get_services
+from lti_tool.teacher.picker_views import render_picker
 from lti_tool.teacher.service import link_overview
 from lti_tool.teacher.service import resend_grades
 from lti_tool.teacher.service import result_for_teacher

@@ -1,7 +1,7 @@
 """Record a validated launch: its deployment, user, course, link and membership, and the launch handle.
 
 One ``<entity>_row`` builder per entity (as django-lti has one sync function each); :func:`record_launch` writes
-them all with :func:`lti_tool.lti.launch_rows.write_launch_rows`, which also marks the login used.
+them all with :func:`lti_tool.launch.rows.write_launch_rows`, which also marks the login used.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from lti_tool.db import utcnow
 from lti_tool.inputs import InputError
 from lti_tool.inputs import checked_text
 from lti_tool.inputs import cleaned_text
+from lti_tool.launch.rows import LaunchRows
+from lti_tool.launch.rows import write_launch_rows
 from lti_tool.lti.claims import Claim
 from lti_tool.lti.directory import DISABLED_REGISTRATION
 from lti_tool.lti.directory import PlatformDirectory
 from lti_tool.lti.errors import LaunchError
 from lti_tool.lti.launch import ValidatedLaunch
-from lti_tool.lti.launch_rows import LaunchRows
-from lti_tool.lti.launch_rows import write_launch_rows
 from lti_tool.models import DeploymentStatus
 from lti_tool.models import LtiContext
 from lti_tool.models import LtiDeployment

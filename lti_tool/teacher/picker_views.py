@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from flask import Blueprint
 from flask import redirect
 from flask import render_template
 from flask import request
@@ -12,17 +13,19 @@ from werkzeug.wrappers import Response
 
 from lti_tool.activities import load_launch
 from lti_tool.db import get_session
-from lti_tool.lti.blueprint import LAUNCH_PATH
-from lti_tool.lti.blueprint import bp
 from lti_tool.lti.claims import MessageType
 from lti_tool.lti.deep_linking import ActivityFormError
 from lti_tool.lti.deep_linking import activity_from_form
 from lti_tool.lti.deep_linking import deep_link_response
 from lti_tool.lti.deep_linking import offered_assessments
+from lti_tool.lti.endpoints import LAUNCH_PATH
+from lti_tool.lti.endpoints import LTI_PREFIX
 from lti_tool.models import LtiLaunch
 from lti_tool.models import LtiResourceLink
 from lti_tool.services import get_services
 from lti_tool.teacher.service import require_staff
+
+bp = Blueprint("picker", __name__, url_prefix=LTI_PREFIX)
 
 
 def render_picker(record: LtiLaunch, error: str | None = None, status: int = 200,
@@ -30,7 +33,7 @@ def render_picker(record: LtiLaunch, error: str | None = None, status: int = 200
     """The picker; ``submitted`` refills it after a refused submission (never the LMS's launch POST)."""
     providers = get_services().providers
     deep_linking = record.message_type == MessageType.DEEP_LINKING
-    action = url_for("lti.deep_link_submit" if deep_linking else "lti.setup_link", launch_id=record.id)
+    action = url_for("picker.deep_link_submit" if deep_linking else "picker.setup_link", launch_id=record.id)
     assessments = offered_assessments(get_session(), record.deployment_id)
     return render_template("lti/activity_form.html", assessments=assessments, providers=providers, action=action,
                            error=error, form=submitted or {},

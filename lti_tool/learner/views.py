@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from flask import Blueprint
 from flask import jsonify
 from flask import render_template
 from flask import url_for
@@ -14,12 +15,14 @@ from lti_tool.activities import attempt_status
 from lti_tool.activities import load_launch
 from lti_tool.activities import start_test
 from lti_tool.db import get_session
-from lti_tool.lti.blueprint import bp
+from lti_tool.lti.endpoints import LTI_PREFIX
 from lti_tool.models import Activity
 from lti_tool.models import LtiLaunch
 from lti_tool.providers.interfaces import EmbeddedTest
 from lti_tool.providers.interfaces import ProviderError
 from lti_tool.services import get_services
+
+bp = Blueprint("learner", __name__, url_prefix=LTI_PREFIX)
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +42,9 @@ def learner_page(record: LtiLaunch, activity: Activity | None) -> tuple[str, int
         log.warning("provider failed for launch of user %s on link %s: %s", record.user_id,
                     record.resource_link_id, error.detail)
         return render_template("lti/provider_error.html", error=error, activity=activity,
-                               retry_url=url_for("lti.attempt_page", launch_id=record.id)), 502
+                               retry_url=url_for("learner.attempt_page", launch_id=record.id)), 502
     session.commit()
-    status_url = url_for("lti.attempt_status_json", launch_id=record.id)
+    status_url = url_for("learner.attempt_status_json", launch_id=record.id)
     template = "lti/test_embedded.html" if isinstance(test.view, EmbeddedTest) else "lti/test_ticket.html"
     return render_template(template, activity=activity, view=test.view, status_url=status_url), 200
 

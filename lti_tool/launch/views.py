@@ -1,4 +1,4 @@
-"""The LTI surface: OIDC login, launch, and the tool's JWKS. Routes parse, call one service, render."""
+"""Login, launch and the tool's JWKS: the routes a platform and a launching browser meet."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jwt
+from flask import Blueprint
 from flask import Response
 from flask import jsonify
 from flask import redirect
@@ -16,17 +17,19 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from lti_tool.db import get_session
 from lti_tool.keys import published_jwks
-from lti_tool.lti.blueprint import LAUNCH_PATH
-from lti_tool.lti.blueprint import LOGIN_PATH
-from lti_tool.lti.blueprint import bp
+from lti_tool.launch.landing import render_landing
+from lti_tool.launch.recording import record_launch
 from lti_tool.lti.claims import Claim
+from lti_tool.lti.endpoints import LAUNCH_PATH
+from lti_tool.lti.endpoints import LOGIN_PATH
+from lti_tool.lti.endpoints import LTI_PREFIX
 from lti_tool.lti.errors import LaunchError
-from lti_tool.lti.landing import render_landing
 from lti_tool.lti.launch import LaunchInput
 from lti_tool.lti.launch import validate_launch
 from lti_tool.lti.login import start_login
-from lti_tool.lti.sync import record_launch
 from lti_tool.services import get_services
+
+bp = Blueprint("lti", __name__, url_prefix=LTI_PREFIX)
 
 log = logging.getLogger(__name__)
 

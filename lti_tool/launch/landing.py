@@ -6,11 +6,11 @@ from flask import render_template
 
 from lti_tool.activities import activity_at_link
 from lti_tool.db import get_session
-from lti_tool.lti.attempt_views import learner_page
+from lti_tool.launch.recording import RecordedLaunch
+from lti_tool.learner.views import learner_page
 from lti_tool.lti.claims import MessageType
 from lti_tool.lti.claims import is_staff
-from lti_tool.lti.deep_linking_views import render_picker
-from lti_tool.lti.sync import RecordedLaunch
+from lti_tool.teacher.picker_views import render_picker
 from lti_tool.teacher.views import render_link_overview
 
 

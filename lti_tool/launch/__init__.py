@@ -1,0 +1,1 @@
+"""The launch surface: OIDC login, launch, JWKS and registration endpoints, and where a launched user lands."""
