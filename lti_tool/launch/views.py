@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-import jwt
 from flask import Blueprint
 from flask import Response
 from flask import jsonify
 from flask import redirect
 from flask import render_template
 from flask import request
+from joserfc import jws
+from joserfc.errors import JoseError
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from lti_tool.db import get_session
@@ -90,8 +92,10 @@ def _unverified_context() -> dict[str, Any]:
     token = request.form.get("id_token")
     if token:
         try:
-            claims = jwt.decode(token, options={"verify_signature": False})
-        except jwt.InvalidTokenError:
+            claims = json.loads(jws.extract_compact(token.encode()).payload)
+        except (JoseError, ValueError):
+            return context
+        if not isinstance(claims, dict):
             return context
         aud = claims.get("aud")
         context.update(iss=claims.get("iss"), client_id=aud[0] if isinstance(aud, list) and aud else aud,

@@ -11,18 +11,23 @@ from flask import request
 from flask import url_for
 from werkzeug.wrappers import Response
 
+from lti_tool.activities import ACTIVITY_CUSTOM_PARAMETER
 from lti_tool.activities import load_launch
 from lti_tool.db import get_session
+from lti_tool.grading.lineitems import LINE_ITEM_TAG
 from lti_tool.lti.claims import MessageType
-from lti_tool.lti.deep_linking import ActivityFormError
-from lti_tool.lti.deep_linking import activity_from_form
+from lti_tool.lti.deep_linking import NotDeepLinking
+from lti_tool.lti.deep_linking import PlacedLink
 from lti_tool.lti.deep_linking import deep_link_response
-from lti_tool.lti.deep_linking import offered_assessments
 from lti_tool.lti.endpoints import LAUNCH_PATH
 from lti_tool.lti.endpoints import LTI_PREFIX
+from lti_tool.models import Activity
 from lti_tool.models import LtiLaunch
 from lti_tool.models import LtiResourceLink
 from lti_tool.services import get_services
+from lti_tool.teacher.picker import ActivityFormError
+from lti_tool.teacher.picker import activity_from_form
+from lti_tool.teacher.picker import offered_assessments
 from lti_tool.teacher.service import require_staff
 
 bp = Blueprint("picker", __name__, url_prefix=LTI_PREFIX)
@@ -47,8 +52,8 @@ def deep_link_submit(launch_id: str) -> str | tuple[str, int]:
     require_staff(record)
     try:
         activity = activity_from_form(session, get_services().providers, request.form, record.deployment_id)
-        answer = deep_link_response(session, record, activity, get_services().settings.url(LAUNCH_PATH))
-    except ActivityFormError as error:
+        answer = deep_link_response(session, record, placed_link(activity))
+    except (ActivityFormError, NotDeepLinking) as error:
         session.rollback()
         return render_picker(record, str(error), 400, request.form)
     session.commit()
@@ -72,3 +77,10 @@ def setup_link(launch_id: str) -> Response | tuple[str, int]:
     link.activity_id = activity.id
     session.commit()
     return redirect(url_for("teacher.link_page", launch_id=record.id), code=303)
+
+
+def placed_link(activity: Activity) -> PlacedLink:
+    """The graded link for ``activity``: its column is tagged as ours, and the launch names the activity."""
+    return PlacedLink(title=activity.title, launch_url=get_services().settings.url(LAUNCH_PATH),
+                      score_maximum=activity.score_maximum, resource_id=activity.public_id, tag=LINE_ITEM_TAG,
+                      custom={ACTIVITY_CUSTOM_PARAMETER: activity.public_id})

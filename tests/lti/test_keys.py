@@ -6,9 +6,11 @@ import datetime as dt
 import time
 import uuid
 
-import jwt
 import requests
 import sqlalchemy as sa
+from joserfc import jws
+from joserfc import jwt
+from joserfc.jwk import RSAKey
 
 from lti_tool.db import utcnow
 from lti_tool.keys import purge_retired_keys
@@ -36,7 +38,7 @@ def _client_assertion(connected, database) -> str:
     now = int(time.time())
     claims = {"iss": connected.client.client_id, "sub": connected.client.client_id,
               "aud": connected.platform.url("/token"), "iat": now, "exp": now + 60, "jti": str(uuid.uuid4())}
-    return jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid})
+    return jwt.encode({"alg": "RS256", "kid": key.kid}, claims, RSAKey.import_key(key.private_key_pem))
 
 
 def _token_request(connected, assertion: str) -> requests.Response:
@@ -54,20 +56,20 @@ def _published_kids(connected) -> set[str]:
 
 def test_tool_key_rotation_keeps_old_assertions_verifiable_during_the_overlap(connected, database):
     old_assertion = _client_assertion(connected, database)
-    old_kid = jwt.get_unverified_header(old_assertion)["kid"]
+    old_kid = jws.extract_compact(old_assertion.encode()).protected["kid"]
     with database.session() as session:
         new_key = rotate_keys(session, dt.timedelta(days=7))
     assert _published_kids(connected) == {old_kid, new_key.kid}
     # The platform verifies both: one signed before the rotation, one after.
     assert _token_request(connected, old_assertion).status_code == 200
     new_assertion = _client_assertion(connected, database)
-    assert jwt.get_unverified_header(new_assertion)["kid"] == new_key.kid
+    assert jws.extract_compact(new_assertion.encode()).protected["kid"] == new_key.kid
     assert _token_request(connected, new_assertion).status_code == 200
 
 
 def test_tool_key_leaves_the_jwks_after_the_overlap(connected, database):
     old_assertion = _client_assertion(connected, database)
-    old_kid = jwt.get_unverified_header(old_assertion)["kid"]
+    old_kid = jws.extract_compact(old_assertion.encode()).protected["kid"]
     with database.session() as session:
         new_key = rotate_keys(session, dt.timedelta(days=7))
         session.execute(sa.update(ToolKey).where(ToolKey.kid == old_kid)

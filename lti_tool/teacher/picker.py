@@ -1,0 +1,54 @@
+"""The teacher's picker: which speaking tests a deployment may place, and the activity a teacher's choices make."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from lti_tool.activities import create_activity
+from lti_tool.models import Activity
+from lti_tool.models import Assessment
+from lti_tool.models import AttemptsPolicy
+from lti_tool.models import ProviderAccount
+from lti_tool.providers.interfaces import AssessmentProvider
+
+
+class ActivityFormError(ValueError):
+    """The teacher's choices cannot make an activity; the message says what to fix."""
+
+
+def offered_assessments(session: orm.Session, deployment_pk: int) -> list[Assessment]:
+    """Active assessments this deployment may use: an assessment on a provider account scoped to another
+    deployment (another school's iTEP account) is not offered."""
+    accounts: dict[int | None, int | None] = {
+        account.id: account.deployment_id for account in session.scalars(sa.select(ProviderAccount))}
+    return [assessment for assessment in session.scalars(
+                sa.select(Assessment).where(Assessment.is_active.is_(True)).order_by(Assessment.title))
+            if accounts.get(assessment.settings.get("account_id")) in (None, deployment_pk)]
+
+
+def activity_from_form(session: orm.Session, providers: Mapping[str, AssessmentProvider],
+                       form: Mapping[str, str], deployment_pk: int) -> Activity:
+    """Create the activity a teacher described. :raise ActivityFormError: a choice is missing or invalid."""
+    assessment = next((offered for offered in offered_assessments(session, deployment_pk)
+                       if offered.public_id == form.get("assessment", "")), None)
+    if assessment is None:
+        raise ActivityFormError("Choose one of the speaking tests in the list.")
+    title = form.get("title", "").strip() or assessment.title
+    try:
+        score_maximum = float(form.get("score_maximum", "100"))
+    except ValueError as exc:
+        raise ActivityFormError("Maximum points must be a number.") from exc
+    if not 0 < score_maximum <= 10000:
+        raise ActivityFormError("Maximum points must be above 0 and at most 10000.")
+    component = form.get("score_component", "overall")
+    provider = providers[assessment.provider]
+    if component not in provider.components:
+        raise ActivityFormError(f"{provider.label} reports these scores: {', '.join(provider.components)}.")
+    policy = form.get("attempts_policy", AttemptsPolicy.LATEST.value)
+    if policy not in set(AttemptsPolicy):
+        raise ActivityFormError("Choose the latest or the best attempt.")
+    return create_activity(session, assessment, title[:200], score_maximum, component, policy,
+                           show_score_to_student=form.get("show_score") == "on")
