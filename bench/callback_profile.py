@@ -37,7 +37,7 @@ from flask.testing import FlaskClient
 from harness import RESULTS_DIR
 from harness import tool_environment
 
-from lti_tool import create_app
+from lti_tool.app import create_app
 from lti_tool.config import load_settings
 
 PG_DATABASE = "lti_tool_bench_callback_profile"

@@ -37,7 +37,7 @@ from harness import fresh_database_url
 from harness import prepare_tool_database
 from loadgen import LaunchTemplate
 
-from lti_tool import create_app
+from lti_tool.app import create_app
 from lti_tool.config import load_settings
 from lti_tool.sandbox.platform import create_platform_app
 

@@ -107,7 +107,7 @@ def serve(bind: str | None, host: str | None, port: int | None, workers: int, th
 
     Creates or upgrades the database first, as `lti-tool init` does. Stops on Ctrl+C or SIGTERM.
     """
-    from lti_tool import create_app
+    from lti_tool.app import create_app
 
     settings = _settings()
     options = serving.ServeOptions(bind=_bind_address(bind, host, port), workers=workers, threads=threads,
@@ -166,7 +166,7 @@ def _serve(settings: Settings, host: str, port: int, on_start: str | Callable[[D
     """Serve the demo on Werkzeug's development server with a background worker thread until Ctrl+C."""
     from werkzeug.serving import make_server
 
-    from lti_tool import create_app
+    from lti_tool.app import create_app
 
     app = create_app(settings)
     services: Services = app.extensions["lti_tool.services"]

@@ -7,7 +7,7 @@ from dataclasses import field
 
 from flask import current_app
 
-from lti_tool.callbacks.configs import ActivityConfigs
+from lti_tool.activity_configs import ActivityConfigs
 from lti_tool.config import Settings
 from lti_tool.db import Database
 from lti_tool.grading import AccessTokens

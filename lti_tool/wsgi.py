@@ -1,5 +1,5 @@
 """Entry point for production servers: ``gunicorn 'lti_tool.wsgi:app'`` (settings from LTI_TOOL_*)."""
 
-from lti_tool import create_app
+from lti_tool.app import create_app
 
 app = create_app()

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from lti_tool import create_app
 from lti_tool import migrate
+from lti_tool.app import create_app
 from lti_tool.config import Settings
 from lti_tool.config import load_settings
 from lti_tool.db import Base

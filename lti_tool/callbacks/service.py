@@ -1,7 +1,7 @@
 """Handle a provider callback: authenticate, validate, store once, queue the gradebook score.
 
 The usual callback costs one write: the provider names the attempt and its activity from the signed request, the
-activity's settings come from the per-process cache (:mod:`lti_tool.callbacks.configs`), and the write itself
+activity's settings come from the per-process cache (:mod:`lti_tool.activity_configs`), and the write itself
 checks that the attempt still belongs to that activity. Anything unusual — a refusal, a repeated delivery, an
 attempt that moved to another activity, a request that names no activity — is decided again from what is stored
 now: the attempt's activity and its settings read afresh. So a cached setting never refuses a callback, and a
@@ -15,7 +15,7 @@ import logging
 import sqlalchemy as sa
 from sqlalchemy import orm
 
-from lti_tool.callbacks.configs import ActivityConfigs
+from lti_tool.activity_configs import ActivityConfigs
 from lti_tool.grading.policy import RecordedResult
 from lti_tool.grading.policy import record_result
 from lti_tool.models import Attempt

@@ -98,7 +98,7 @@ class CallbackTarget:
 @dataclass(frozen=True)
 class ActivityConfig:
     """What a callback needs of the attempt's activity and assessment (kept per process for a short time, see
-    :mod:`lti_tool.callbacks.configs`). ``secret`` is the provider key; ``settings`` the assessment's settings."""
+    :mod:`lti_tool.activity_configs`). ``secret`` is the provider key; ``settings`` the assessment's settings."""
 
     activity_id: int
     assessment_id: int

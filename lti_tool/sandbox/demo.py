@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
-from dataclasses import field
 from typing import Any
-from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -33,21 +30,20 @@ from lti_tool.models import Activity
 from lti_tool.models import Assessment
 from lti_tool.models import LtiRegistration
 from lti_tool.models import ProviderAccount
+from lti_tool.sandbox.demo_course import COURSE_ID
+from lti_tool.sandbox.demo_course import Person
+from lti_tool.sandbox.demo_course import Sandbox
+from lti_tool.sandbox.demo_pages import install_course_pages
 from lti_tool.sandbox.itep import ItepEmulator
 from lti_tool.sandbox.itep import create_itep_app
 from lti_tool.sandbox.live_server import LiveServer
 from lti_tool.sandbox.platform import PlatformEmulator
-from lti_tool.sandbox.platform import ToolClient
 from lti_tool.sandbox.platform import constants
 from lti_tool.sandbox.platform import create_platform_app
 from lti_tool.sandbox.speechace import SpeechaceEmulator
 from lti_tool.sandbox.speechace import create_speechace_app
 
 log = logging.getLogger(__name__)
-
-COURSE_ID = "course-101"
-# Links a teacher added by hand: the tool asks the teacher to choose their test on the first launch.
-ACTIVITIES = (("speaking-1", "Speaking test: introduce yourself"), ("speaking-2", "Speaking test: describe a picture"))
 
 ADMIN_SUB = "margaret"
 SANDBOX_MARKER = "sandbox"  # in the settings of the assessments and accounts a demo run creates
@@ -59,44 +55,6 @@ ITEP_TRACK = "SANDBOX"
 ITEP_INVENTORY = 25
 # Default ports of the emulators, after the sandbox LMS's.
 SPEECHACE_PORT_OFFSET, ITEP_PORT_OFFSET = 1, 2
-
-
-class Person(NamedTuple):
-    sub: str
-    name: str
-    role: str  # "Teacher", "Student" or "LMS admin"
-
-    @property
-    def edits_the_course(self) -> bool:
-        return self.role != "Student"
-
-
-@dataclass
-class Sandbox:
-    platform: PlatformEmulator
-    client: ToolClient
-    people: list[Person]
-    course_id: str = COURSE_ID
-    hand_added: tuple[tuple[str, str], ...] = ACTIVITIES
-    speechace: SpeechaceEmulator | None = None
-    itep: ItepEmulator | None = None
-    servers: list[LiveServer] = field(default_factory=list)
-
-    @property
-    def teacher(self) -> Person:
-        return next(person for person in self.people if person.role == "Teacher")
-
-    @property
-    def students(self) -> list[Person]:
-        return [person for person in self.people if person.role == "Student"]
-
-    def person(self, sub: str | None) -> Person | None:
-        return next((person for person in self.people if person.sub == sub), None)
-
-    def stop(self) -> None:
-        """Stop the sandbox's servers (the LMS and the emulators)."""
-        for server in reversed(self.servers):
-            server.stop()
 
 
 def require_development(settings: Settings) -> None:
@@ -170,7 +128,6 @@ def _forget_previous_run(session: orm.Session) -> None:
 
 
 def create_sandbox_app(sandbox: Sandbox, tool_origin: str) -> Flask:
-    from lti_tool.sandbox.demo_pages import install_course_pages
 
     app = create_platform_app(sandbox.platform)
     install_course_pages(app, sandbox, tool_origin)

@@ -13,7 +13,6 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
-from typing import TYPE_CHECKING
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,12 +22,10 @@ from flask import Response
 from flask import abort
 from flask import request
 
+from lti_tool.sandbox.demo_course import Person
+from lti_tool.sandbox.demo_course import Sandbox
 from lti_tool.sandbox.platform import constants
 from lti_tool.sandbox.platform import pages as platform_pages
-
-if TYPE_CHECKING:
-    from lti_tool.sandbox.demo import Person
-    from lti_tool.sandbox.demo import Sandbox
 
 Switch = Callable[["Person"], str]  # where the person switcher leads for each person
 IFRAME_ALLOW = "microphone {origin}; camera {origin}; autoplay {origin}; clipboard-write {origin}"

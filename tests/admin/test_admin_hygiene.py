@@ -8,8 +8,8 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from lti_tool import create_app
 from lti_tool.admin import throttle
+from lti_tool.app import create_app
 from lti_tool.db import utcnow
 from lti_tool.models import AdminAuditEntry
 from lti_tool.models import Assessment

@@ -20,7 +20,7 @@ from typing import NoReturn
 
 import pytest
 
-from lti_tool import create_app
+from lti_tool.app import create_app
 from lti_tool.cli import initialise
 from lti_tool.config import Settings
 from lti_tool.config import load_settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lti_tool import create_app
+from lti_tool.app import create_app
 from lti_tool.config import SETTINGS
 from lti_tool.config import ConfigError
 from lti_tool.config import describe_settings
