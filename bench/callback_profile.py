@@ -52,7 +52,7 @@ STEPS = (
     ("lti_tool/providers/signing.py", "verify"),
     ("lti_tool/providers/speechace.py", "read_result"),
     ("lti_tool/grading/policy.py", "record_result"),
-    ("lti_tool/callbacks/configs.py", "get"),
+    ("lti_tool/activity_configs.py", "get"),
     ("lti_tool/grading/policy.py", "_graded_value"),
     ("lti_tool/grading/policy.py", "_comment"),
     ("lti_tool/grading/results.py", "store_result"),

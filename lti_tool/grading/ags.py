@@ -20,13 +20,11 @@ from lti_tool.grading.tokens import MAX_ERROR_TEXT
 from lti_tool.grading.tokens import AccessTokens
 from lti_tool.grading.tokens import error_text
 from lti_tool.http import HttpSession
+from lti_tool.lti.claims import Scope
 from lti_tool.models import LtiRegistration
 
 log = logging.getLogger(__name__)
 
-SCOPE_LINEITEM = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
-SCOPE_LINEITEM_READONLY = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"
-SCOPE_SCORE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 MEDIA_SCORE = "application/vnd.ims.lis.v1.score+json"
 MEDIA_LINEITEM = "application/vnd.ims.lis.v2.lineitem+json"
 MEDIA_LINEITEM_CONTAINER = "application/vnd.ims.lis.v2.lineitemcontainer+json"
@@ -125,7 +123,7 @@ class AgsClient:
 
         :raise AgsError: classified; :raise AccessTokenError: no token could be had.
         """
-        self.request(session, registration, [SCOPE_SCORE], "POST", scores_url(lineitem_url),
+        self.request(session, registration, [Scope.SCORE], "POST", scores_url(lineitem_url),
                      data=json.dumps(score), headers={"Content-Type": MEDIA_SCORE})
 
     def get_lineitems(self, session: orm.Session, registration: LtiRegistration, lineitems_url: str,
@@ -134,7 +132,7 @@ class AgsClient:
         """Every line item of the container that matches the filters, across all pages."""
         filters = {"resource_link_id": resource_link_id, "resource_id": resource_id, "tag": tag}
         items: list[dict[str, Any]] = []
-        for response in self.pages(session, registration, lineitems_url, [SCOPE_LINEITEM_READONLY],
+        for response in self.pages(session, registration, lineitems_url, [Scope.LINEITEM_READONLY],
                                    MEDIA_LINEITEM_CONTAINER, {k: v for k, v in filters.items() if v is not None}):
             page = _json(response)
             if not isinstance(page, list):
@@ -149,7 +147,7 @@ class AgsClient:
         optional = {"resourceId": resource_id, "tag": tag, "resourceLinkId": resource_link_id}
         body = {"label": label, "scoreMaximum": score_maximum,
                 **{name: value for name, value in optional.items() if value is not None}}
-        response = self.request(session, registration, [SCOPE_LINEITEM], "POST", lineitems_url,
+        response = self.request(session, registration, [Scope.LINEITEM], "POST", lineitems_url,
                                 data=json.dumps(body),
                                 headers={"Content-Type": MEDIA_LINEITEM, "Accept": MEDIA_LINEITEM})
         created = _json(response)

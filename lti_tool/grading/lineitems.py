@@ -15,6 +15,7 @@ from lti_tool.grading.ags import AgsClient
 from lti_tool.grading.ags import AgsError
 from lti_tool.grading.tokens import AccessTokenError
 from lti_tool.lti.claims import Claim
+from lti_tool.lti.claims import Scope
 from lti_tool.models import Activity
 from lti_tool.models import LtiContext
 from lti_tool.models import LtiLaunch
@@ -23,7 +24,6 @@ from lti_tool.models import LtiResourceLink
 
 log = logging.getLogger(__name__)
 
-LINEITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
 LINE_ITEM_TAG = "speaking-test"
 MISSING_SETTING = ("The LMS gave this activity no gradebook column and does not let the tool create one. In Moodle, "
                    "set the tool's \"IMS LTI Assignment and Grade Services\" to \"Use this service for grade sync "
@@ -72,7 +72,7 @@ def _find(session: orm.Session, ags: AgsClient, registration: LtiRegistration, c
 
 def _create(session: orm.Session, ags: AgsClient, registration: LtiRegistration, context: LtiContext,
             link: LtiResourceLink, activity: Activity) -> str:
-    if LINEITEM_SCOPE not in context.ags_scopes:
+    if Scope.LINEITEM not in context.ags_scopes:
         raise LineItemUnavailable(MISSING_SETTING)
     assert context.lineitems_url is not None
     created = ags.create_lineitem(session, registration, context.lineitems_url, label=activity.title,

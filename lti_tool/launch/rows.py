@@ -13,6 +13,9 @@ rolls back, taking the upserts with it.
 
 SQLite: the same rows, one upsert each, in the same transaction. The statements are built once per shape (with or
 without a course, with or without a link): building a SQLAlchemy statement costs more than running it.
+
+Both paths write the columns named below and only those: :class:`LaunchRows` refuses values with a column missing
+or one too many, so a column added to a table but not here fails loudly instead of being dropped by one path.
 """
 
 from __future__ import annotations
@@ -63,11 +66,18 @@ class LaunchRows:
     def __post_init__(self) -> None:
         if self.resource_link is not None and self.context is None:
             raise ValueError("a resource link without a context cannot be stored")
+        for table, values, columns in (("user", self.user, USER_COLUMNS), ("context", self.context, CONTEXT_COLUMNS),
+                                       ("resource_link", self.resource_link, LINK_COLUMNS),
+                                       ("membership", self.membership, MEMBERSHIP_COLUMNS),
+                                       ("launch", self.launch, LAUNCH_COLUMNS)):
+            if values is not None and values.keys() != set(columns):
+                raise ValueError(f"{table} values must name exactly the columns {columns}; "
+                                 f"missing {sorted(set(columns) - values.keys())}, "
+                                 f"unknown {sorted(values.keys() - set(columns))}")
 
 
 @dataclass(frozen=True)
 class WrittenRows:
-    launch_id: str
     user_id: int
     context_id: int | None
     resource_link_id: int | None
@@ -94,24 +104,24 @@ def _write_in_one_statement(session: orm.Session, rows: LaunchRows) -> WrittenRo
     row = session.execute(statement, params).one()
     if row.launch_id is None:
         return None
-    return WrittenRows(launch_id=row.launch_id, user_id=row.user_id, context_id=row.context_id,
+    return WrittenRows(user_id=row.user_id, context_id=row.context_id,
                        resource_link_id=row.resource_link_id, link_activity_id=row.link_activity_id)
 
 
 @functools.lru_cache(maxsize=4)
 def _one_statement(has_context: bool, has_link: bool) -> sa.Select[Any]:
-    user = _pg_upsert(LtiUser, "user_", USER_COLUMNS, USER_KEY, sa.select(*_binds(LtiUser, "user_", USER_COLUMNS)),
+    user = _pg_upsert(LtiUser, USER_COLUMNS, USER_KEY, sa.select(*_binds(LtiUser, "user_", USER_COLUMNS)),
                       returning=("id",)).cte("written_user")
     written = [user.c.id.label("user_id")]
     sources: sa.FromClause = user
     ids: dict[str, sa.ColumnElement[Any]] = {"user_id": user.c.id}
     extra_ctes = []
     if has_context:
-        context = _pg_upsert(LtiContext, "context_", CONTEXT_COLUMNS, CONTEXT_KEY,
+        context = _pg_upsert(LtiContext, CONTEXT_COLUMNS, CONTEXT_KEY,
                              sa.select(*_binds(LtiContext, "context_", CONTEXT_COLUMNS)),
                              returning=("id",)).cte("written_context")
         membership = _pg_upsert(
-            LtiMembership, "membership_", ("context_id", "user_id", *MEMBERSHIP_COLUMNS), ("context_id", "user_id"),
+            LtiMembership, ("context_id", "user_id", *MEMBERSHIP_COLUMNS), ("context_id", "user_id"),
             sa.select(context.c.id, user.c.id, *_binds(LtiMembership, "membership_", MEMBERSHIP_COLUMNS))
             .select_from(context.join(user, sa.true())), returning=("id",)).cte("written_membership")
         extra_ctes.append(membership)
@@ -121,7 +131,7 @@ def _one_statement(has_context: bool, has_link: bool) -> sa.Select[Any]:
     else:
         written.append(sa.null().label("context_id"))
     if has_link:
-        link = _pg_upsert(LtiResourceLink, "link_", ("context_id", *LINK_COLUMNS), ("context_id", "id_on_platform"),
+        link = _pg_upsert(LtiResourceLink, ("context_id", *LINK_COLUMNS), ("context_id", "id_on_platform"),
                           sa.select(context.c.id, *_binds(LtiResourceLink, "link_", LINK_COLUMNS)),
                           returning=("id", "activity_id")).cte("written_link")
         written += [link.c.id.label("resource_link_id"), link.c.activity_id.label("link_activity_id")]
@@ -135,7 +145,7 @@ def _one_statement(has_context: bool, has_link: bool) -> sa.Select[Any]:
             .add_cte(*extra_ctes))
 
 
-def _pg_upsert(model: type[Any], prefix: str, columns: tuple[str, ...], key: tuple[str, ...],
+def _pg_upsert(model: type[Any], columns: tuple[str, ...], key: tuple[str, ...],
                source: sa.Select[Any], returning: tuple[str, ...]) -> Any:
     table = model.__table__
     statement = postgresql.insert(table).from_select(list(columns), source)
@@ -162,7 +172,7 @@ def _write_row_by_row(session: orm.Session, rows: LaunchRows) -> WrittenRows | N
     launch_id = session.execute(statement, params).scalar_one_or_none()
     if launch_id is None:
         return None
-    return WrittenRows(launch_id=launch_id, user_id=user_id, context_id=context_id, resource_link_id=link_id,
+    return WrittenRows(user_id=user_id, context_id=context_id, resource_link_id=link_id,
                        link_activity_id=link_activity_id)
 
 

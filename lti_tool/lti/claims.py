@@ -22,6 +22,16 @@ class Claim(enum.StrEnum):
     DEEP_LINKING_SETTINGS = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
 
 
+class Scope(enum.StrEnum):
+    """The service scopes the tool asks for (AGS 2.0 §3.1, NRPS 2.0 §3.3)."""
+
+    LINEITEM = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
+    LINEITEM_READONLY = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"
+    RESULT_READONLY = "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly"
+    SCORE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+    MEMBERSHIP_READONLY = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+
+
 class MessageType(enum.StrEnum):
     RESOURCE_LINK = "LtiResourceLinkRequest"
     DEEP_LINKING = "LtiDeepLinkingRequest"

@@ -16,6 +16,7 @@ from lti_tool.config import Settings
 from lti_tool.db import upsert
 from lti_tool.db import utcnow
 from lti_tool.lti import registration_approval
+from lti_tool.lti.claims import Scope
 from lti_tool.models import DeploymentStatus
 from lti_tool.models import LtiDeployment
 from lti_tool.models import LtiRegistration
@@ -31,13 +32,7 @@ TOOL_NAME = "Speaking tests"
 TOOL_DESCRIPTION = "Speechace and iTEP English speaking tests, graded into the course gradebook."
 LTI_TOOL_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-tool-configuration"
 LTI_PLATFORM_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-platform-configuration"
-SCOPES = (
-    "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
-    "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly",
-    "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
-    "https://purl.imsglobal.org/spec/lti-ags/scope/score",
-    "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly",
-)
+SCOPES = tuple(scope.value for scope in Scope)
 CLAIMS = ("iss", "sub", "name", "given_name", "family_name", "email")
 # What the LMS admin sees when a fetch failed or was refused: the detail (which can describe the tool's own
 # network) goes to the log only.

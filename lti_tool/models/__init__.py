@@ -7,7 +7,6 @@ from lti_tool.models.assessment import Attempt
 from lti_tool.models.assessment import AttemptsPolicy
 from lti_tool.models.assessment import AttemptStatus
 from lti_tool.models.assessment import FulfillmentState
-from lti_tool.models.assessment import LtiLineItem
 from lti_tool.models.assessment import ProviderAccount
 from lti_tool.models.assessment import Result
 from lti_tool.models.assessment import ScoreSubmission
@@ -41,7 +40,6 @@ __all__ = [
     "LtiContext",
     "LtiDeployment",
     "LtiLaunch",
-    "LtiLineItem",
     "LtiMembership",
     "LtiRegistration",
     "LtiResourceLink",

@@ -64,22 +64,6 @@ class Activity(Base):
     datetime_created: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class LtiLineItem(Base):
-    """A gradebook column on the platform (AGS line item) that scores for a link go to."""
-
-    __tablename__ = "lti_lineitem"
-    __table_args__ = (sa.UniqueConstraint("context_id", "url", name="uq_lti_lineitem_per_context"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    context_id: Mapped[int] = mapped_column(sa.ForeignKey("lti_context.id", ondelete="CASCADE"))
-    resource_link_id: Mapped[int | None] = mapped_column(sa.ForeignKey("lti_resource_link.id", ondelete="SET NULL"))
-    url: Mapped[str] = mapped_column(sa.String(1000))
-    label: Mapped[str | None] = mapped_column(sa.String(500))
-    score_maximum: Mapped[float | None] = mapped_column()
-    resource_id: Mapped[str | None] = mapped_column(sa.String(500))
-    tag: Mapped[str | None] = mapped_column(sa.String(500))
-
-
 class AttemptStatus(enum.StrEnum):
     STARTED = "started"
     SUBMITTED = "submitted"

@@ -10,12 +10,12 @@ from sqlalchemy import orm
 from lti_tool.grading import AccessTokenError
 from lti_tool.grading import AgsClient
 from lti_tool.grading import AgsError
+from lti_tool.lti.claims import Scope
 from lti_tool.lti.claims import role_name
 from lti_tool.models import LtiRegistration
 
 log = logging.getLogger(__name__)
 
-NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
 NRPS_MEDIA_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
 
 
@@ -34,7 +34,7 @@ def learners(session: orm.Session, ags: AgsClient, registration: LtiRegistration
     """Active learners of the course, read page by page."""
     members: list[Member] = []
     try:
-        for page in ags.pages(session, registration, memberships_url, [NRPS_SCOPE], NRPS_MEDIA_TYPE):
+        for page in ags.pages(session, registration, memberships_url, [Scope.MEMBERSHIP_READONLY], NRPS_MEDIA_TYPE):
             body = page.json()
             for member in body.get("members", []) if isinstance(body, dict) else []:
                 if _is_active_learner(member):
