@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from lti_tool.db import Database
 from lti_tool.grading import backoff_delay
+from lti_tool.grading.results import supersede_pending
 from lti_tool.grading.worker import NO_LINEITEM
 from lti_tool.models import Attempt
 from lti_tool.models import ScoreSubmission
@@ -328,6 +329,25 @@ def test_a_submission_superseded_after_the_claim_is_not_sent(course, worker, dat
     assert worker.process(claim) == "lost"
     assert course.platform.score_posts == []
     assert course.row(submission_id).status == "superseded"
+
+
+def test_a_newer_score_does_not_supersede_the_one_a_worker_is_sending(course, worker, database, clock):
+    """The lease guard: a row under a live claim is on its way to the LMS; marking it superseded would leave
+    the worker's answer unrecorded and let the two scores race. Only rows nobody is sending are replaced."""
+    attempt_id = course.attempt()
+    in_flight = course.submission(attempt_id, 40.0)
+    [claim] = worker.claim()
+    waiting = course.submission(attempt_id, 50.0)
+    with database.session() as session:
+        supersede_pending(session, attempt_id, clock.now)
+    assert (course.row(in_flight).status, course.row(waiting).status) == ("pending", "superseded")
+    assert worker.process(claim) == "sent"
+    clock.advance(61)  # once the lease has run out, a row left pending is replaced like any other
+    late = course.submission(attempt_id, 60.0)
+    set_column(database, ScoreSubmission, late, locked_until=clock.now - dt.timedelta(seconds=1))
+    with database.session() as session:
+        supersede_pending(session, attempt_id, clock.now)
+    assert course.row(late).status == "superseded"
 
 
 def test_a_batch_read_before_its_lease_ran_out_is_read_again_before_sending(course, make_worker, clock):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lti_tool.activity_configs import ActivityConfigs
 from lti_tool import activity_configs as configs_module
+from lti_tool.activity_configs import ActivityConfigs
 from lti_tool.providers.interfaces import ActivityConfig
 
 
