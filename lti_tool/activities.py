@@ -33,6 +33,10 @@ from lti_tool.providers.speechace import split_share_link
 ACTIVITY_CUSTOM_PARAMETER = "activity"
 
 
+class NotAllowed(Exception):
+    """The launch may not see this: a learner on a teacher page, or another course's data."""
+
+
 class LaunchExpired(Exception):
     """The launch handle is unknown or past its lifetime: the learner must open the activity again."""
 

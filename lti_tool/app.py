@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from lti_tool.activities import LaunchExpired
+from lti_tool.activities import NotAllowed
 from lti_tool.config import Settings
 from lti_tool.config import load_settings
 from lti_tool.http import quiet_url_logging
@@ -24,7 +25,6 @@ from lti_tool.inputs import InputError
 from lti_tool.inputs import request_problem
 from lti_tool.paths import resource_dir
 from lti_tool.services import Services
-from lti_tool.teacher.service import NotAllowed
 
 log = logging.getLogger(__name__)
 

@@ -23,6 +23,7 @@ from flask import request
 from flask import session as cookie
 from sqlalchemy import orm
 
+from lti_tool.activities import NotAllowed
 from lti_tool.activities import load_launch
 from lti_tool.admin.accounts import password_fingerprint
 from lti_tool.admin.service import INSTALLATION
@@ -35,7 +36,6 @@ from lti_tool.models import LtiRegistration
 from lti_tool.models import LtiUser
 from lti_tool.models.admin import ToolAdmin
 from lti_tool.services import get_services
-from lti_tool.teacher.service import NotAllowed
 
 log = logging.getLogger(__name__)
 

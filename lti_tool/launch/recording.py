@@ -193,18 +193,6 @@ def why_not_recorded(session: orm.Session, directory: PlatformDirectory, registr
     return LaunchError(409, "The launch could not be recorded. Open the activity again from the course page.")
 
 
-# An expired launch row is kept this much longer: its login id is what refuses a replay of the login, and hosts'
-# clocks may disagree about when that login's state expired.
-PURGE_GRACE = dt.timedelta(hours=1)
-
-
-def purge_expired_launches(session: orm.Session, now: dt.datetime | None = None) -> int:
-    """Delete launch rows expired more than :data:`PURGE_GRACE` ago (an expired launch opens no page already)."""
-    cutoff = (now or utcnow()) - PURGE_GRACE
-    result = session.execute(sa.delete(LtiLaunch).where(LtiLaunch.expires_at < cutoff))
-    return int(result.rowcount)  # type: ignore[attr-defined]
-
-
 def _claim_object(claims: dict[str, Any], name: str) -> dict[str, Any]:
     value = claims.get(name)
     return value if isinstance(value, dict) else {}

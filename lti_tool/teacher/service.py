@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy import orm
 
+from lti_tool.activities import NotAllowed
 from lti_tool.activities import activity_for_launch
 from lti_tool.grading import AgsClient
 from lti_tool.grading.policy import requeue_grade
@@ -22,10 +23,6 @@ from lti_tool.models import Result
 from lti_tool.teacher.roster import Member
 from lti_tool.teacher.roster import RosterUnavailable
 from lti_tool.teacher.roster import learners
-
-
-class NotAllowed(Exception):
-    """The launch may not see this: a learner on a teacher page, or another course's data."""
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 
 from lti_tool.db import utcnow
-from lti_tool.launch.recording import PURGE_GRACE
 from lti_tool.lti.claims import Claim
+from lti_tool.maintenance import PURGE_GRACE
 from lti_tool.maintenance import housekeeping
 from lti_tool.models import DeploymentStatus
 from lti_tool.models import LtiDeployment
