@@ -6,6 +6,10 @@ and scope set, so a fleet of processes asks the platform for one token per hour 
 :class:`AccessTokens` also remembers the tokens it used until they expire, so a score costs no database read for its
 token. A token the platform refuses (401) is forgotten in memory and in the table; another process that still
 remembers it gets its own 401 and does the same, then takes the new token from the table.
+
+The cache is a unit of work of its own: it reads and writes the table in short transactions on its own session
+(bound like the caller's), never inside the caller's transaction, and it asks the token endpoint with no
+transaction open. So it never commits, rolls back or holds open the caller's work.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from sqlalchemy import orm
 from lti_tool.db import upsert
 from lti_tool.db import utcnow
 from lti_tool.http import HttpSession
+from lti_tool.keys import SigningKey
 from lti_tool.keys import signing_key
 from lti_tool.models import LtiRegistration
 from lti_tool.models import ServiceAccessToken
@@ -97,14 +102,18 @@ class AccessTokens:
         if remembered is not None:
             return remembered
         # One request per registration and scope set in this process; other processes may race us, harmlessly.
-        with self._lock_for(registration.id, key), _owned_transaction(session):
+        with self._lock_for(registration.id, key):
             remembered = self._remembered_token(registration.id, key)  # another thread may have got one meanwhile
             if remembered is not None:
                 return remembered
-            cached = self._cached(session, registration.id, key)
-            if cached is None:
-                token, expires_in = self._request_token(session, registration, key)
-                cached = token, self._store(session, registration.id, key, token, expires_in)
+            with _own_unit_of_work(session) as own:
+                cached = self._cached(own, registration.id, key)
+                key_pair = signing_key(own) if cached is None else None
+            if key_pair is not None:
+                token, expires_in = self._request_token(registration, key, key_pair)
+                with _own_unit_of_work(session) as own:
+                    cached = token, self._store(own, registration.id, key, token, expires_in)
+            assert cached is not None
             self._remembered[(registration.id, key)] = cached
             return cached[0]
 
@@ -115,8 +124,8 @@ class AccessTokens:
         remembered = self._remembered.get(key)
         if remembered is not None and remembered[0] == token:
             self._remembered.pop(key, None)
-        with _owned_transaction(session):
-            session.execute(sa.delete(ServiceAccessToken).where(
+        with _own_unit_of_work(session) as own:
+            own.execute(sa.delete(ServiceAccessToken).where(
                 ServiceAccessToken.registration_id == registration.id,
                 ServiceAccessToken.scopes == scope_key(scopes),
                 ServiceAccessToken.access_token == token,
@@ -154,9 +163,8 @@ class AccessTokens:
             return _LOCKS.setdefault((registration_id, key), threading.Lock())
 
     # --- token endpoint ----------------------------------------------------------------------------------
-    def _request_token(self, session: orm.Session, registration: LtiRegistration, key: str) -> tuple[str, float]:
+    def _request_token(self, registration: LtiRegistration, key: str, key_pair: SigningKey) -> tuple[str, float]:
         token_url = registration.auth_token_url
-        key_pair = signing_key(session)
         client = OAuth2Client(session=self.http, client_id=registration.client_id)
         client.register_compliance_hook("access_token_response", lambda response: _refuse_errors(response, token_url))
         auth = OAuth2ClientAuth(registration.client_id, RSAKey.import_key(key_pair.private_key_pem),
@@ -232,14 +240,8 @@ def _describe(exc: requests.RequestException) -> str:
 
 
 @contextmanager
-def _owned_transaction(session: orm.Session) -> Iterator[None]:
-    """Commit (or roll back) at the end only if the transaction was opened here."""
-    owned = not session.in_transaction()
-    try:
-        yield
-    except BaseException:
-        if owned:
-            session.rollback()
-        raise
-    if owned:
-        session.commit()
+def _own_unit_of_work(caller: orm.Session) -> Iterator[orm.Session]:
+    """A short transaction of the cache's own, on a session bound like the caller's: committed at the end, rolled
+    back on an error, whatever the caller's transaction is doing."""
+    with orm.Session(bind=caller.get_bind(), expire_on_commit=False) as own, own.begin():
+        yield own

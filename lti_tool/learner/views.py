@@ -31,8 +31,10 @@ def learner_page(record: LtiLaunch, activity: Activity | None) -> tuple[str, int
     """Start or resume the learner's test at ``activity`` (the one placed on the launched link); a provider
     failure gives a page with a retry."""
     session = get_session()
+    # What the launch wrote (the link's activity on a first launch) is committed before the test starts: starting
+    # asks the LMS for the gradebook column and the provider for the test, over HTTP, with no write pending.
+    session.commit()
     if activity is None:
-        session.commit()
         return render_template("lti/learner.html", launch=record, resource_link=record.claims.get(
             "https://purl.imsglobal.org/spec/lti/claim/resource_link") or {}, context={}), 200
     try:

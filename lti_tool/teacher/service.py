@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from lti_tool.activities import NotAllowed
-from lti_tool.activities import activity_for_launch
 from lti_tool.grading import AgsClient
 from lti_tool.grading.policy import requeue_grade
 from lti_tool.lti.claims import is_staff
@@ -49,10 +48,11 @@ def require_staff(record: LtiLaunch) -> None:
         raise NotAllowed("Only the course's teachers can open this page.")
 
 
-def link_overview(session: orm.Session, record: LtiLaunch, ags: AgsClient | None = None) -> LinkOverview:
-    """Every learner of the course (the LMS roster) with their attempt's status and score."""
+def link_overview(session: orm.Session, record: LtiLaunch, activity: Activity | None,
+                  ags: AgsClient | None = None) -> LinkOverview:
+    """Every learner of the course (the LMS roster) with their attempt's status and score, for ``activity``, the
+    one on the launched link (:func:`~lti_tool.activities.activity_for_launch`)."""
     require_staff(record)
-    activity = activity_for_launch(session, record)
     if activity is None:
         return LinkOverview(activity=None, rows=[])
     attempts = session.execute(

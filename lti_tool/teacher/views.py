@@ -12,6 +12,7 @@ from flask import request
 from flask import url_for
 from werkzeug.wrappers import Response
 
+from lti_tool.activities import activity_for_launch
 from lti_tool.activities import load_launch
 from lti_tool.db import get_session
 from lti_tool.lti.claims import is_platform_admin
@@ -19,6 +20,7 @@ from lti_tool.models import LtiLaunch
 from lti_tool.services import get_services
 from lti_tool.teacher.picker_views import render_picker
 from lti_tool.teacher.service import link_overview
+from lti_tool.teacher.service import require_staff
 from lti_tool.teacher.service import resend_grades
 from lti_tool.teacher.service import result_for_teacher
 
@@ -27,7 +29,12 @@ bp = Blueprint("teacher", __name__, url_prefix="/teacher")
 
 
 def render_link_overview(record: LtiLaunch) -> str | tuple[str, int]:
-    overview = link_overview(get_session(), record, get_services().ags)
+    session = get_session()
+    require_staff(record)
+    activity = activity_for_launch(session, record)
+    # A first launch placed the activity on the link: committed before the roster is asked of the LMS over HTTP.
+    session.commit()
+    overview = link_overview(session, record, activity, get_services().ags)
     if overview.activity is None:
         return render_picker(record)  # a link added by hand: its first teacher launch sets it up
     return render_template("teacher/link.html", overview=overview, launch=record,

@@ -163,14 +163,18 @@ def test_a_token_got_in_its_own_transaction_is_committed(connected, database):
         assert other.scalar(sa.select(sa.func.count()).select_from(ServiceAccessToken)) == 1
 
 
-def test_a_token_got_inside_the_callers_transaction_is_left_to_the_caller(connected, database):
+def test_the_cache_is_its_own_unit_of_work_and_leaves_the_callers_transaction_alone(connected, database):
+    """The cache neither commits nor rolls back the caller's work: it stores the token in a transaction of its own,
+    and the caller's rollback does not take the token with it."""
     tokens = AccessTokens(HttpSession(5.0))
     with database.sessionmaker() as session, session.begin():
+        session.execute(sa.select(sa.func.count()).select_from(ServiceAccessToken))  # the caller's open transaction
+        transaction = session.get_transaction()
         tokens.get(session, connected.registration, [SCORE])
-        assert session.in_transaction()
+        assert session.get_transaction() is transaction and transaction is not None and transaction.is_active
         session.rollback()
     with database.session() as other:
-        assert other.scalar(sa.select(sa.func.count()).select_from(ServiceAccessToken)) == 0
+        assert other.scalar(sa.select(sa.func.count()).select_from(ServiceAccessToken)) == 1
 
 
 @pytest.mark.parametrize(("status", "body", "expected"), [
