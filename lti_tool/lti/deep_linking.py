@@ -15,11 +15,11 @@ from joserfc.jwk import RSAKey
 from pylti1p3.deep_link import DeepLink
 from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.lineitem import LineItem
+from pylti1p3.registration import Registration
 from sqlalchemy import orm
 
 from lti_tool.keys import signing_key
 from lti_tool.lti.claims import Claim
-from lti_tool.lti.tool_conf import pylti_registration
 from lti_tool.models import LtiDeployment
 from lti_tool.models import LtiLaunch
 from lti_tool.models import LtiRegistration
@@ -61,7 +61,9 @@ def deep_link_response(session: orm.Session, record: LtiLaunch, link: PlacedLink
                  .set_resource_id(link.resource_id).set_tag(link.tag))
     resource = (DeepLinkResource().set_title(link.title).set_url(link.launch_url).set_lineitem(line_item)
                 .set_custom_params(dict(link.custom)))
-    message: dict[str, Any] = DeepLink(pylti_registration(registration, key), deployment.deployment_id,
+    # pylti1p3's message needs only the issuer and client_id of the registration; the tool signs it itself.
+    platform = Registration().set_issuer(registration.issuer).set_client_id(registration.client_id)
+    message: dict[str, Any] = DeepLink(platform, deployment.deployment_id,
                                        settings).get_message_jwt([resource])  # type: ignore[arg-type]
     if "data" not in settings:  # echo data only when the platform sent it (LTI-DL §4.4)
         message.pop("https://purl.imsglobal.org/spec/lti-dl/claim/data", None)

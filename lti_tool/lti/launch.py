@@ -1,9 +1,11 @@
-"""Launch validation to the letter of the 1EdTech Security Framework 1.0 §5.1.3, on top of pylti1p3.
+"""Launch validation to the letter of the 1EdTech Security Framework 1.0 §5.1.3.
 
-pylti1p3 parses the token and checks the LTI message claims; this module adds what it lacks: the signed state and
-its derived nonce are bound together and to the browser, ``iat``/``exp`` get a configurable leeway, ``aud`` and
-``azp`` are checked, only RS256 is accepted, and the platform's key set is re-fetched on an unknown kid. Single use
-is enforced when the launch is recorded (:func:`lti_tool.launch.recording.record_launch`).
+joserfc verifies the token; pylti1p3's public message validators check the LTI message claims. pylti1p3's
+``MessageLaunch`` is not used: its state, nonce, signature and registration steps are what this module replaces,
+and overriding them meant reaching into its private attributes. What pylti1p3 lacks is added here: the signed
+state and its derived nonce are bound together and to the browser, ``iat``/``exp`` get a configurable leeway,
+``aud`` and ``azp`` are checked, only RS256 is accepted, and the platform's key set is re-fetched on an unknown
+kid. Single use is enforced when the launch is recorded (:func:`lti_tool.launch.recording.record_launch`).
 """
 
 from __future__ import annotations
@@ -15,14 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from joserfc import jws
 from joserfc import jwt as jose_jwt
 from joserfc.errors import BadSignatureError
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 from pylti1p3.exception import LtiException
-from pylti1p3.message_launch import MessageLaunch
-from pylti1p3.request import Request
-from pylti1p3.session import SessionService
+from pylti1p3.message_validators import get_validators
 from sqlalchemy import orm
 
 from lti_tool.lti.claims import SUPPORTED_MESSAGE_TYPES
@@ -34,9 +35,10 @@ from lti_tool.lti.login_state import LoginState
 from lti_tool.lti.login_state import LoginStates
 from lti_tool.lti.platform_keys import PlatformKeyCache
 from lti_tool.lti.platform_keys import PlatformKeyError
-from lti_tool.lti.tool_conf import DatabaseToolConf
 
 MAX_ID_TOKEN_LENGTH = 64 * 1024
+# One per message type (resource link, deep linking, privacy, submission review); they keep no state.
+MESSAGE_VALIDATORS = tuple(get_validators())  # type: ignore[no-untyped-call]
 
 
 @dataclass(frozen=True)
@@ -63,125 +65,82 @@ class ValidatedLaunch:
         return str(self.claims[Claim.MESSAGE_TYPE])
 
 
-class _FormRequest(Request):
-    """The minimal pylti1p3 request: the posted form, no Flask session (state lives in our database)."""
+def validated_claims(launch: LaunchInput, expected_nonce: str, registration: ActiveRegistration,
+                     keys: PlatformKeyCache, leeway_seconds: int) -> dict[str, Any]:
+    """The id_token's claims once its header, signature, standard claims, nonce and LTI message all check out."""
+    header = _header(launch.id_token)
+    try:
+        claims: dict[str, Any] = jose_jwt.decode(launch.id_token, _public_key(header, registration, keys),
+                                                 algorithms=["RS256"]).claims
+    except BadSignatureError as exc:
+        raise LaunchError(401, "The id_token's signature does not verify with the platform's published key.") \
+            from exc
+    except (JoseError, ValueError) as exc:
+        raise LaunchError(401, f"The id_token was refused: {exc}.") from exc
+    check_id_token_claims(claims, registration, leeway_seconds)
+    _check_authorized_party(claims, registration.client_id)
+    _check_nonce(claims, expected_nonce)
+    check_message(claims)
+    return claims
 
-    def __init__(self, params: dict[str, str]) -> None:
-        self._params = params
 
-    @property
-    def session(self) -> dict[str, Any]:
-        return {}
+def _header(id_token: str) -> dict[str, Any]:
+    try:
+        header: dict[str, Any] = dict(jws.extract_compact(id_token.encode()).protected)
+    except (JoseError, ValueError) as exc:
+        raise LaunchError(400, f"The id_token is not a valid JWT: {exc}") from exc
+    alg = header.get("alg")
+    if alg != "RS256":
+        raise LaunchError(401, f"The id_token is signed with {alg!r}; LTI 1.3 requires RS256.")
+    if not header.get("kid"):
+        raise LaunchError(401, "The id_token has no 'kid' header, so the platform's signing key cannot be "
+                               "identified. The platform must sign with a key published in its JWKS.")
+    return header
 
-    def get_param(self, key: str) -> str:
-        return self._params.get(key, "")
 
-    def is_secure(self) -> bool:
-        return True
+def _public_key(header: Mapping[str, Any], registration: ActiveRegistration, keys: PlatformKeyCache) -> RSAKey:
+    kid = str(header["kid"])
+    try:
+        if registration.key_set_url:
+            return keys.get_key(registration.key_set_url, kid)
+        if registration.key_set:
+            return keys.keys_from_inline_set(dict(registration.key_set), kid)
+    except PlatformKeyError as exc:
+        raise LaunchError(401, f"The platform's signing key cannot be found: {exc}.") from exc
+    raise LaunchError(401, "The registration has neither a key set URL nor keys; an admin must complete it.")
 
 
-class ToolMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
-    """pylti1p3's launch with our checks in place of its state, nonce, signature and registration steps."""
+def _check_authorized_party(claims: Mapping[str, Any], client_id: str) -> None:
+    audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+    azp = claims.get("azp")
+    if len(audiences) > 1 and azp is None:
+        raise LaunchError(401, "The id_token has several audiences but no authorized party (azp).")
+    if azp is not None and azp != client_id:
+        raise LaunchError(401, f"The id_token's authorized party (azp) {azp!r} is not this tool's client_id.")
 
-    def __init__(self, launch: LaunchInput, expected_nonce: str, registration: ActiveRegistration,
-                 keys: PlatformKeyCache, leeway_seconds: int, session: orm.Session) -> None:
-        request = _FormRequest({"id_token": launch.id_token, "state": launch.state})
-        super().__init__(request, DatabaseToolConf(session), session_service=SessionService(request),
-                         cookie_service=object())
-        self._expected_nonce = expected_nonce
-        self._lti_registration = registration
-        self._keys = keys
-        self._leeway = leeway_seconds
 
-    def _get_request_param(self, key: str) -> str:
-        value: str = self._request.get_param(key)
-        return value
+def _check_nonce(claims: Mapping[str, Any], expected_nonce: str) -> None:
+    nonce = claims.get("nonce")
+    if not isinstance(nonce, str) or not hmac.compare_digest(nonce.encode(), expected_nonce.encode()):
+        raise LaunchError(401, "The id_token's nonce does not belong to this login: the token was replayed "
+                               "or issued for another launch.")
 
-    def validate(self) -> ToolMessageLaunch:
-        self._validated = True
-        try:
-            self._validate_format()
-            self._validate_header()
-            self.validate_jwt_signature()
-            self.validate_nonce()
-            self.validate_message()
-        except Exception:
-            self._validated = False
-            raise
-        return self
 
-    def _validate_format(self) -> None:
-        try:
-            self.validate_jwt_format()
-        except LtiException as exc:
-            raise LaunchError(400, f"The id_token is not a valid JWT: {exc}") from exc
-
-    def _validate_header(self) -> None:
-        header = self._jwt.get("header", {})
-        alg = header.get("alg")
-        if alg != "RS256":
-            raise LaunchError(401, f"The id_token is signed with {alg!r}; LTI 1.3 requires RS256.")
-        if not header.get("kid"):
-            raise LaunchError(401, "The id_token has no 'kid' header, so the platform's signing key cannot be "
-                                   "identified. The platform must sign with a key published in its JWKS.")
-
-    def validate_jwt_signature(self) -> ToolMessageLaunch:
-        # joserfc rather than PyJWT: same checks, a third of the CPU (PyJWT 2.15 inspects the token's base64
-        # character by character in Python), and it is the library authlib builds on.
-        try:
-            claims = jose_jwt.decode(self._get_id_token(), self._public_key(), algorithms=["RS256"]).claims
-        except BadSignatureError as exc:
-            raise LaunchError(401, "The id_token's signature does not verify with the platform's published key.") \
-                from exc
-        except (JoseError, ValueError) as exc:
-            raise LaunchError(401, f"The id_token was refused: {exc}.") from exc
-        check_id_token_claims(claims, self._lti_registration, self._leeway)
-        self._validate_authorized_party()
-        return self
-
-    def _public_key(self) -> RSAKey:
-        kid = str(self._jwt["header"]["kid"])
-        registration = self._lti_registration
-        try:
-            if registration.key_set_url:
-                return self._keys.get_key(registration.key_set_url, kid)
-            if registration.key_set:
-                return self._keys.keys_from_inline_set(dict(registration.key_set), kid)
-        except PlatformKeyError as exc:
-            raise LaunchError(401, f"The platform's signing key cannot be found: {exc}.") from exc
-        raise LaunchError(401, "The registration has neither a key set URL nor keys; an admin must complete it.")
-
-    def _validate_authorized_party(self) -> None:
-        body = self._jwt["body"]
-        client_id = self._lti_registration.client_id
-        audiences = body["aud"] if isinstance(body["aud"], list) else [body["aud"]]
-        azp = body.get("azp")
-        if len(audiences) > 1 and azp is None:
-            raise LaunchError(401, "The id_token has several audiences but no authorized party (azp).")
-        if azp is not None and azp != client_id:
-            raise LaunchError(401, f"The id_token's authorized party (azp) {azp!r} is not this tool's client_id.")
-
-    def validate_nonce(self) -> ToolMessageLaunch:
-        nonce = self._jwt["body"].get("nonce")
-        if not isinstance(nonce, str) or not hmac.compare_digest(nonce.encode(), self._expected_nonce.encode()):
-            raise LaunchError(401, "The id_token's nonce does not belong to this login: the token was replayed "
-                                   "or issued for another launch.")
-        return self
-
-    def validate_message(self) -> ToolMessageLaunch:
-        body = self._jwt["body"]
-        message_type = body.get(Claim.MESSAGE_TYPE)
-        if not message_type:
-            raise LaunchError(400, "The launch has no message_type claim.")
-        if message_type not in SUPPORTED_MESSAGE_TYPES:
-            raise LaunchError(400, f"This tool does not handle {message_type!r} messages.")
-        if not body.get(Claim.DEPLOYMENT_ID):
-            raise LaunchError(400, "The launch has no deployment_id claim.")
-        try:
-            super().validate_message()
-        except LtiException as exc:
-            raise LaunchError(400, f"The launch is missing required LTI data: {exc}.") from exc
-        return self
+def check_message(claims: dict[str, Any]) -> None:
+    """The LTI message claims, by pylti1p3's public message validators (one per message type)."""
+    message_type = claims.get(Claim.MESSAGE_TYPE)
+    if not message_type:
+        raise LaunchError(400, "The launch has no message_type claim.")
+    if message_type not in SUPPORTED_MESSAGE_TYPES:
+        raise LaunchError(400, f"This tool does not handle {message_type!r} messages.")
+    if not claims.get(Claim.DEPLOYMENT_ID):
+        raise LaunchError(400, "The launch has no deployment_id claim.")
+    validators = [validator for validator in MESSAGE_VALIDATORS if validator.can_validate(claims)]
+    try:
+        if len(validators) != 1 or not validators[0].validate(claims):
+            raise LtiException(f"no single validator for {message_type}")
+    except LtiException as exc:
+        raise LaunchError(400, f"The launch is missing required LTI data: {exc}.") from exc
 
 
 def check_id_token_claims(claims: dict[str, Any], registration: ActiveRegistration, leeway: int) -> None:
@@ -239,8 +198,5 @@ def validate_launch(session: orm.Session, directory: PlatformDirectory, login_st
     """
     login_state = read_login_state(login_states, launch)
     registration = directory.registration_by_id(session, login_state.registration_id)
-    message_launch = ToolMessageLaunch(launch, login_states.nonce(login_state.login_id), registration, keys,
-                                       leeway_seconds, session)
-    message_launch.validate()
-    return ValidatedLaunch(registration=registration, claims=dict(message_launch.get_launch_data()),
-                           login_state=login_state)
+    claims = validated_claims(launch, login_states.nonce(login_state.login_id), registration, keys, leeway_seconds)
+    return ValidatedLaunch(registration=registration, claims=claims, login_state=login_state)
