@@ -76,6 +76,12 @@ class PlatformState:
         self.down_retry_after: int | None = 5  # seconds, sent as Retry-After while down (None: no header)
         self.requests_while_down = 0  # what a down LMS received (its access log, as counted by an operator)
         self.id_token_aud_as_list = False
+        # Moodle keeps the launch's lti_message_hint in one session slot and clears it at the first /auth: a second
+        # authorization request with the same hint gets "Invalid request".
+        self.single_use_message_hint = flavor == "moodle"
+        # Platform storage (LTI client-side postMessages), as Canvas offers it: the login and the launch carry
+        # lti_storage_target, and the LMS page holds a sibling frame of that name answering lti.* messages.
+        self.platform_storage = False
         self._failures: list[InjectedFailure] = []
         self._line_item_counter = 0
 
