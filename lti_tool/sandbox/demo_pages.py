@@ -222,7 +222,12 @@ def _emulators_card(sandbox: Sandbox) -> str:
 
 def tool_page(sandbox: Sandbox, viewer: Person, title: str, launch_url: str, allow: str,
               switch: Switch) -> str:
-    body = (f"<h1>{escape(title)}</h1>"
+    storage = ""
+    if sandbox.platform.platform_storage:
+        # As Canvas does: a hidden sibling of the tool's frame, on the LMS's origin, holds the tool's values.
+        storage = (f"<iframe name='{constants.STORAGE_TARGET}' src='/post_message_forwarding' hidden "
+                   "title='Platform storage'></iframe>")
+    body = (f"<h1>{escape(title)}</h1>{storage}"
             f"<iframe id='tool' class='tool' title='{escape(title)}' src='{escape(launch_url)}' "
             f"allow='{escape(allow)}'></iframe>")
     return _layout(sandbox, viewer, "course", title, body, switch=switch)

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from lti_tool.sandbox.platform.constants import SERVICE_SCOPES
 from lti_tool.sandbox.platform.keys import KeyRing
@@ -108,6 +109,12 @@ class PlatformState:
         if context is None:
             raise PlatformError(404, f"unknown context {context_id!r}")
         return context
+
+    def tool_origins(self) -> list[str]:
+        """The origins of the registered tools' login URLs: who may use platform storage."""
+        with self.lock:
+            urls = [tool.oidc_initiation_url for tool in self.tools.values()]
+        return sorted({f"{urlsplit(url).scheme}://{urlsplit(url).netloc}" for url in urls})
 
     def lineitem_url(self, item: LineItem) -> str:
         return self.url(f"/contexts/{item.context_id}/lineitems/{item.id}")
