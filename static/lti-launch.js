@@ -154,7 +154,9 @@
 
   var loginElement = document.getElementById("lti-login");
   var launchElement = document.getElementById("lti-storage-launch");
+  var resubmitForm = document.getElementById("lti-resubmit");
   if (loginElement) { login(loginElement); }
   else if (launchElement) { launch(launchElement); }
+  else if (resubmitForm) { resubmitForm.submit(); } // same origin now: the browser sends the tool's cookie
   else { tellTheOpener(); }
 })();

@@ -56,9 +56,7 @@ def login(registration_uuid: str | None = None) -> WerkzeugResponse:
                                                                       f"{login_redirect.state.login_id}"),
                                new_window_url=services.settings.url(request.path) + "?"
                                + login_redirect.restart_query)
-        response: WerkzeugResponse = Response(page, mimetype="text/html")
-        response.headers["Content-Security-Policy"] = SCRIPT_PAGE_CSP
-        response.headers["Cache-Control"] = "no-store"
+        response: WerkzeugResponse = _script_page(page)
     else:
         response = redirect(login_redirect.url, code=302)
     https = services.settings.is_https
@@ -90,6 +88,10 @@ def launch() -> str | tuple[str, int] | Response:
     except StateCookieMissing as missing:
         login_state = missing.login_state
         if login_state.storage_target is None:
+            if _resubmit_may_bring_the_cookie():
+                # Top level, but the platform's form posted cross-site: a SameSite=Lax cookie (plain http) is not
+                # sent with that POST. Posted again from the tool's own page, it is; the cookie still decides.
+                return _script_page(render_template("lti/launch_resubmit.html", launch=launch_input))
             raise
         # The login stored its state in the platform: this page reads it back and posts it to /launch/storage.
         registration = services.directory.registration_by_id(get_session(), login_state.registration_id)
@@ -97,10 +99,21 @@ def launch() -> str | tuple[str, int] | Response:
         page = render_template("lti/launch_storage.html", login_state=login_state, launch=launch_input,
                                platform_origin=origin_of(registration.auth_login_url),
                                new_window_url=(services.settings.url(LOGIN_PATH) + "?" + restart) if restart else None)
-        response = Response(page, mimetype="text/html")
-        response.headers["Content-Security-Policy"] = SCRIPT_PAGE_CSP
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        return _script_page(page)
+
+
+def _resubmit_may_bring_the_cookie() -> bool:
+    return (request.headers.get("Sec-Fetch-Dest") == "document"
+            and request.headers.get("Sec-Fetch-Site") in ("cross-site", "same-site")
+            and not request.form.get("resubmitted"))
+
+
+def _script_page(page: str) -> Response:
+    """A page whose script carries a login's state: only our own scripts may run on it, and no cache keeps it."""
+    response = Response(page, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = SCRIPT_PAGE_CSP
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/launch/storage")
