@@ -62,13 +62,14 @@ def take_the_test(tool: Any) -> None:
     expect(tool.get_by_test_id("attempt-status")).to_contain_text("Your test has been submitted")
 
 
-def expect_grade_in_gradebook(page: Any, demo: Any, title: str) -> None:
-    page.goto(f"{demo.lms_url}/course/gradebook?as={demo.sandbox.teacher.sub}")
+def expect_grade_in_gradebook(page: Any, demo: Any, title: str, viewer: str | None = None) -> Any:
+    page.goto(f"{demo.lms_url}/course/gradebook?as={viewer or demo.sandbox.teacher.sub}")
     column = page.locator("th[data-lineitem]", has_text=title)
     lineitem = column.get_attribute("data-lineitem")
     cell = page.locator(f"tr[data-learner=grace] td[data-lineitem='{lineitem}'][data-score]")
     reload_until_visible(page, cell)
     expect(cell).to_have_attribute("data-score", "16")
+    return cell
 
 
 def test_platform_storage_launches_without_cookies_and_the_score_reaches_the_gradebook(blocked_page,
@@ -76,20 +77,33 @@ def test_platform_storage_launches_without_cookies_and_the_score_reaches_the_gra
     page, demo = blocked_page, cross_site_demo
     demo.sandbox.platform.platform_storage = True
     try:
-        seen = ToolRequests(page, demo.tool_url)
-        title = "Storage speaking"
-        # The teacher's picker and the student's test both launch through platform storage.
-        add_activity(page, demo, SPEECHACE_TITLE, title, 20)
-        page.goto(f"{demo.lms_url}/course?as=grace")
-        page.get_by_role("link", name=title).click()
-        tool = page.frame_locator("#tool")
-        take_the_test(tool)
-        team_screenshot(page, "cookieless-platform-storage-final")
+        check_storage_route(page, demo, ToolRequests(page, demo.tool_url))
     finally:
         demo.sandbox.platform.platform_storage = False
+
+
+def check_storage_route(page: Any, demo: Any, seen: ToolRequests) -> None:
+    title = "Storage speaking"
+    # The teacher's picker and the student's test both launch through platform storage.
+    add_activity(page, demo, SPEECHACE_TITLE, title, 20)
+    page.goto(f"{demo.lms_url}/course?as=grace")
+    page.get_by_role("link", name=title).click()
+    tool = page.frame_locator("#tool")
+    take_the_test(tool)
+    team_screenshot(page, "cookieless-platform-storage-final")
     assert "POST /lti/launch/storage" in seen.paths  # the launch was bound by what the LMS stored
     assert not any(seen.cookie_answers)  # and the browser never sent the tool's cookie back
-    expect_grade_in_gradebook(page, demo, title)
+
+    # Submission Review from the gradebook (Moodle's "Grade analysis"): the teacher gets Grace's report...
+    expect_grade_in_gradebook(page, demo, title).get_by_test_id("grade-analysis").click()
+    expect(tool.locator("h1")).to_contain_text(f"Grace Hopper — {title}")
+    expect(tool.get_by_test_id("report-scores")).to_be_visible()
+    team_screenshot(page, "submission-review-teacher")
+    # ...and Grace her own result, without the teacher's report.
+    expect_grade_in_gradebook(page, demo, title, viewer="grace").get_by_test_id("grade-analysis").click()
+    expect(tool.get_by_test_id("own-score")).to_contain_text("7.2 / 9")
+    expect(tool.get_by_test_id("report-scores")).to_have_count(0)
+    team_screenshot(page, "submission-review-student")
 
 
 def test_without_storage_the_new_window_route_works_against_a_single_use_hint(blocked_page, cross_site_demo):
