@@ -154,3 +154,41 @@ def open_in_new_window(page: Any, screenshot_name: str | None = None) -> Any:
     window = popup.value
     window.set_default_timeout(15_000)
     return window
+
+
+STORAGE_PROBE = """async ([frameUrl, key]) => {
+  const frame = document.createElement("iframe");
+  frame.src = frameUrl;
+  await new Promise((resolve) => { frame.onload = resolve; document.body.appendChild(frame); });
+  const origin = new URL(frameUrl).origin;
+  const ask = (message) => new Promise((resolve) => {
+    const id = Math.random().toString(36).slice(2);
+    const onMessage = (event) => {
+      if (!event.data || event.data.message_id !== id) { return; }
+      window.removeEventListener("message", onMessage);
+      resolve(event.data);
+    };
+    window.addEventListener("message", onMessage);
+    frame.contentWindow.postMessage({...message, message_id: id}, origin);
+    setTimeout(() => resolve(null), 1000);
+  });
+  const capabilities = await ask({subject: "lti.capabilities"});
+  const put = await ask({subject: "lti.put_data", key: key, value: "from " + location.origin});
+  const got = await ask({subject: "lti.get_data", key: key});
+  return {capabilities, put, got};
+}"""
+
+
+def test_the_sandbox_storage_frame_answers_the_tools_origin_only(page, cross_site_demo):
+    demo = cross_site_demo
+    demo.sandbox.platform.platform_storage = True
+    frame_url = f"{demo.lms_url}/post_message_forwarding"
+    try:
+        page.goto(f"{demo.tool_url}/lti/jwks")
+        answered = page.evaluate(STORAGE_PROBE, [frame_url, "k"])
+        assert {"subject": "lti.put_data"} in answered["capabilities"]["supported_messages"]
+        assert answered["got"]["value"] == f"from {demo.tool_url}"
+        page.goto(demo.sandbox.speechace.url("/"))  # another origin, not a registered tool
+        assert page.evaluate(STORAGE_PROBE, [frame_url, "k"]) == {"capabilities": None, "put": None, "got": None}
+    finally:
+        demo.sandbox.platform.platform_storage = False
