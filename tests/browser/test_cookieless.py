@@ -95,7 +95,9 @@ def check_storage_route(page: Any, demo: Any, seen: ToolRequests) -> None:
     assert not any(seen.cookie_answers)  # and the browser never sent the tool's cookie back
 
     # Submission Review from the gradebook (Moodle's "Grade analysis"): the teacher gets Grace's report...
-    expect_grade_in_gradebook(page, demo, title).get_by_test_id("grade-analysis").click()
+    cell = expect_grade_in_gradebook(page, demo, title)
+    team_screenshot(page, "cookieless-platform-storage-gradebook")
+    cell.get_by_test_id("grade-analysis").click()
     expect(tool.locator("h1")).to_contain_text(f"Grace Hopper — {title}")
     expect(tool.get_by_test_id("report-scores")).to_be_visible()
     team_screenshot(page, "submission-review-teacher")
@@ -139,6 +141,7 @@ def test_without_storage_the_new_window_route_works_against_a_single_use_hint(bl
     assert "POST /lti/launch/storage" not in seen.paths
     assert not any("Invalid request" in event for event in platform.events)
     expect_grade_in_gradebook(page, demo, title)
+    team_screenshot(page, "cookieless-new-window-gradebook")
 
 
 def open_in_new_window(page: Any, screenshot_name: str | None = None) -> Any:
