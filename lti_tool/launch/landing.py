@@ -12,6 +12,7 @@ from lti_tool.lti.claims import MessageType
 from lti_tool.lti.claims import is_staff
 from lti_tool.teacher.picker_views import render_picker
 from lti_tool.teacher.views import render_link_overview
+from lti_tool.teacher.views import render_submission_review
 
 
 def render_landing(recorded: RecordedLaunch) -> str | tuple[str, int]:
@@ -19,6 +20,8 @@ def render_landing(recorded: RecordedLaunch) -> str | tuple[str, int]:
     staff = is_staff(record.roles)
     if record.message_type == MessageType.DEEP_LINKING:
         return render_picker(record) if staff else (render_template("lti/not_allowed.html"), 403)
+    if record.message_type == MessageType.SUBMISSION_REVIEW:
+        return render_submission_review(record)
     if staff:
         return render_link_overview(record)
     # The launch's write returned the link's activity: no need to read the link again.

@@ -20,6 +20,8 @@ class Claim(enum.StrEnum):
     AGS_ENDPOINT = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
     NRPS = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
     DEEP_LINKING_SETTINGS = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
+    # Submission Review: the learner whose submission is reviewed.
+    FOR_USER = "https://purl.imsglobal.org/spec/lti/claim/for_user"
 
 
 class Scope(enum.StrEnum):
@@ -35,6 +37,7 @@ class Scope(enum.StrEnum):
 class MessageType(enum.StrEnum):
     RESOURCE_LINK = "LtiResourceLinkRequest"
     DEEP_LINKING = "LtiDeepLinkingRequest"
+    SUBMISSION_REVIEW = "LtiSubmissionReviewRequest"
 
 
 SUPPORTED_MESSAGE_TYPES = frozenset(MessageType)

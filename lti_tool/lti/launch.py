@@ -48,6 +48,9 @@ class LaunchInput:
     id_token: str
     state: str
     cookies: Mapping[str, str]
+    # What the tool's launch page read back from platform storage (only the same-origin completion posts these).
+    stored_state: str | None = None
+    stored_nonce: str | None = None
 
 
 @dataclass(frozen=True)
@@ -167,8 +170,28 @@ def check_id_token_claims(claims: dict[str, Any], registration: ActiveRegistrati
                                f"{registration.client_id!r} on this platform.")
 
 
+class StateCookieMissing(LaunchError):
+    """The browser did not send the state cookie back: the launch must be bound another way (platform storage, or
+    a new window)."""
+
+    def __init__(self, login_state: LoginState) -> None:
+        super().__init__(
+            401,
+            "Your browser did not send back the cookie this tool set a moment ago, so the launch cannot be tied "
+            "to you. This happens when the browser blocks cookies inside the course page. Open the activity in "
+            "a new window to continue.",
+            title="Open the activity in a new window",
+            retry_query=urlencode(dict(login_state.login_params)) if login_state.login_params else None,
+        )
+        self.login_state = login_state
+
+
 def read_login_state(login_states: LoginStates, launch: LaunchInput) -> LoginState:
-    """The login this launch completes, checked against the browser's state cookie."""
+    """The login this launch completes, bound to this browser: by the state cookie, or by the state and nonce the
+    login page stored in the platform's storage frame and the launch page read back.
+
+    :raise StateCookieMissing: neither binding holds.
+    """
     if not launch.id_token:
         raise LaunchError(400, "The launch request has no id_token. The LMS must post it to this URL.")
     if len(launch.id_token) > MAX_ID_TOKEN_LENGTH:
@@ -177,16 +200,21 @@ def read_login_state(login_states: LoginStates, launch: LaunchInput) -> LoginSta
         raise LaunchError(400, "The launch request has no state parameter.")
     login_state = login_states.read(launch.state)
     cookie = launch.cookies.get(login_state.cookie_name, "")
-    if not hmac.compare_digest(cookie.encode(), login_state.login_id.encode()):
-        raise LaunchError(
-            401,
-            "Your browser did not send back the cookie this tool set a moment ago, so the launch cannot be tied "
-            "to you. This happens when the browser blocks cookies inside the course page. Open the activity in "
-            "a new window to continue.",
-            title="Open the activity in a new window",
-            retry_query=urlencode(dict(login_state.login_params)) if login_state.login_params else None,
-        )
-    return login_state
+    if hmac.compare_digest(cookie.encode(), login_state.login_id.encode()):
+        return login_state
+    if launch.stored_state is not None or launch.stored_nonce is not None:
+        if login_state.storage_target is None:
+            raise LaunchError(401, "This launch did not start with platform storage, so it cannot be completed "
+                                   "from it. Open the activity again from the course page.")
+        state_matches = hmac.compare_digest((launch.stored_state or "").encode(), launch.state.encode())
+        nonce_matches = hmac.compare_digest((launch.stored_nonce or "").encode(),
+                                            login_states.nonce(login_state.login_id).encode())
+        if not (state_matches and nonce_matches):
+            raise LaunchError(401, "The LMS's storage does not hold this launch's state and nonce, so the launch "
+                                   "cannot be tied to you. Open the activity again from the course page.",
+                              title="Please open the activity again")
+        return login_state
+    raise StateCookieMissing(login_state)
 
 
 def validate_launch(session: orm.Session, directory: PlatformDirectory, login_states: LoginStates,

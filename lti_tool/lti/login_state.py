@@ -7,7 +7,9 @@ The login writes nothing to the database. What the database kept before is now c
 - the nonce is an HMAC of the login id, so the launch recomputes it instead of looking it up;
 - single use is enforced by the launch row, which stores the login id under a unique constraint
   (see :mod:`lti_tool.launch.rows`);
-- the browser binding is a cookie named after the login id, holding the login id.
+- the browser binding is a cookie named after the login id, holding the login id; or, when the platform offers
+  platform storage (``lti_storage_target``), the state and nonce the login page stored in the platform's frame
+  under keys named after the login id (see :func:`lti_tool.lti.launch.read_login_state`, static/lti-launch.js).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from itsdangerous import URLSafeTimedSerializer
 from lti_tool.lti.errors import LaunchError
 
 STATE_COOKIE_PREFIX = "lti-tool-state-"
+STORAGE_STATE_KEY_PREFIX = "lti-tool-state-"
+STORAGE_NONCE_KEY_PREFIX = "lti-tool-nonce-"
 # A state is a few hundred bytes; a larger one was not issued by us and is refused before any signature check.
 MAX_STATE_LENGTH = 8 * 1024
 EXPIRED_REASON = "This launch has expired or was already used. Open the activity again from the course page."
@@ -39,15 +43,27 @@ class LoginState:
     registration_id: int
     # The login request, to restart it in a new window when the browser blocks the state cookie.
     login_params: Mapping[str, str]
+    # The platform-storage frame the login offered (lti_storage_target), or None: the launch may read the state
+    # back from it when the cookie is missing.
+    storage_target: str | None = None
 
     @property
     def cookie_name(self) -> str:
         return STATE_COOKIE_PREFIX + self.login_id
 
+    @property
+    def storage_state_key(self) -> str:
+        return STORAGE_STATE_KEY_PREFIX + self.login_id
+
+    @property
+    def storage_nonce_key(self) -> str:
+        return STORAGE_NONCE_KEY_PREFIX + self.login_id
+
     @classmethod
-    def new(cls, registration_id: int, login_params: Mapping[str, str]) -> LoginState:
+    def new(cls, registration_id: int, login_params: Mapping[str, str],
+            storage_target: str | None = None) -> LoginState:
         return cls(login_id=secrets.token_urlsafe(16), registration_id=registration_id,
-                   login_params=dict(login_params))
+                   login_params=dict(login_params), storage_target=storage_target)
 
 
 class LoginStates:
@@ -62,11 +78,13 @@ class LoginStates:
 
     def issue(self, state: LoginState) -> str:
         """The signed ``state`` parameter sent to the platform."""
-        token = str(self._serializer.dumps({"l": state.login_id, "r": state.registration_id,
-                                            "p": dict(state.login_params)}))
+        payload: dict[str, Any] = {"l": state.login_id, "r": state.registration_id, "p": dict(state.login_params)}
+        if state.storage_target:
+            payload["t"] = state.storage_target
+        token = str(self._serializer.dumps(payload))
         if len(token) > MAX_STATE_LENGTH:
             # Huge login hints: keep the login working and give up only the new-window retry they serve.
-            token = str(self._serializer.dumps({"l": state.login_id, "r": state.registration_id, "p": {}}))
+            token = str(self._serializer.dumps({**payload, "p": {}}))
         return token
 
     def read(self, token: str) -> LoginState:
@@ -83,8 +101,10 @@ class LoginStates:
         except BadSignature as exc:  # also what a token signed under another secret key gives
             raise _expired() from exc
         try:
+            target = payload.get("t")
             return LoginState(login_id=str(payload["l"]), registration_id=int(payload["r"]),
-                              login_params={str(k): str(v) for k, v in dict(payload["p"]).items()})
+                              login_params={str(k): str(v) for k, v in dict(payload["p"]).items()},
+                              storage_target=str(target) if target else None)
         except (KeyError, TypeError, ValueError) as exc:  # signed by us, so only an older format gets here
             raise _expired() from exc
 

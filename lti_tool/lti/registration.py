@@ -124,6 +124,10 @@ def tool_registration_request(urls: ToolUrls, product_family_code: str | None) -
     ]
     if product_family_code == "canvas":
         messages[1]["placements"] = ["assignment_selection", "link_selection"]
+    else:
+        # Submission Review (LTI-SR 1.0), Moodle's "Grade analysis". Not for Canvas: it turns every message into
+        # placements (one without becomes link_selection) and reviews submissions through its own extension.
+        messages.append({"type": "LtiSubmissionReviewRequest", "target_link_uri": urls.launch})
     return {
         "application_type": "web",
         "response_types": ["id_token"],

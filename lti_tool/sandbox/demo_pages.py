@@ -119,6 +119,22 @@ def _course_blueprint(sandbox: Sandbox, tool_origin: str) -> Blueprint:
         return tool_page(sandbox, viewer, "Add a speaking test", launch_url, allow,
                          switch=lambda person: _course_url(person.sub))
 
+    @bp.get("/course/review/<sub>/<link>/<learner>")
+    def grade_analysis(sub: str, link: str, learner: str) -> str:
+        """Moodle's "Grade analysis" from a gradebook cell: a Submission Review launch for that learner."""
+        viewer = _viewer(sandbox, sub)
+        if not viewer.edits_the_course and viewer.sub != learner:
+            abort(403)
+        chosen = next((item for item in course_links(sandbox) if item.id == link), None)
+        if chosen is None or sandbox.person(learner) is None:
+            abort(404)
+        launch_url = sandbox.platform.begin_launch(sandbox.client.client_id, viewer.sub, sandbox.course_id,
+                                                   resource_link_id=chosen.id, resource_link_title=chosen.title,
+                                                   with_lineitem=True, for_user=learner,
+                                                   message_type=constants.MSG_SUBMISSION_REVIEW)
+        return tool_page(sandbox, viewer, f"Grade analysis · {chosen.title}", launch_url, allow,
+                         switch=lambda person: _gradebook_url(person.sub))
+
     @bp.get("/course/gradebook")
     def gradebook() -> str:
         return gradebook_page(sandbox, _viewer(sandbox, request.args.get("as")))
@@ -219,7 +235,12 @@ def _emulators_card(sandbox: Sandbox) -> str:
 
 def tool_page(sandbox: Sandbox, viewer: Person, title: str, launch_url: str, allow: str,
               switch: Switch) -> str:
-    body = (f"<h1>{escape(title)}</h1>"
+    storage = ""
+    if sandbox.platform.platform_storage:
+        # As Canvas does: a hidden sibling of the tool's frame, on the LMS's origin, holds the tool's values.
+        storage = (f"<iframe name='{constants.STORAGE_TARGET}' src='/post_message_forwarding' hidden "
+                   "title='Platform storage'></iframe>")
+    body = (f"<h1>{escape(title)}</h1>{storage}"
             f"<iframe id='tool' class='tool' title='{escape(title)}' src='{escape(launch_url)}' "
             f"allow='{escape(allow)}'></iframe>")
     return _layout(sandbox, viewer, "course", title, body, switch=switch)
@@ -233,7 +254,8 @@ def gradebook_page(sandbox: Sandbox, viewer: Person) -> str:
                    f"<span class='muted'>out of {item.score_maximum:g}</span></th>" for item in items)
     rows = "".join(
         f"<tr data-learner='{escape(student.sub)}'><th>{escape(student.name)}</th>"
-        + "".join(_grade_cell(item.id, book.get(item.id, {}).get(student.sub)) for item in items) + "</tr>"
+        + "".join(_grade_cell(item.id, book.get(item.id, {}).get(student.sub),
+                              _review_url(viewer, item.resource_link_id, student.sub)) for item in items) + "</tr>"
         for student in students)
     if not items:
         table = "<p class='muted'>No graded activities yet: add a speaking test to the course.</p>"
@@ -246,14 +268,21 @@ def gradebook_page(sandbox: Sandbox, viewer: Person) -> str:
                    switch=lambda person: _gradebook_url(person.sub))
 
 
-def _grade_cell(lineitem_id: str, grade: dict[str, Any] | None) -> str:
+def _grade_cell(lineitem_id: str, grade: dict[str, Any] | None, review_url: str | None = None) -> str:
     if grade is None or grade.get("score") is None:
         progress = grade.get("gradingProgress", "") if grade else ""
         return f"<td class='score empty' data-lineitem='{escape(lineitem_id)}'>–{_small(progress)}</td>"
     score = _number(grade["score"])
+    review = (f" <a class='muted' data-testid='grade-analysis' href='{escape(review_url)}'>Grade analysis</a>"
+              if review_url else "")
     return (f"<td class='score' data-lineitem='{escape(lineitem_id)}' data-score='{score}' "
             f"title='{escape(str(grade.get('comment') or ''))}'>{score} / {_number(grade['max'])}"
-            f"{_small(grade.get('gradingProgress', ''))}</td>")
+            f"{_small(grade.get('gradingProgress', ''))}{review}</td>")
+
+
+def _review_url(viewer: Person, link_id: str | None, learner: str) -> str | None:
+    """Moodle's "Grade analysis" for a column coupled to an activity (a tool-created column has no link)."""
+    return f"/course/review/{viewer.sub}/{link_id}/{learner}" if link_id else None
 
 
 def _number(value: float) -> str:

@@ -10,12 +10,15 @@ from sqlalchemy import orm
 from lti_tool.activities import NotAllowed
 from lti_tool.grading import AgsClient
 from lti_tool.grading.policy import requeue_grade
+from lti_tool.lti.claims import Claim
 from lti_tool.lti.claims import is_staff
 from lti_tool.models import Activity
+from lti_tool.models import Assessment
 from lti_tool.models import Attempt
 from lti_tool.models import AttemptStatus
 from lti_tool.models import LtiContext
 from lti_tool.models import LtiLaunch
+from lti_tool.models import LtiMembership
 from lti_tool.models import LtiRegistration
 from lti_tool.models import LtiUser
 from lti_tool.models import Result
@@ -138,3 +141,51 @@ def result_for_teacher(session: orm.Session, record: LtiLaunch, result_public_id
     assessment = session.get(Assessment, activity.assessment_id)
     return ResultView(result=result, attempt=attempt, learner=learner, activity=activity,
                       provider=assessment.provider if assessment else "")
+
+
+@dataclass(frozen=True)
+class ReviewedSubmission:
+    """What a Submission Review launch opens: one learner's attempt at the launched link (None: not started)."""
+
+    learner_sub: str
+    learner: LtiUser | None
+    attempt: Attempt | None
+    result: ResultView | None
+    own: bool
+
+
+def submission_for_review(session: orm.Session, record: LtiLaunch) -> ReviewedSubmission:
+    """The submission the launch's ``for_user`` names, at the launched link of the launching school only.
+
+    A teacher may review any learner of the course; anyone else only themselves. :raise NotAllowed: a learner
+    asking for someone else, or a learner the tool knows only from another course.
+    """
+    for_user = record.claims.get(Claim.FOR_USER)
+    reviewed_sub = str(for_user.get("user_id") or "") if isinstance(for_user, dict) else ""
+    launching = session.get(LtiUser, record.user_id)
+    own_sub = launching.sub if launching is not None else ""
+    reviewed_sub = reviewed_sub or own_sub
+    own = reviewed_sub == own_sub
+    if not own and not is_staff(record.roles):
+        raise NotAllowed("Students can open only their own submission.")
+    learner = session.scalars(sa.select(LtiUser).where(LtiUser.registration_id == record.registration_id,
+                                                       LtiUser.sub == reviewed_sub)).first()
+    if learner is None or record.resource_link_id is None:
+        return ReviewedSubmission(reviewed_sub, learner, None, None, own)
+    if record.context_id is None or session.scalar(sa.select(LtiMembership.id).where(
+            LtiMembership.context_id == record.context_id, LtiMembership.user_id == learner.id)) is None:
+        raise NotAllowed("This student has no submission in this course: the tool has never seen them in it.")
+    attempt = session.scalars(sa.select(Attempt).where(Attempt.registration_id == record.registration_id,
+                                                       Attempt.resource_link_id == record.resource_link_id,
+                                                       Attempt.user_id == learner.id)).first()
+    if attempt is None:
+        return ReviewedSubmission(reviewed_sub, learner, None, None, own)
+    latest = session.scalars(sa.select(Result).where(Result.attempt_id == attempt.id)
+                             .order_by(Result.id.desc()).limit(1)).first()
+    view = None
+    activity = session.get(Activity, attempt.activity_id)
+    if latest is not None and activity is not None:
+        assessment = session.get(Assessment, activity.assessment_id)
+        view = ResultView(result=latest, attempt=attempt, learner=learner, activity=activity,
+                          provider=assessment.provider if assessment else "")
+    return ReviewedSubmission(reviewed_sub, learner, attempt, view, own)

@@ -12,7 +12,9 @@ from flask import request
 from flask import url_for
 from werkzeug.wrappers import Response
 
+from lti_tool.activities import NotAllowed
 from lti_tool.activities import activity_for_launch
+from lti_tool.activities import attempt_status
 from lti_tool.activities import load_launch
 from lti_tool.db import get_session
 from lti_tool.lti.claims import is_platform_admin
@@ -23,6 +25,7 @@ from lti_tool.teacher.service import link_overview
 from lti_tool.teacher.service import require_staff
 from lti_tool.teacher.service import resend_grades
 from lti_tool.teacher.service import result_for_teacher
+from lti_tool.teacher.service import submission_for_review
 
 log = logging.getLogger(__name__)
 bp = Blueprint("teacher", __name__, url_prefix="/teacher")
@@ -39,6 +42,25 @@ def render_link_overview(record: LtiLaunch) -> str | tuple[str, int]:
         return render_picker(record)  # a link added by hand: its first teacher launch sets it up
     return render_template("teacher/link.html", overview=overview, launch=record,
                            platform_admin=is_platform_admin(record.roles),
+                           resource_link=record.claims.get("https://purl.imsglobal.org/spec/lti/claim/resource_link")
+                           or {})
+
+
+def render_submission_review(record: LtiLaunch) -> str | tuple[str, int]:
+    """Submission Review (Moodle's "Grade analysis"): a teacher sees the named learner's result, a learner their
+    own, as the learner's page would show it."""
+    session = get_session()
+    try:
+        review = submission_for_review(session, record)
+    except NotAllowed as refusal:
+        log.warning("submission review refused for launch user %s on link %s: %s", record.user_id,
+                    record.resource_link_id, refusal)
+        return render_template("lti/not_allowed.html", reason=str(refusal)), 403
+    if review.result is not None and not review.own:
+        details = get_services().providers[review.result.provider].report_details(review.result.result)
+        return render_template("teacher/result.html", view=review.result, details=details, launch=record)
+    return render_template("lti/submission_review.html", review=review,
+                           status=attempt_status(session, record) if review.own else None,
                            resource_link=record.claims.get("https://purl.imsglobal.org/spec/lti/claim/resource_link")
                            or {})
 

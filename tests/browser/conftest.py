@@ -64,8 +64,20 @@ class Demo:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """What `lti-tool demo` runs: the tool with its passback and housekeeping threads, SQLite, the sandbox."""
+    yield from _run_demo(tmp_path_factory, "127.0.0.1")
+
+
+@pytest.fixture(scope="module")
+def cross_site_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """The demo with the LMS and the tool on different sites (127.0.0.1 and localhost), as a school's LMS and the
+    tool are: inside the LMS page the tool is a third party, and the browser refuses its cookies."""
+    yield from _run_demo(tmp_path_factory, "localhost")
+
+
+def _run_demo(tmp_path_factory: pytest.TempPathFactory, tool_host: str) -> Iterator[Demo]:
     tool_server = LiveServer()
-    settings = load_settings({"env": "development", "base_url": tool_server.url, "proxy_count": 0,
+    tool_url = f"http://{tool_host}:{tool_server.port}"
+    settings = load_settings({"env": "development", "base_url": tool_url, "proxy_count": 0,
                               "data_dir": str(tmp_path_factory.mktemp("demo")), "http_timeout_seconds": 5.0},
                              environ={})
     app = create_app(settings)
@@ -86,7 +98,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 
 
 @pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
+def playwright_driver() -> Iterator[Any]:
+    """One Playwright driver for the session (a second one cannot run beside it), shared by the browsers."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -94,9 +107,37 @@ def chromium() -> Iterator[Any]:
     if not CHROMIUM.exists():
         _unavailable(f"{CHROMIUM} is missing; run scripts/ensure-browser (as root) or apt-get install chromium")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
-        yield browser
-        browser.close()
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def chromium(playwright_driver: Any) -> Iterator[Any]:
+    browser = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="session")
+def chromium_blocking_third_party_cookies(playwright_driver: Any) -> Iterator[Any]:
+    """Chromium told to block third-party cookies (as Chrome's setting, or a school's policy, does): only
+    partitioned (CHIPS) cookies survive inside another site's frame, so the tool's plain-http cookie never does."""
+    browser = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                                args=[*LAUNCH_ARGS, "--test-third-party-cookie-phaseout"])
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def blocked_page(chromium_blocking_third_party_cookies: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A page of :func:`chromium_blocking_third_party_cookies`, screenshotted on failure like :func:`page`."""
+    context = chromium_blocking_third_party_cookies.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    yield page
+    if request.node.stash.get(FAILED, False):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=SCREENSHOTS / f"failed-{request.node.name}.png", full_page=True)
+    context.close()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -21,12 +21,16 @@ CLAIM_DL_CONTENT_ITEMS = "https://purl.imsglobal.org/spec/lti-dl/claim/content_i
 CLAIM_DL_DATA = "https://purl.imsglobal.org/spec/lti-dl/claim/data"
 CLAIM_DL_MSG = "https://purl.imsglobal.org/spec/lti-dl/claim/msg"
 CLAIM_CANVAS_SUBMISSION = "https://canvas.instructure.com/lti/submission"
+CLAIM_FOR_USER = LTI_CLAIM + "for_user"
+# Canvas's name for its platform-storage frame (a sibling of the tool's iframe).
+STORAGE_TARGET = "post_message_forwarding"
 
 LTI_VERSION = "1.3.0"
 MSG_RESOURCE_LINK = "LtiResourceLinkRequest"
 MSG_DEEP_LINKING = "LtiDeepLinkingRequest"
 MSG_DEEP_LINKING_RESPONSE = "LtiDeepLinkingResponse"
-SUPPORTED_MESSAGES = (MSG_RESOURCE_LINK, MSG_DEEP_LINKING)
+MSG_SUBMISSION_REVIEW = "LtiSubmissionReviewRequest"
+SUPPORTED_MESSAGES = (MSG_RESOURCE_LINK, MSG_DEEP_LINKING, MSG_SUBMISSION_REVIEW)
 
 SCOPE_LINEITEM = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
 SCOPE_LINEITEM_READONLY = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"

@@ -85,13 +85,13 @@ class PlatformEmulator(PlatformState):
                      custom: dict[str, str] | None = None, roles: list[str] | None = None,
                      lineitem: str | None = None, with_lineitem: bool = False,
                      resource_link_title: str | None = None, target_link_uri: str | None = None,
-                     extra_claims: dict[str, Any] | None = None) -> str:
+                     extra_claims: dict[str, Any] | None = None, for_user: str | None = None) -> str:
         """Start a launch like a click in the LMS; returns the tool's login-initiation URL to open."""
         return self.launch_service.begin(LaunchRequest(
             client_id=client_id, sub=sub, context_id=context_id, resource_link_id=resource_link_id,
             message_type=message_type, deployment_id=deployment_id, custom=custom, roles=roles,
             lineitem=lineitem, with_lineitem=with_lineitem, resource_link_title=resource_link_title,
-            target_link_uri=target_link_uri, extra_claims=extra_claims))
+            target_link_uri=target_link_uri, extra_claims=extra_claims, for_user=for_user))
 
     def tamper_next_id_token(self, fn: IdTokenTamper) -> None:
         """One-shot: fn(header, claims) mutates them in place, or returns a token string sent verbatim."""

@@ -45,6 +45,8 @@ class LaunchRequest:
     resource_link_title: str | None = None
     target_link_uri: str | None = None
     extra_claims: dict[str, Any] | None = None
+    # Submission Review: whose submission the launching user reviews (the for_user claim).
+    for_user: str | None = None
 
 
 def with_query(url: str, params: Mapping[str, str]) -> str:
@@ -78,8 +80,10 @@ class LaunchService:
                 client_id=tool.client_id, deployment_id=deployment_id, sub=request.sub,
                 context_id=request.context_id, message_type=request.message_type, roles=roles,
                 custom=dict(request.custom or {}), extra_claims=dict(request.extra_claims or {}))
-            if request.message_type == c.MSG_RESOURCE_LINK:
+            if request.message_type in (c.MSG_RESOURCE_LINK, c.MSG_SUBMISSION_REVIEW):
                 self._attach_resource_link(launch, request, tool)
+                if request.message_type == c.MSG_SUBMISSION_REVIEW:
+                    self._attach_reviewed_user(launch, request)
             elif request.message_type == c.MSG_DEEP_LINKING:
                 launch.target_link_uri = request.target_link_uri or tool.deep_link_url or tool.target_link_uri
                 launch.deep_link_data = "dl-" + secrets.token_urlsafe(12)
@@ -117,23 +121,39 @@ class LaunchService:
         coupled = state.line_items.get(link.lineitem_id or "")
         launch.lineitem_url = request.lineitem or (state.lineitem_url(coupled) if coupled else None)
 
+    def _attach_reviewed_user(self, launch: PendingLaunch, request: LaunchRequest) -> None:
+        """Like Moodle's "Grade analysis": the reviewed student, and the link's line item (the spec requires it)."""
+        reviewed = request.for_user or request.sub
+        if reviewed not in self.state.users:
+            raise PlatformError(400, f"unknown user {reviewed!r}")
+        if launch.lineitem_url is None:
+            raise PlatformError(400, "a submission review needs the link's gradebook column (with_lineitem)")
+        user = self.state.users[reviewed]
+        launch.extra_claims.setdefault(c.CLAIM_FOR_USER, {"user_id": reviewed, **user.profile()})
+
     def _login_params(self, launch: PendingLaunch) -> dict[str, str]:
         params = {"iss": self.state.issuer, "login_hint": launch.login_hint,
                   "target_link_uri": launch.target_link_uri, "lti_message_hint": launch.message_hint,
                   "client_id": launch.client_id, "lti_deployment_id": launch.deployment_id}
         if self.state.flavor == "canvas":
             params.update({"canvas_region": "us-east-1", "canvas_environment": "prod"})
+        if self.state.platform_storage:
+            params["lti_storage_target"] = c.STORAGE_TARGET
         return params
 
     # --- step 2: the tool redirects the browser to /auth --------------------------------------------
     def authorize(self, params: Mapping[str, str]) -> AuthorizationResult:
         launch = self._validated_launch(params)
         with self.state.lock:
+            if launch.hint_used and self.state.single_use_message_hint:
+                # What Moodle's auth.php answers once the first request cleared the hint's session slot.
+                raise PlatformError(400, "Invalid request")
             claims = build_id_token_claims(self.state, launch, params["nonce"])
             header: dict[str, Any] = {"typ": "JWT", "alg": "RS256", "kid": self.state.keys.current_kid}
             tamper, self._tamper = self._tamper, None
             verbatim = tamper(header, claims) if tamper else None
             id_token = verbatim if isinstance(verbatim, str) else self.state.keys.sign(header, claims)
+            launch.hint_used = True
         self.state.log(f"id_token issued for {launch.sub} kid={header.get('kid')} "
                        f"tampered={tamper is not None}")
         return AuthorizationResult(redirect_uri=params["redirect_uri"], id_token=id_token,
@@ -160,6 +180,7 @@ class LaunchService:
             launch = self.state.launches.get(params["lti_message_hint"])
         if launch is None or launch.client_id != tool.client_id:
             raise PlatformError(400, "invalid_request: unknown lti_message_hint")
+
         if launch.login_hint != params["login_hint"]:
             raise PlatformError(400, "login_required: login_hint does not match the user who launched")
         return launch

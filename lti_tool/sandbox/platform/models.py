@@ -149,6 +149,8 @@ class PendingLaunch:
     lineitem_url: str | None = None
     deep_link_data: str | None = None
     extra_claims: dict[str, Any] = field(default_factory=dict)
+    # Set when an id_token was issued for this hint: Moodle's hint is single use.
+    hint_used: bool = False
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from html import escape
 from typing import Any
 
@@ -20,6 +21,42 @@ def autosubmit_form(result: AuthorizationResult) -> str:
     form = (f"<form id='lti-autosubmit' data-autosubmit method='post' action='{escape(result.redirect_uri)}'>"
             f"{fields}<noscript><button type='submit'>Continue</button></noscript></form>")
     return _page("Launching tool", form, " onload='document.forms[0].submit()'")
+
+
+def storage_frame(tool_origins: list[str]) -> str:
+    """Canvas's ``post_message_forwarding`` frame: platform storage for the tool frame beside it.
+
+    It answers lti.capabilities, lti.put_data and lti.get_data, only from the registered tools' origins, and keeps
+    each origin's values apart (one tool can never read another's). Values live as long as the course page.
+    """
+    script = STORAGE_FRAME_SCRIPT.replace("ALLOWED_ORIGINS", json.dumps(tool_origins).replace("<", "\\u003c"))
+    return _page("Platform storage", f"<script>{script}</script>")
+
+
+STORAGE_FRAME_SCRIPT = """
+(function () {
+  var allowed = ALLOWED_ORIGINS, stores = {};
+  window.addEventListener("message", function (event) {
+    var data = event.data;
+    if (allowed.indexOf(event.origin) < 0 || !data || typeof data !== "object" || !data.subject) { return; }
+    var store = stores[event.origin] = stores[event.origin] || {};
+    var answer = {subject: data.subject + ".response", message_id: data.message_id};
+    if (data.subject === "lti.capabilities") {
+      answer.supported_messages = [{subject: "lti.capabilities"}, {subject: "lti.put_data"},
+                                   {subject: "lti.get_data"}];
+    } else if (data.subject === "lti.put_data" && typeof data.key === "string") {
+      store[data.key] = data.value; answer.key = data.key; answer.value = data.value;
+    } else if (data.subject === "lti.get_data" && typeof data.key === "string") {
+      answer.key = data.key;
+      if (Object.prototype.hasOwnProperty.call(store, data.key)) { answer.value = store[data.key]; }
+      else { answer.error = {code: "not_found", message: "no value stored under " + data.key}; }
+    } else {
+      answer.error = {code: "unsupported_subject", message: "unsupported " + data.subject};
+    }
+    event.source.postMessage(answer, event.origin);
+  });
+})();
+"""
 
 
 def deep_link_summary(result: dict[str, Any]) -> str:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from lti_tool.sandbox.platform.constants import SERVICE_SCOPES
 from lti_tool.sandbox.platform.keys import KeyRing
@@ -76,6 +77,12 @@ class PlatformState:
         self.down_retry_after: int | None = 5  # seconds, sent as Retry-After while down (None: no header)
         self.requests_while_down = 0  # what a down LMS received (its access log, as counted by an operator)
         self.id_token_aud_as_list = False
+        # Moodle keeps the launch's lti_message_hint in one session slot and clears it at the first /auth: a second
+        # authorization request with the same hint gets "Invalid request".
+        self.single_use_message_hint = flavor == "moodle"
+        # Platform storage (LTI client-side postMessages), as Canvas offers it: the login and the launch carry
+        # lti_storage_target, and the LMS page holds a sibling frame of that name answering lti.* messages.
+        self.platform_storage = False
         self._failures: list[InjectedFailure] = []
         self._line_item_counter = 0
 
@@ -102,6 +109,12 @@ class PlatformState:
         if context is None:
             raise PlatformError(404, f"unknown context {context_id!r}")
         return context
+
+    def tool_origins(self) -> list[str]:
+        """The origins of the registered tools' login URLs: who may use platform storage."""
+        with self.lock:
+            urls = [tool.oidc_initiation_url for tool in self.tools.values()]
+        return sorted({f"{urlsplit(url).scheme}://{urlsplit(url).netloc}" for url in urls})
 
     def lineitem_url(self, item: LineItem) -> str:
         return self.url(f"/contexts/{item.context_id}/lineitems/{item.id}")

@@ -77,6 +77,12 @@ def create_platform_blueprint(emulator: PlatformEmulator) -> Blueprint:
         params = request.form if request.method == "POST" else request.args
         return _html(pages.autosubmit_form(emulator.launch_service.authorize(params)))
 
+    @blueprint.get("/post_message_forwarding")
+    def post_message_forwarding() -> Response:
+        if not emulator.platform_storage:
+            raise PlatformError(404, "this LMS offers no platform storage")
+        return _html(pages.storage_frame(emulator.tool_origins()))
+
     @blueprint.get("/return")
     def launch_return() -> Response:
         return _html(pages.return_page(request.args.get("context", "")))
