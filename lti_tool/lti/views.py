@@ -26,6 +26,7 @@ from lti_tool.lti.launch import LaunchInput
 from lti_tool.lti.launch import validate_launch
 from lti_tool.lti.login import start_login
 from lti_tool.lti.sync import record_launch
+from lti_tool.operations.metrics import count_launch
 from lti_tool.services import get_services
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,9 @@ def launch() -> str | tuple[str, int]:
     recorded = record_launch(session, services.directory, validated, services.settings.auto_approve_deployments,
                              services.settings.launch_ttl_seconds)
     session.commit()
-    return render_landing(recorded)
+    page = render_landing(recorded)
+    count_launch(True, page[1] if isinstance(page, tuple) else 200)
+    return page
 
 
 @bp.get("/jwks")
@@ -73,6 +76,8 @@ def jwks() -> Response:
 @bp.errorhandler(LaunchError)
 def launch_error(error: LaunchError) -> tuple[str, int]:
     get_session().rollback()
+    if request.endpoint == "lti.launch":
+        count_launch(False, error.status)
     context = _unverified_context()
     log.warning("LTI %s refused (%s): %s [issuer=%s client_id=%s deployment_id=%s]", request.path, error.status,
                 error.reason, context.get("iss"), context.get("client_id"), context.get("deployment_id"))
