@@ -154,8 +154,8 @@ def serve(bind: str | None, host: str | None, port: int | None, workers: int, th
     initialise(database)
     database.engine.dispose()  # the web workers fork after this: none may inherit the master's connections
     serving.serve(lambda: create_app(settings), options,
-                  on_ready=lambda: click.echo(f"lti-tool serving {settings.base_url} (listening on {options.bind}, "
-                                              f"{workers} workers x {threads} threads).", err=True))
+                  on_ready=lambda: log.info("lti-tool serving %s (listening on %s, %s workers x %s threads)",
+                                            settings.base_url, options.bind, workers, threads))
 
 
 def _bind_address(bind: str | None, host: str | None, port: int | None) -> str:

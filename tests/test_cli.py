@@ -118,3 +118,22 @@ def test_speechace_assessment_key_is_never_printed(env):
     assert added.exit_code == 0, added.output
     listing = run("assessment", "list")
     assert "AbCdEf0123456789" not in listing.output and "6789" in listing.output
+
+
+def test_config_and_database_errors_are_one_line_not_a_traceback(monkeypatch, tmp_path):
+    monkeypatch.setenv("LTI_TOOL_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("LTI_TOOL_ENV", "production")
+    monkeypatch.setenv("LTI_TOOL_SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("LTI_TOOL_BASE_URL", "http://lti.school.org")
+    refused = run("init")
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    assert refused.output.startswith("Error: LTI_TOOL_BASE_URL is plain http")
+    assert len(refused.output.strip().splitlines()) == 1
+
+    monkeypatch.setenv("LTI_TOOL_BASE_URL", "https://lti.school.org")
+    monkeypatch.setenv("LTI_TOOL_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:1/nowhere")
+    for command in (["init"], ["keys", "list"]):
+        unreachable = run(*command)
+        assert unreachable.exit_code == 1, unreachable.output
+        assert unreachable.output.startswith("Error: cannot reach the database: connection failed")
+        assert "LTI_TOOL_DATABASE_URL" in unreachable.output and len(unreachable.output.strip().splitlines()) == 1
