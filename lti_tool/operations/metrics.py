@@ -34,6 +34,20 @@ log = logging.getLogger(__name__)
 MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
+
+def _ensure_multiprocess_folder() -> None:
+    """prometheus-client writes a file there at a counter's first use and raises if the folder is missing; inside
+    the passback worker that would turn every send into an error. A folder the admin named is created here."""
+    folder = os.environ.get(MULTIPROC_VARIABLE)
+    if folder:
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            log.warning("cannot create %s=%s (%s): counters will fail", MULTIPROC_VARIABLE, folder, exc)
+
+
+_ensure_multiprocess_folder()
+
 LAUNCHES = Counter("lti_tool_launches", "LTI launches by outcome (accepted: validated and recorded; refused) "
                    "and the HTTP status of the page shown.", ["outcome", "status"])
 CALLBACKS = Counter("lti_tool_callbacks", "Provider callbacks by provider and outcome (accepted, duplicate, "
@@ -43,15 +57,24 @@ AGS_REQUESTS = Counter("lti_tool_ags_requests", "Requests to LMS grade services 
 
 
 def count_launch(accepted: bool, status: int) -> None:
-    LAUNCHES.labels(outcome="accepted" if accepted else "refused", status=str(status)).inc()
+    _increment(LAUNCHES, outcome="accepted" if accepted else "refused", status=str(status))
 
 
 def count_callback(provider: str, outcome: str, status: int) -> None:
-    CALLBACKS.labels(provider=provider, outcome=outcome, status=str(status)).inc()
+    _increment(CALLBACKS, provider=provider, outcome=outcome, status=str(status))
 
 
 def count_ags_request(status: int | None) -> None:
-    AGS_REQUESTS.labels(status=str(status) if status is not None else "none").inc()
+    _increment(AGS_REQUESTS, status=str(status) if status is not None else "none")
+
+
+def _increment(counter: Counter, **labels: str) -> None:
+    # Counting never fails what it counts: a score already accepted by the LMS must not be retried because the
+    # metrics folder is full or gone.
+    try:
+        counter.labels(**labels).inc()
+    except Exception as exc:
+        log.warning("metrics: cannot count %s (%s)", labels, exc)
 
 
 class OutboxCollector(Collector):

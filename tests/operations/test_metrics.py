@@ -110,3 +110,14 @@ def test_metrics_token_protects_the_endpoint(database, tmp_path):
     allowed = client.get("/metrics", headers={"Authorization": "Bearer scrape-token-123456"})
     assert allowed.status_code == 200
     assert b"lti_tool_worker_heartbeat_age_seconds" in allowed.data
+
+
+def test_a_counter_that_cannot_be_written_does_not_fail_what_it_counts(monkeypatch, caplog):
+    from lti_tool.operations import metrics
+
+    def broken(**labels):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(metrics.AGS_REQUESTS, "labels", broken)
+    metrics.count_ags_request(200)  # no exception: the score the LMS took is not retried for a metric
+    assert "cannot count" in caplog.text
