@@ -35,7 +35,7 @@ def init_app(app: Flask, services: Services, settings: Settings) -> None:
             return {"status": "unavailable", "reason": "database unreachable"}, 503
         if not state.at_head:
             log.warning("readyz: database schema at %s, this version needs %s", state.current, state.head)
-            return {"status": "unavailable", "reason": "database schema is not at the version this tool needs: "
+            return {"status": "unavailable", "reason": "database schema does not match this version of the tool: "
                                                        "run `lti-tool db upgrade`"}, 503
         return {"status": "ok"}, 200
 
