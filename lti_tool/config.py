@@ -182,7 +182,8 @@ def _complete(settings: Settings) -> Settings:
     return Settings(**{**settings.__dict__, "database_url": database_url, "secret_key": secret_key})
 
 
-_GENERATE_SECRET = "generate one with `python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`"  # noqa: S105 (how to make one, not one)
+# How to make a secret, not one (S105 takes any string named like a secret for one).
+_GENERATE_SECRET = "generate one with `python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`"  # noqa: S105
 
 
 def secret_key_problem(settings: Settings) -> str | None:
