@@ -19,7 +19,7 @@ def run(*args: str):
 
 def test_every_command_has_help():
     for command in ([], ["init"], ["serve"], ["worker"], ["register"], ["demo"], ["keys", "rotate"],
-                    ["deployments", "approve"], ["config"], ["db", "upgrade"]):
+                    ["deployments", "approve"], ["config"], ["db", "upgrade"], ["doctor"]):
         result = run(*command, "--help")
         assert result.exit_code == 0, (command, result.output)
         assert "Usage:" in result.output

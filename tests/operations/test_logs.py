@@ -91,3 +91,16 @@ def test_a_launch_logs_no_token_state_nonce_hint_or_handle(connected, speechace_
     text = log_stream.getvalue()
     assert not [value for value in secrets if value in text]
     assert "eyJ" not in text  # no JWT of any kind
+
+
+@pytest.mark.parametrize(("path", "logged"), [
+    ("/lti/register/invitation/inv-SECRET-token-0123456789", "/lti/register/invitation/<token>"),
+    ("/lti/attempt/HANDLE-0123456789abcdef/nothing/here", "/lti/attempt/…"),
+    ("/teacher/results/RESULT-0123456789", "/teacher/results/<result_public_id>"),
+    ("/lti/login?iss=x&login_hint=HINT-0123456789&lti_message_hint=MSG-0123456789", "/lti/login"),
+])
+def test_paths_are_logged_without_tokens_handles_or_query(app, tool_server, log_stream, path, logged):
+    requests.get(f"{tool_server.url}{path}", timeout=10)
+    text = log_stream.getvalue()
+    assert [line["path"] for line in records(log_stream) if line["logger"] == "lti_tool.access"] == [logged]
+    assert "0123456789" not in text
