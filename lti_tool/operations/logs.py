@@ -43,10 +43,22 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class TextFormatter(logging.Formatter):
+    """The classic line, with ``[request <id>]`` at the end of the lines written while serving a request."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        request_id = getattr(record, "request_id", None)
+        return f"{line} [request {request_id}]" if request_id else line
+
+
 def make_formatter(log_format: str) -> logging.Formatter:
     if log_format == "json":
         return JsonFormatter(JSON_FIELDS, rename_fields={"asctime": "time", "levelname": "level", "name": "logger"})
-    return logging.Formatter(TEXT_FORMAT)
+    return TextFormatter()
 
 
 class ToolLogHandler(logging.StreamHandler[IO[str]]):

@@ -104,3 +104,24 @@ def test_paths_are_logged_without_tokens_handles_or_query(app, tool_server, log_
     text = log_stream.getvalue()
     assert [line["path"] for line in records(log_stream) if line["logger"] == "lti_tool.access"] == [logged]
     assert "0123456789" not in text
+
+
+def test_text_lines_end_with_the_request_id(database, tmp_path):
+    from lti_tool import create_app
+    from lti_tool.config import load_settings
+    from lti_tool.services import Services
+
+    stream = io.StringIO()
+    handler = ToolLogHandler("json", stream)  # as a command run with another format installed it: the app switches it
+    logging.getLogger().addHandler(handler)
+    try:
+        settings = load_settings({"env": "testing", "database_url": database.url, "data_dir": str(tmp_path)},
+                                 environ={})
+        client = create_app(settings, services=Services.from_settings(settings, database=database)).test_client()
+        response = client.post("/lti/launch", data={}, headers={"X-Request-Id": "proxy-req-000042"})
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert response.headers["X-Request-Id"] == "proxy-req-000042"
+    lines = stream.getvalue().splitlines()
+    assert lines and all(line.endswith(" [request proxy-req-000042]") for line in lines), lines
+    assert any(f" INFO lti_tool.access: POST /lti/launch {response.status_code} " in line for line in lines), lines
