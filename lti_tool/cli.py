@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Callable
 
+import alembic.util
 import click
 import sqlalchemy as sa
 
@@ -79,6 +80,10 @@ class ToolCommands(click.Group):
         except sa.exc.OperationalError as exc:
             raise click.ClickException(f"cannot reach the database: {first_line(exc)}. Check LTI_TOOL_DATABASE_URL "
                                        "and that the database server runs (`lti-tool doctor` checks it all).") from exc
+        except alembic.util.CommandError as exc:  # e.g. a database migrated by a newer version of the tool
+            raise click.ClickException(f"the database's schema cannot be migrated: {exc}. A database at a revision "
+                                       "this version does not know was upgraded by a newer version: install "
+                                       "that one.") from exc
 
 
 @click.group(cls=ToolCommands, context_settings={"help_option_names": ["-h", "--help"]})

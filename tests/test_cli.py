@@ -137,3 +137,18 @@ def test_config_and_database_errors_are_one_line_not_a_traceback(monkeypatch, tm
         assert unreachable.exit_code == 1, unreachable.output
         assert unreachable.output.startswith("Error: cannot reach the database: connection failed")
         assert "LTI_TOOL_DATABASE_URL" in unreachable.output and len(unreachable.output.strip().splitlines()) == 1
+
+
+def test_a_database_from_a_newer_version_is_one_line(env):
+    with env.engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '0999'"))
+    try:
+        result = run("init")
+    finally:
+        from lti_tool.operations.schema import head_revision
+
+        with env.engine.begin() as connection:
+            connection.execute(sa.text("UPDATE alembic_version SET version_num = :head"), {"head": head_revision()})
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.startswith("Error: the database's schema cannot be migrated: Can't locate revision "
+                                    "identified by '0999'")

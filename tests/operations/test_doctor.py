@@ -167,3 +167,18 @@ def test_network_checks_fetch_the_tool_keys_and_each_key_set(connected, env, mon
     assert failed.startswith(f"fail key set of registration {gone.id} (https://gone.example): "
                              "http://127.0.0.1:1/jwks cannot be fetched (")
     assert failed.endswith("check the URL (`lti-tool registrations list`) and that this server reaches it")
+
+
+def test_a_database_from_a_newer_version_fails_with_what_to_install(production, monkeypatch, tmp_path):
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'newer.sqlite3'}"
+    newer = Database(url)
+    migrate.upgrade(newer.engine)
+    with newer.engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '0999'"))
+    newer.dispose()
+    monkeypatch.setenv("LTI_TOOL_DATABASE_URL", url)
+    result = doctor()
+    assert lines(result, "fail") == [f"fail migrations: the database is at revision 0999, newer than this install "
+                                     f"(which knows up to {head_revision()}) — install the newer version of the tool"]
