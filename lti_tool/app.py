@@ -19,10 +19,14 @@ from lti_tool.activities import LaunchExpired
 from lti_tool.activities import NotAllowed
 from lti_tool.config import Settings
 from lti_tool.config import load_settings
+from lti_tool.config import startup_warnings
 from lti_tool.http import quiet_url_logging
 from lti_tool.inputs import BoundedIntConverter
 from lti_tool.inputs import InputError
 from lti_tool.inputs import request_problem
+from lti_tool.operations import logs
+from lti_tool.operations import probes
+from lti_tool.operations.logs import loggable_path
 from lti_tool.paths import resource_dir
 from lti_tool.services import Services
 
@@ -67,6 +71,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, services: Ser
     app.register_error_handler(InputError, _input_refused)
     app.register_error_handler(UnicodeError, _undecodable_input)
     app.register_error_handler(ValueError, _value_error)
+    logs.init_app(app)  # first: every later line of the request carries its id
     app.before_request(_refuse_unsafe_input)
     app.after_request(_security_headers)
 
@@ -78,38 +83,37 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, services: Ser
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    probes.init_app(app, services, settings)
     return app
 
 
 def _configure_logging(settings: Settings) -> None:
-    root = logging.getLogger("lti_tool")
-    root.setLevel(settings.log_level.upper())
+    logging.getLogger("lti_tool").setLevel(settings.log_level.upper())
     quiet_url_logging()
-    if not logging.getLogger().handlers and not root.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root.addHandler(handler)
+    logs.install(settings.log_format)
+    for warning in startup_warnings(settings):
+        log.warning("%s", warning)
 
 
 def _http_error(error: HTTPException) -> tuple[Response | str | dict[str, str], int]:
     status = error.code or 500
     if status >= 500:
-        log.error("%s %s failed: %s", request.method, request.path, error,
+        log.error("%s %s failed: %s", request.method, loggable_path(), error,
                   exc_info=getattr(error, "original_exception", None))
     else:
-        log.info("%s %s: %s %s", request.method, request.path, status, error.description)
+        log.info("%s %s: %s %s", request.method, loggable_path(), status, error.description)
     if request.accept_mimetypes.best == "application/json" or request.is_json:
         return {"error": error.name, "message": error.description or error.name}, status
     return render_template("error.html", status=status, title=error.name, message=error.description), status
 
 
 def _not_allowed(error: NotAllowed) -> tuple[str, int]:
-    log.warning("%s %s refused (403): %s", request.method, request.path, error)
+    log.warning("%s %s refused (403): %s", request.method, loggable_path(), error)
     return render_template("error.html", status=403, title="Not allowed", message=str(error)), 403
 
 
 def _launch_expired(_error: LaunchExpired) -> tuple[str, int]:
-    log.info("%s %s: expired or unknown launch handle", request.method, request.path)
+    log.info("%s %s: expired or unknown launch handle", request.method, loggable_path())
     return render_template("error.html", status=401, title="Please open the activity again",
                            message="This page's session has expired. Open the activity again from your course."), 401
 
@@ -128,7 +132,7 @@ def _input_refused(error: InputError) -> tuple[Response | str | dict[str, str], 
 
 def _undecodable_input(error: UnicodeError) -> tuple[Response | str | dict[str, str], int]:
     # A safety net, not the check: values are validated explicitly first; the trace goes to the log for a fix.
-    log.warning("%s %s: undecodable input", request.method, request.path, exc_info=error)
+    log.warning("%s %s: undecodable input", request.method, loggable_path(), exc_info=error)
     return _http_error(BadRequest("The request holds text that cannot be decoded."))
 
 
@@ -142,9 +146,9 @@ def _value_error(error: ValueError) -> tuple[Response | str | dict[str, str], in
     frames = traceback.extract_tb(error.__traceback__)
     innermost = frames[-1].filename.replace("\\", "/") if frames else ""
     if innermost.endswith(_PARSER_FILES) or "/werkzeug/" in innermost:
-        log.warning("%s %s: unparseable input (%s)", request.method, request.path, error, exc_info=error)
+        log.warning("%s %s: unparseable input (%s)", request.method, loggable_path(), error, exc_info=error)
         return _http_error(BadRequest("The request holds a value that cannot be parsed (such as a malformed URL)."))
-    log.error("%s %s failed", request.method, request.path, exc_info=error)
+    log.error("%s %s failed", request.method, loggable_path(), exc_info=error)
     return render_template("error.html", status=500, title="Internal Server Error",
                            message="The tool failed on this request. The administrator can find why in the log."), 500
 

@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Callable
 
+import alembic.util
 import click
 import sqlalchemy as sa
 
@@ -24,6 +25,7 @@ from lti_tool.config import ConfigError
 from lti_tool.config import Settings
 from lti_tool.config import describe_settings
 from lti_tool.config import load_settings
+from lti_tool.config import startup_warnings
 from lti_tool.db import Database
 from lti_tool.db import utcnow
 from lti_tool.http import quiet_url_logging
@@ -37,6 +39,8 @@ from lti_tool.models import DeploymentStatus
 from lti_tool.models import LtiDeployment
 from lti_tool.models import LtiRegistration
 from lti_tool.models import ToolKey
+from lti_tool.operations import logs
+from lti_tool.operations.schema import first_line
 from lti_tool.services import Services
 
 log = logging.getLogger(__name__)
@@ -65,11 +69,31 @@ def initialise(database: Database) -> ToolKey:
         return tool_keys.ensure_key(session)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class ToolCommands(click.Group):
+    """Commands whose expected failures are one line for the admin, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
+        except sa.exc.OperationalError as exc:
+            raise click.ClickException(f"cannot reach the database: {first_line(exc)}. Check LTI_TOOL_DATABASE_URL "
+                                       "and that the database server runs (`lti-tool doctor` checks it all).") from exc
+        except alembic.util.CommandError as exc:  # e.g. a database migrated by a newer version of the tool
+            raise click.ClickException(f"the database's schema cannot be migrated: {exc}. A database at a revision "
+                                       "this version does not know was upgraded by a newer version: install "
+                                       "that one.") from exc
+
+
+@click.group(cls=ToolCommands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="lti-tool")
 def main() -> None:
     """Speaking-test LTI 1.3 tool. Configure it with LTI_TOOL_* environment variables (`lti-tool config`)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not logging.getLogger().handlers:
+        logging.getLogger().setLevel(logging.INFO)
+    # Read before the settings (which may not parse): commands log from the start in the format asked for.
+    logs.install(os.environ.get("LTI_TOOL_LOG_FORMAT", "text"))
     quiet_url_logging()
 
 
@@ -78,6 +102,25 @@ def init() -> None:
     """Create or upgrade the database and generate the tool's first key."""
     key = initialise(_database())
     click.echo(f"Database ready; signing key {key.kid}.")
+
+
+@main.command()
+@click.option("--network", is_flag=True, help="Also fetch the tool's published keys at its public URL and each "
+                                              "active registration's key set.")
+def doctor(network: bool) -> None:
+    """Check the settings, the database, the keys and the worker; one line each: ok, warn, or fail with what to do.
+
+    Exits 1 if any check fails.
+    """
+    from lti_tool.operations.doctor import FAIL
+    from lti_tool.operations.doctor import run_doctor
+
+    failed = False
+    for check in run_doctor(network=network):
+        click.echo(check.line())
+        failed = failed or check.status == FAIL
+    if failed:
+        sys.exit(1)
 
 
 @main.command()
@@ -111,13 +154,13 @@ def serve(bind: str | None, host: str | None, port: int | None, workers: int, th
 
     settings = _settings()
     options = serving.ServeOptions(bind=_bind_address(bind, host, port), workers=workers, threads=threads,
-                                   timeout=timeout, passback_worker=passback_worker)
+                                   timeout=timeout, passback_worker=passback_worker, log_format=settings.log_format)
     database = Database(settings.database_url)
     initialise(database)
     database.engine.dispose()  # the web workers fork after this: none may inherit the master's connections
     serving.serve(lambda: create_app(settings), options,
-                  on_ready=lambda: click.echo(f"lti-tool serving {settings.base_url} (listening on {options.bind}, "
-                                              f"{workers} workers x {threads} threads).", err=True))
+                  on_ready=lambda: log.info("lti-tool serving %s (listening on %s, %s workers x %s threads)",
+                                            settings.base_url, options.bind, workers, threads))
 
 
 def _bind_address(bind: str | None, host: str | None, port: int | None) -> str:
@@ -193,10 +236,13 @@ def worker(once: bool) -> None:
     # Workers log one line per score at INFO: let LTI_TOOL_LOG_LEVEL quiet them, as it does the web app.
     logging.getLogger().setLevel(settings.log_level.upper())
     logging.getLogger("lti_tool").setLevel(settings.log_level.upper())
+    for warning in startup_warnings(settings):
+        log.warning("%s", warning)
     database = Database(settings.database_url)
     passback = passback_worker(database, settings)
     if once:
         click.echo(f"passback: {passback.run_once()}; housekeeping: {housekeeping(database)}")
+        passback.heartbeat.beat()
         return
     stop = threading.Event()
 

@@ -6,6 +6,7 @@ configuration reference is generated from the same table (``lti-tool config``), 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Callable
@@ -15,8 +16,11 @@ from dataclasses import field
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ENV_PREFIX = "LTI_TOOL_"
+MIN_SECRET_LENGTH = 32
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(ValueError):
@@ -66,6 +70,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PROXY_COUNT", int, "Number of reverse proxies in front of the tool whose X-Forwarded-* headers "
             "are trusted (default 1)."),
     Setting("LOG_LEVEL", str, "Python log level (default INFO)."),
+    Setting("LOG_FORMAT", str, "text (default) or json: one JSON object per line, each carrying the request id."),
+    Setting("ALLOW_INSECURE_HTTP", _parse_bool, "Let production run on a plain http:// BASE_URL other than "
+            "localhost (default false: browsers and LMSs would send launches and cookies unencrypted)."),
+    Setting("METRICS_TOKEN", str, "If set, /metrics answers only requests with the header "
+            "'Authorization: Bearer <token>' (default: unset, /metrics is open; block it at the proxy)."),
     Setting("KEY_OVERLAP_DAYS", int, "How long a rotated-out tool key stays published (default 7)."),
     Setting("ALLOW_PRIVATE_URLS", _parse_bool, "Let dynamic registration and platform key sets reach loopback and "
             "private-network addresses (default: false in production, true in development and testing, where the "
@@ -95,6 +104,9 @@ class Settings:
     passback_lease_seconds: float = 60.0
     proxy_count: int = 1
     log_level: str = "INFO"
+    log_format: str = "text"
+    allow_insecure_http: bool = False
+    metrics_token: str = ""
     key_overlap_days: int = 7
     lms_admin_access: bool = True
     allow_private_urls: bool | None = None
@@ -115,8 +127,12 @@ class Settings:
         return self.base_url.rstrip("/") + path
 
 
-def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None,
+                  *, check_safety: bool = True) -> Settings:
     """Read ``LTI_TOOL_*`` variables, apply ``overrides`` (lower-case field names), and check the result.
+
+    ``check_safety=False`` (``lti-tool doctor``) skips the production checks of :func:`production_problems`, so
+    that each can be reported on its own line.
 
     :raise ConfigError: a value does not parse, or the configuration is unsafe for production.
     """
@@ -135,8 +151,12 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
         if key not in known:
             raise ConfigError(f"unknown setting {key!r}")
         values[key] = value
-    settings = Settings(**values)
-    return _complete(settings)
+    settings = _complete(Settings(**values))
+    if check_safety:
+        problems = production_problems(settings)
+        if problems:
+            raise ConfigError(problems[0])
+    return settings
 
 
 def _complete(settings: Settings) -> Settings:
@@ -144,6 +164,8 @@ def _complete(settings: Settings) -> Settings:
         raise ConfigError(f"{ENV_PREFIX}ENV must be production, development or testing, not {settings.env!r}")
     if not settings.base_url.startswith(("http://", "https://")):
         raise ConfigError(f"{ENV_PREFIX}BASE_URL must start with http:// or https://")
+    if settings.log_format not in LOG_FORMATS:
+        raise ConfigError(f"{ENV_PREFIX}LOG_FORMAT must be text or json, not {settings.log_format!r}")
     if settings.config_cache_seconds < 0:
         raise ConfigError(f"{ENV_PREFIX}CONFIG_CACHE_SECONDS must be 0 or more, not {settings.config_cache_seconds}")
     # A used login is recognised by the launch row that records its login id, so that row must outlive the
@@ -155,16 +177,61 @@ def _complete(settings: Settings) -> Settings:
     data_dir = Path(settings.data_dir)
     database_url = settings.database_url or f"sqlite:///{(data_dir / 'lti-tool.sqlite3').resolve()}"
     secret_key = settings.secret_key
-    if not secret_key:
-        if settings.env == "production":
-            raise ConfigError(
-                f"{ENV_PREFIX}SECRET_KEY is not set. Production refuses to start without it: "
-                f"generate one with `python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
-            )
+    if not secret_key and settings.env != "production":
         secret_key = _development_secret(data_dir) if settings.env == "development" else secrets.token_urlsafe(32)
-    elif len(secret_key) < 16 and settings.env == "production":
-        raise ConfigError(f"{ENV_PREFIX}SECRET_KEY is too short: use at least 32 random characters.")
     return Settings(**{**settings.__dict__, "database_url": database_url, "secret_key": secret_key})
+
+
+# How to make a secret, not one (S105 takes any string named like a secret for one).
+_GENERATE_SECRET = "generate one with `python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`"  # noqa: S105
+
+
+def secret_key_problem(settings: Settings) -> str | None:
+    """Why production must not run with this secret key (missing or shorter than 32 characters), or None."""
+    if settings.env != "production":
+        return None
+    if not settings.secret_key:
+        return f"{ENV_PREFIX}SECRET_KEY is not set. Production refuses to start without it: {_GENERATE_SECRET}."
+    if len(settings.secret_key) < MIN_SECRET_LENGTH:
+        return (f"{ENV_PREFIX}SECRET_KEY is too short ({len(settings.secret_key)} characters): use at least "
+                f"{MIN_SECRET_LENGTH} random characters; {_GENERATE_SECRET}.")
+    return None
+
+
+def is_local_url(url: str) -> bool:
+    """Whether ``url`` names this machine (localhost, 127.0.0.0/8, ::1): a trial nobody else reaches."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def base_url_problem(settings: Settings) -> str | None:
+    """Why production must not run on this base URL (plain http to another machine), or None."""
+    if settings.env != "production" or settings.is_https or settings.allow_insecure_http \
+            or is_local_url(settings.base_url):
+        return None
+    return (f"{ENV_PREFIX}BASE_URL is plain http ({settings.base_url}): launches, cookies and callbacks would "
+            f"cross the network unencrypted. Give the https:// address the proxy serves, or set "
+            f"{ENV_PREFIX}ALLOW_INSECURE_HTTP=true if a trusted network in front of the tool really is plain http.")
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """Every reason production refuses to start with ``settings`` (empty outside production)."""
+    return [problem for problem in (secret_key_problem(settings), base_url_problem(settings)) if problem]
+
+
+def startup_warnings(settings: Settings) -> list[str]:
+    """What an admin should know when production starts with ``settings`` (it starts anyway)."""
+    warnings = []
+    if settings.env == "production" and settings.database_url.startswith("sqlite"):
+        warnings.append("production is running on SQLite (" + settings.database_url.removeprefix("sqlite:///")
+                        + "): fine for one machine, but only one process writes at a time and every web and worker "
+                        "process must run on this machine. Use PostgreSQL (LTI_TOOL_DATABASE_URL) for more.")
+    return warnings
 
 
 def _development_secret(data_dir: Path) -> str:

@@ -21,6 +21,9 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from lti_tool.operations import metrics
+from lti_tool.operations.logs import gunicorn_logconfig
+
 log = logging.getLogger(__name__)
 
 DEFAULT_BIND = "127.0.0.1:5000"
@@ -40,6 +43,7 @@ class ServeOptions:
     threads: int = DEFAULT_THREADS
     timeout: int = DEFAULT_TIMEOUT_SECONDS
     passback_worker: bool = True
+    log_format: str = "text"  # LTI_TOOL_LOG_FORMAT: gunicorn's own lines follow it
 
 
 def gunicorn_options(options: ServeOptions) -> dict[str, Any]:
@@ -50,8 +54,11 @@ def gunicorn_options(options: ServeOptions) -> dict[str, Any]:
         "threads": options.threads,
         "worker_class": "gthread",
         "timeout": options.timeout,
-        "accesslog": "-",
+        # No gunicorn access log: its lines hold query strings and launch handles. The tool writes its own
+        # (lti_tool.access: method, path without secrets, status, duration, request id).
+        "accesslog": None,
         "errorlog": "-",
+        "logconfig_dict": gunicorn_logconfig(options.log_format),
         # Each web worker builds its own app (engine, HTTP pools) after the fork: nothing shared across processes.
         "preload_app": False,
         "proc_name": "lti-tool",
@@ -62,11 +69,11 @@ def gunicorn_options(options: ServeOptions) -> dict[str, Any]:
 
 
 # --- Server hooks -------------------------------------------------------------------------------------------------
-# gunicorn calls these in the master. Add hooks here (e.g. prometheus-client's multiprocess ``child_exit``, which
-# marks a dead worker's metrics files) by adding them to SERVER_HOOKS; gunicorn_options passes them all on.
+# gunicorn calls these in the master. Add hooks here by adding them to SERVER_HOOKS; gunicorn_options passes them on.
 
 def child_exit(server: Any, worker: Any) -> None:
-    """A web worker exited (placeholder for metrics clean-up)."""
+    """A web worker exited: prometheus-client's multiprocess clean-up of its files."""
+    metrics.mark_process_dead(worker.pid)
 
 
 SERVER_HOOKS: dict[str, Callable[..., None]] = {"child_exit": child_exit}
@@ -133,6 +140,8 @@ class ToolServer(BaseApplication):  # type: ignore[misc]  # gunicorn has no type
 def serve(app_factory: Callable[[], Flask], options: ServeOptions, on_ready: Callable[[], None] | None = None) -> None:
     """Run gunicorn (and the passback worker) until SIGINT/SIGTERM."""
     config = gunicorn_options(options)
+    # Before the web workers fork and the passback worker starts: they all inherit the metrics folder.
+    metrics_folder, master_pid = metrics.prepare_multiprocess(), os.getpid()
     supervisor = PassbackSupervisor() if options.passback_worker else None
 
     def when_ready(_server: Any) -> None:
@@ -146,4 +155,8 @@ def serve(app_factory: Callable[[], Flask], options: ServeOptions, on_ready: Cal
             supervisor.stop()
 
     config.update(when_ready=when_ready, on_exit=on_exit)
-    ToolServer(app_factory, config).run()
+    try:
+        ToolServer(app_factory, config).run()
+    finally:
+        if os.getpid() == master_pid:  # a forked web worker leaves through here too: only the master cleans up
+            metrics.remove_multiprocess_folder(metrics_folder)

@@ -53,6 +53,28 @@ def wait_for(url: str, server: subprocess.Popen[bytes]) -> None:
     fail(f"{url} did not answer within {DEADLINE_SECONDS} s")
 
 
+def check_operations(bin_dir: Path, base: str) -> None:
+    """What the admin watches tells the same story: ready, one launch and one callback counted, the score sent
+    (one AGS request answered 2xx, nothing pending), doctor green."""
+    if requests.get(f"{base}/readyz", timeout=10).status_code != 200:
+        fail("/readyz is not 200 on a served, migrated install")
+    wanted = ['lti_tool_launches_total{outcome="accepted",status="200"} 1.0',
+              'lti_tool_callbacks_total{outcome="accepted",provider="speechace",status="200"} 1.0',
+              "lti_tool_outbox_pending 0.0", "lti_tool_outbox_parked 0.0"]
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while True:  # the worker marks the score sent just after the LMS took it
+        text = requests.get(f"{base}/metrics", timeout=10).text
+        missing = [line for line in wanted if line not in text.splitlines()]
+        if not missing and 'lti_tool_ags_requests_total{status="200"}' in text:
+            break
+        if time.monotonic() > deadline:
+            fail(f"/metrics lacks {missing} (or an AGS request answered 200):\n{text}")
+        time.sleep(0.2)
+    doctor = subprocess.run([bin_dir / "lti-tool", "doctor"], capture_output=True, text=True)  # noqa: S603
+    if doctor.returncode != 0:
+        fail(f"lti-tool doctor failed on a working install:\n{doctor.stdout}{doctor.stderr}")
+
+
 def main() -> None:
     checkout = Path(__file__).resolve().parent.parent
     if Path(lti_tool.__file__).resolve().is_relative_to(checkout):
@@ -89,8 +111,10 @@ def main() -> None:
                       if learner in scores]
             if grades:
                 grade = grades[0]
+                check_operations(bin_dir, f"http://127.0.0.1:{port}")
                 print(f"artifact smoke test: launch, callback and grade {grade['score']}/{grade['max']} "
-                      f"in the sandbox gradebook, from lti_tool {lti_tool.__version__} at {lti_tool.__file__}")
+                      f"in the sandbox gradebook, from lti_tool {lti_tool.__version__} at {lti_tool.__file__}; "
+                      "readyz, metrics and doctor agree")
                 return
             time.sleep(0.2)
         fail(f"no grade reached the sandbox gradebook within {DEADLINE_SECONDS} s")

@@ -19,7 +19,7 @@ def run(*args: str):
 
 def test_every_command_has_help():
     for command in ([], ["init"], ["serve"], ["worker"], ["register"], ["demo"], ["keys", "rotate"],
-                    ["deployments", "approve"], ["config"], ["db", "upgrade"]):
+                    ["deployments", "approve"], ["config"], ["db", "upgrade"], ["doctor"]):
         result = run(*command, "--help")
         assert result.exit_code == 0, (command, result.output)
         assert "Usage:" in result.output
@@ -118,3 +118,37 @@ def test_speechace_assessment_key_is_never_printed(env):
     assert added.exit_code == 0, added.output
     listing = run("assessment", "list")
     assert "AbCdEf0123456789" not in listing.output and "6789" in listing.output
+
+
+def test_config_and_database_errors_are_one_line_not_a_traceback(monkeypatch, tmp_path):
+    monkeypatch.setenv("LTI_TOOL_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("LTI_TOOL_ENV", "production")
+    monkeypatch.setenv("LTI_TOOL_SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("LTI_TOOL_BASE_URL", "http://lti.school.org")
+    refused = run("init")
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    assert refused.output.startswith("Error: LTI_TOOL_BASE_URL is plain http")
+    assert len(refused.output.strip().splitlines()) == 1
+
+    monkeypatch.setenv("LTI_TOOL_BASE_URL", "https://lti.school.org")
+    monkeypatch.setenv("LTI_TOOL_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:1/nowhere")
+    for command in (["init"], ["keys", "list"]):
+        unreachable = run(*command)
+        assert unreachable.exit_code == 1, unreachable.output
+        assert unreachable.output.startswith("Error: cannot reach the database: connection failed")
+        assert "LTI_TOOL_DATABASE_URL" in unreachable.output and len(unreachable.output.strip().splitlines()) == 1
+
+
+def test_a_database_from_a_newer_version_is_one_line(env):
+    with env.engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '0999'"))
+    try:
+        result = run("init")
+    finally:
+        from lti_tool.operations.schema import head_revision
+
+        with env.engine.begin() as connection:
+            connection.execute(sa.text("UPDATE alembic_version SET version_num = :head"), {"head": head_revision()})
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.startswith("Error: the database's schema cannot be migrated: Can't locate revision "
+                                    "identified by '0999'")

@@ -59,6 +59,22 @@ def test_the_env_example_names_only_real_settings():
     from lti_tool.cli import serve
 
     known = {f"LTI_TOOL_{setting.name}" for setting in SETTINGS} | {p.envvar for p in serve.params if p.envvar}
+    known.add("PROMETHEUS_MULTIPROC_DIR")  # prometheus-client's own (docs/operations.md, Metrics)
     lines = (ROOT / "docs" / "deploy" / "lti-tool.env.example").read_text().splitlines()
     names = [line.split("=", 1)[0] for line in lines if line and not line.startswith("#")]
     assert names and not [name for name in names if name not in known]
+
+
+def test_the_operations_guide_covers_probes_doctor_metrics_alerts_and_logs():
+    from lti_tool.operations import metrics
+
+    operations = (ROOT / "docs" / "operations.md").read_text()
+    for text in ("/healthz", "/readyz", "lti-tool doctor", "LTI_TOOL_METRICS_TOKEN", "LTI_TOOL_LOG_FORMAT",
+                 "> 900", "lti_tool_outbox_parked > 0", "> 120", "X-Request-Id"):
+        assert text in operations, text
+    names = {family.name for counter in (metrics.LAUNCHES, metrics.CALLBACKS, metrics.AGS_REQUESTS)
+             for family in counter.describe()}
+    gauges = {"lti_tool_outbox_pending", "lti_tool_outbox_oldest_pending_age_seconds", "lti_tool_outbox_parked",
+              "lti_tool_worker_heartbeat_age_seconds", "lti_tool_database_up"}
+    assert not [name for name in names | gauges if f"`{name}" not in operations]
+    assert "`lti-tool doctor" in README

@@ -100,6 +100,29 @@ def test_gunicorn_configuration_is_valid_and_threaded():
     assert cfg.bind == ["127.0.0.1:8123"] and cfg.workers == 3 and cfg.threads == 5 and cfg.timeout == 40
     assert cfg.worker_class_str == "gthread" and not cfg.preload_app
     assert cfg.settings["child_exit"].get() is serving.child_exit  # the place for server hooks
+    assert cfg.accesslog is None  # its lines hold query strings and launch handles; the tool logs its own
+    assert not cfg.logconfig_dict  # text: gunicorn's own format
+
+
+def test_json_logs_reach_gunicorn_own_lines():
+    options = serving.gunicorn_options(serving.ServeOptions(log_format="json"))
+    server = serving.ToolServer(lambda: None, options)  # type: ignore[arg-type,return-value]
+    logconfig = server.cfg.logconfig_dict
+    assert logconfig["root"]["handlers"] == ["tool"] and logconfig["handlers"]["tool"]["log_format"] == "json"
+    assert logconfig["loggers"]["gunicorn.access"]["propagate"] is False
+
+
+def test_child_exit_marks_the_worker_dead_for_the_metrics(monkeypatch, tmp_path):
+    from prometheus_client import multiprocess
+
+    dead: list[int] = []
+    monkeypatch.setattr(multiprocess, "mark_process_dead", dead.append)
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    serving.child_exit(None, type("Worker", (), {"pid": 4242})())
+    assert dead == []  # single process: nothing to clean
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    serving.child_exit(None, type("Worker", (), {"pid": 4242})())
+    assert dead == [4242]
 
 
 def test_the_supervisor_runs_one_worker_and_restarts_it(monkeypatch):

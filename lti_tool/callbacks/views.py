@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 
 from lti_tool.callbacks.service import handle_callback
 from lti_tool.db import get_session
+from lti_tool.operations.metrics import count_callback
 from lti_tool.providers.interfaces import CallbackError
 from lti_tool.providers.interfaces import CallbackRequest
 from lti_tool.services import get_services
@@ -44,6 +45,7 @@ def provider_callback(provider_name: str) -> tuple[Response, int]:
     if recorded.submission_id is not None:
         services.wake_passback()
     status = "accepted" if recorded.is_new else "duplicate"
+    count_callback(provider_name, status, 200)
     log.info("%s callback %s (result %s)", provider_name, status, recorded.result_id)
     return jsonify({"status": status}), 200
 
@@ -52,6 +54,7 @@ _FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 
 
 def _refused(provider_name: str, error: CallbackError) -> tuple[Response, int]:
+    count_callback(provider_name, "refused", error.status)
     # Log the reason, never the body: it carries the provider's key.
     log.warning("%s callback refused (%s): %s [from %s]", provider_name, error.status, error.message,
                 request.remote_addr)

@@ -22,6 +22,7 @@ from lti_tool.grading.tokens import error_text
 from lti_tool.http import HttpSession
 from lti_tool.lti.claims import Scope
 from lti_tool.models import LtiRegistration
+from lti_tool.operations.metrics import count_ags_request
 
 log = logging.getLogger(__name__)
 
@@ -192,9 +193,12 @@ class AgsClient:
         headers = {**kwargs.pop("headers", {}), "Authorization": f"Bearer {token}"}
         try:
             # Never follow a redirect: requests would turn the POST into a GET and report success.
-            return self.http.request(method, url, headers=headers, allow_redirects=False, **kwargs)
+            response = self.http.request(method, url, headers=headers, allow_redirects=False, **kwargs)
         except requests.RequestException as exc:
+            count_ags_request(None)
             raise AgsUnavailableError(None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR_TEXT], url) from exc
+        count_ags_request(response.status_code)
+        return response
 
 
 def _json(response: requests.Response) -> Any:

@@ -38,6 +38,7 @@ from lti_tool.grading.tokens import AccessTokenError
 from lti_tool.grading.tokens import AccessTokens
 from lti_tool.http import HttpSession
 from lti_tool.models import SubmissionStatus
+from lti_tool.operations.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ class PassbackWorker:
         self._tripped: set[int] = set()
         self._probe_ids: set[int] = set()  # the rows this round sends to open platforms as their probes
         self._tripped_lock = threading.Lock()
+        self.heartbeat = Heartbeat(database)
 
     # --- loop --------------------------------------------------------------------------------------------
     def wake(self) -> None:
@@ -91,6 +93,7 @@ class PassbackWorker:
         while not stop.is_set():
             self._wake.clear()  # a wake() during the round below triggers the next round at once
             counts = self._guarded_round(limit)
+            self._beat()
             if counts.get("claimed", 0) < limit and not stop.is_set():
                 self._wake.wait(poll_seconds)
         log.info("passback worker stopped")
@@ -101,6 +104,13 @@ class PassbackWorker:
                                   daemon=True)
         thread.start()
         return thread
+
+    def _beat(self) -> None:
+        """Tell doctor, /metrics and the alerts this worker is alive (it reaches the database and its loop runs)."""
+        try:
+            self.heartbeat.beat()
+        except Exception as exc:  # the database may be down: the stale heartbeat is the signal, not a crash
+            log.warning("could not record the worker heartbeat (%s)", type(exc).__name__)
 
     def _guarded_round(self, limit: int) -> dict[str, int]:
         try:

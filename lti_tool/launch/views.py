@@ -33,6 +33,8 @@ from lti_tool.lti.launch import validate_launch
 from lti_tool.lti.login import origin_of
 from lti_tool.lti.login import start_login
 from lti_tool.lti.login_state import STATE_COOKIE_PREFIX
+from lti_tool.operations.logs import loggable_path
+from lti_tool.operations.metrics import count_launch
 from lti_tool.services import get_services
 
 bp = Blueprint("lti", __name__, url_prefix=LTI_PREFIX)
@@ -152,7 +154,9 @@ def _complete_launch(launch_input: LaunchInput) -> str | tuple[str, int]:
     recorded = record_launch(session, services.directory, validated, services.settings.auto_approve_deployments,
                              services.settings.launch_ttl_seconds)
     session.commit()
-    return render_landing(recorded)
+    page = render_landing(recorded)
+    count_launch(True, page[1] if isinstance(page, tuple) else 200)
+    return page
 
 
 @bp.get("/jwks")
@@ -166,8 +170,10 @@ def jwks() -> Response:
 @bp.errorhandler(LaunchError)
 def launch_error(error: LaunchError) -> tuple[str, int]:
     get_session().rollback()
+    if request.endpoint in ("lti.launch", "lti.launch_from_storage"):
+        count_launch(False, error.status)
     context = _unverified_context()
-    log.warning("LTI %s refused (%s): %s [issuer=%s client_id=%s deployment_id=%s]", request.path, error.status,
+    log.warning("LTI %s refused (%s): %s [issuer=%s client_id=%s deployment_id=%s]", loggable_path(), error.status,
                 error.reason, context.get("iss"), context.get("client_id"), context.get("deployment_id"))
     retry_url = get_services().settings.url(LOGIN_PATH) + "?" + error.retry_query if error.retry_query else None
     return render_template("lti/error.html", error=error, retry_url=retry_url), error.status

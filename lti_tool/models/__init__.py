@@ -26,6 +26,7 @@ from lti_tool.models.lti import LtiRegistration
 from lti_tool.models.lti import LtiResourceLink
 from lti_tool.models.lti import LtiUser
 from lti_tool.models.lti import ReviewStatus
+from lti_tool.models.operations import WorkerHeartbeat
 
 __all__ = [
     "Activity",
@@ -54,4 +55,5 @@ __all__ = [
     "SubmissionStatus",
     "ToolAdmin",
     "ToolKey",
+    "WorkerHeartbeat",
 ]

@@ -85,3 +85,48 @@ def test_reference_lists_every_variable():
     reference = describe_settings()
     for setting in SETTINGS:
         assert f"LTI_TOOL_{setting.name}" in reference
+
+
+@pytest.mark.parametrize("length", [16, 31])
+def test_production_refuses_a_secret_under_32_characters(tmp_path, length):
+    with pytest.raises(ConfigError, match=f"too short .{length} characters.: use at least 32"):
+        load_settings(environ={"LTI_TOOL_SECRET_KEY": "x" * length, "LTI_TOOL_DATA_DIR": str(tmp_path)})
+    assert load_settings(environ={"LTI_TOOL_SECRET_KEY": "x" * 32, "LTI_TOOL_DATA_DIR": str(tmp_path)})
+
+
+@pytest.mark.parametrize("base_url", ["http://localhost:8000", "http://127.0.0.1:5000", "http://[::1]:5000",
+                                      "https://lti.school.org"])
+def test_production_accepts_https_and_plain_http_on_this_machine(tmp_path, base_url):
+    environ = {"LTI_TOOL_SECRET_KEY": "x" * 40, "LTI_TOOL_DATA_DIR": str(tmp_path), "LTI_TOOL_BASE_URL": base_url}
+    assert load_settings(environ=environ).base_url == base_url
+
+
+@pytest.mark.parametrize("base_url", ["http://lti.school.org", "http://10.0.0.5:8000", "http://localhost.evil.org"])
+def test_production_refuses_plain_http_elsewhere_unless_allowed(tmp_path, base_url):
+    environ = {"LTI_TOOL_SECRET_KEY": "x" * 40, "LTI_TOOL_DATA_DIR": str(tmp_path), "LTI_TOOL_BASE_URL": base_url}
+    with pytest.raises(ConfigError, match="LTI_TOOL_BASE_URL is plain http"):
+        load_settings(environ=environ)
+    assert load_settings(environ={**environ, "LTI_TOOL_ALLOW_INSECURE_HTTP": "true"}).base_url == base_url
+    assert load_settings(environ={**environ, "LTI_TOOL_ENV": "testing"}).base_url == base_url
+
+
+def test_production_on_sqlite_warns_at_start_up(tmp_path, caplog):
+    from lti_tool.config import startup_warnings
+
+    environ = {"LTI_TOOL_SECRET_KEY": "x" * 40, "LTI_TOOL_DATA_DIR": str(tmp_path)}
+    [warning] = startup_warnings(load_settings(environ=environ))
+    assert "production is running on SQLite" in warning and "one process writes at a time" in warning
+    assert startup_warnings(load_settings(environ={
+        **environ, "LTI_TOOL_DATABASE_URL": "postgresql+psycopg://lti@db/lti"})) == []
+    assert startup_warnings(load_settings(environ={**environ, "LTI_TOOL_ENV": "testing"})) == []
+    with caplog.at_level("WARNING", logger="lti_tool"):
+        create_app(load_settings(environ=environ))
+    assert any("production is running on SQLite" in record.getMessage() for record in caplog.records)
+
+
+def test_log_format_is_text_or_json(tmp_path):
+    environ = {"LTI_TOOL_SECRET_KEY": "x" * 40, "LTI_TOOL_DATA_DIR": str(tmp_path)}
+    assert load_settings(environ=environ).log_format == "text"
+    assert load_settings(environ={**environ, "LTI_TOOL_LOG_FORMAT": "json"}).log_format == "json"
+    with pytest.raises(ConfigError, match="LTI_TOOL_LOG_FORMAT must be text or json"):
+        load_settings(environ={**environ, "LTI_TOOL_LOG_FORMAT": "xml"})

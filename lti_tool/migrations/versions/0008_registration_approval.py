@@ -1,7 +1,7 @@
 """registrations a tool admin approves: review_status on registrations, and single-use registration invitations
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-02 22:50:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import lti_tool.db
 
 revision = '0008'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
