@@ -24,11 +24,11 @@ from lti_tool.http import quiet_url_logging
 from lti_tool.inputs import BoundedIntConverter
 from lti_tool.inputs import InputError
 from lti_tool.inputs import request_problem
-from lti_tool.operations import logs
 from lti_tool.operations import probes
-from lti_tool.operations.logs import loggable_path
 from lti_tool.paths import resource_dir
 from lti_tool.services import Services
+from lti_tool.telemetry import logs
+from lti_tool.telemetry.logs import loggable_path
 
 log = logging.getLogger(__name__)
 

@@ -39,9 +39,9 @@ from lti_tool.models import DeploymentStatus
 from lti_tool.models import LtiDeployment
 from lti_tool.models import LtiRegistration
 from lti_tool.models import ToolKey
-from lti_tool.operations import logs
-from lti_tool.operations.schema import first_line
 from lti_tool.services import Services
+from lti_tool.telemetry import logs
+from lti_tool.telemetry.schema import first_line
 
 log = logging.getLogger(__name__)
 

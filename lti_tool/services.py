@@ -54,7 +54,8 @@ class Services:
     @classmethod
     def from_settings(cls, settings: Settings, database: Database | None = None) -> Services:
         http = HttpSession(timeout=settings.http_timeout_seconds)
-        fence = UrlFence(allow_private=settings.reaches_private_urls, require_https=settings.env == "production")
+        fence = UrlFence(allow_private=settings.reaches_private_urls,
+                         require_https=settings.env == "production" and not settings.allow_insecure_http)
         return cls(
             settings=settings,
             database=database or Database(settings.database_url),

@@ -21,8 +21,8 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-from lti_tool.operations import metrics
-from lti_tool.operations.logs import gunicorn_logconfig
+from lti_tool.telemetry import metrics
+from lti_tool.telemetry.logs import gunicorn_logconfig
 
 log = logging.getLogger(__name__)
 

@@ -145,7 +145,7 @@ def test_a_database_from_a_newer_version_is_one_line(env):
     try:
         result = run("init")
     finally:
-        from lti_tool.operations.schema import head_revision
+        from lti_tool.telemetry.schema import head_revision
 
         with env.engine.begin() as connection:
             connection.execute(sa.text("UPDATE alembic_version SET version_num = :head"), {"head": head_revision()})

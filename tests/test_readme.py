@@ -66,7 +66,7 @@ def test_the_env_example_names_only_real_settings():
 
 
 def test_the_operations_guide_covers_probes_doctor_metrics_alerts_and_logs():
-    from lti_tool.operations import metrics
+    from lti_tool.telemetry import metrics
 
     operations = (ROOT / "docs" / "operations.md").read_text()
     for text in ("/healthz", "/readyz", "lti-tool doctor", "LTI_TOOL_METRICS_TOKEN", "LTI_TOOL_LOG_FORMAT",

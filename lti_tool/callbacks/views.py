@@ -12,10 +12,10 @@ from werkzeug.wrappers import Response
 
 from lti_tool.callbacks.service import handle_callback
 from lti_tool.db import get_session
-from lti_tool.operations.metrics import count_callback
 from lti_tool.providers.interfaces import CallbackError
 from lti_tool.providers.interfaces import CallbackRequest
 from lti_tool.services import get_services
+from lti_tool.telemetry.metrics import count_callback
 
 log = logging.getLogger(__name__)
 bp = Blueprint("callbacks", __name__, url_prefix="/callbacks")

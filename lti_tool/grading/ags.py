@@ -22,7 +22,7 @@ from lti_tool.grading.tokens import error_text
 from lti_tool.http import HttpSession
 from lti_tool.lti.claims import Scope
 from lti_tool.models import LtiRegistration
-from lti_tool.operations.metrics import count_ags_request
+from lti_tool.telemetry.metrics import count_ags_request
 
 log = logging.getLogger(__name__)
 

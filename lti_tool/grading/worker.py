@@ -38,7 +38,7 @@ from lti_tool.grading.tokens import AccessTokenError
 from lti_tool.grading.tokens import AccessTokens
 from lti_tool.http import HttpSession
 from lti_tool.models import SubmissionStatus
-from lti_tool.operations.heartbeat import Heartbeat
+from lti_tool.telemetry.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
 

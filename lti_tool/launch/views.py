@@ -33,9 +33,9 @@ from lti_tool.lti.launch import validate_launch
 from lti_tool.lti.login import origin_of
 from lti_tool.lti.login import start_login
 from lti_tool.lti.login_state import STATE_COOKIE_PREFIX
-from lti_tool.operations.logs import loggable_path
-from lti_tool.operations.metrics import count_launch
 from lti_tool.services import get_services
+from lti_tool.telemetry.logs import loggable_path
+from lti_tool.telemetry.metrics import count_launch
 
 bp = Blueprint("lti", __name__, url_prefix=LTI_PREFIX)
 

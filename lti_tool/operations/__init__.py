@@ -1,2 +1,2 @@
-"""What an admin runs and watches: `lti-tool doctor`, the /readyz and /metrics probes, the worker's heartbeat
-and the log format. Reads the database and the settings; no view or service imports this package's views."""
+"""What an admin runs and watches: `lti-tool doctor` and the /readyz and /metrics probes (the instruments they
+read — counters, the worker's heartbeat, the outbox's state, the log format — are in :mod:`lti_tool.telemetry`)."""

@@ -30,13 +30,13 @@ from lti_tool.keys import published_jwks
 from lti_tool.migrate import alembic_config
 from lti_tool.models import LtiRegistration
 from lti_tool.models import ToolKey
-from lti_tool.operations.heartbeat import STALE_AFTER
-from lti_tool.operations.schema import first_line
-from lti_tool.operations.schema import schema_state
-from lti_tool.operations.state import outbox_state
 from lti_tool.outbound import BlockedUrl
 from lti_tool.outbound import fenced_request
 from lti_tool.services import Services
+from lti_tool.telemetry.heartbeat import STALE_AFTER
+from lti_tool.telemetry.schema import first_line
+from lti_tool.telemetry.schema import schema_state
+from lti_tool.telemetry.state import outbox_state
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 # The documented alert thresholds (docs/operations.md); doctor warns at the same points.

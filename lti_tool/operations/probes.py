@@ -14,10 +14,10 @@ from flask import Response
 from flask import request
 
 from lti_tool.config import Settings
-from lti_tool.operations.metrics import CONTENT_TYPE
-from lti_tool.operations.metrics import render_metrics
-from lti_tool.operations.schema import schema_state
 from lti_tool.services import Services
+from lti_tool.telemetry.metrics import CONTENT_TYPE
+from lti_tool.telemetry.metrics import render_metrics
+from lti_tool.telemetry.schema import schema_state
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from lti_tool.cli import main
 from lti_tool.db import Database
 from lti_tool.db import utcnow
 from lti_tool.models import WorkerHeartbeat
-from lti_tool.operations.heartbeat import record_heartbeat
-from lti_tool.operations.schema import head_revision
+from lti_tool.telemetry.heartbeat import record_heartbeat
+from lti_tool.telemetry.schema import head_revision
 
 SECRET = "s" * 40
 

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from lti_tool.db import utcnow
 from lti_tool.maintenance import passback_worker
 from lti_tool.models import WorkerHeartbeat
-from lti_tool.operations.heartbeat import Heartbeat
-from lti_tool.operations.heartbeat import newest_heartbeat
-from lti_tool.operations.heartbeat import record_heartbeat
+from lti_tool.telemetry.heartbeat import Heartbeat
+from lti_tool.telemetry.heartbeat import newest_heartbeat
+from lti_tool.telemetry.heartbeat import record_heartbeat
 
 
 def rows(database) -> dict[str, WorkerHeartbeat]:

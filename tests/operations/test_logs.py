@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from lti_tool.operations.logs import ToolLogHandler
 from lti_tool.sandbox.browser import FormBrowser
 from lti_tool.sandbox.browser import parse_forms
+from lti_tool.telemetry.logs import ToolLogHandler
 from tests.speechace.test_embed import open_activity
 
 
@@ -47,7 +47,7 @@ def test_every_line_of_a_request_carries_its_request_id(app, tool_server, log_st
     assert response.status_code == 401
     assert response.headers["X-Request-Id"] == given
     lines = records(log_stream)
-    assert {line["logger"] for line in lines} >= {"lti_tool.lti.views", "lti_tool.access"}
+    assert {line["logger"] for line in lines} >= {"lti_tool.launch.views", "lti_tool.access"}
     assert {line["request_id"] for line in lines} == {given}
     access = next(line for line in lines if line["logger"] == "lti_tool.access")
     assert access["path"] == "/lti/launch" and access["status"] == 401 and access["level"] == "INFO"
@@ -107,7 +107,7 @@ def test_paths_are_logged_without_tokens_handles_or_query(app, tool_server, log_
 
 
 def test_text_lines_end_with_the_request_id(database, tmp_path):
-    from lti_tool import create_app
+    from lti_tool.app import create_app
     from lti_tool.config import load_settings
     from lti_tool.services import Services
 

@@ -9,13 +9,13 @@ import requests
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
-from lti_tool import create_app
+from lti_tool.app import create_app
 from lti_tool.config import load_settings
 from lti_tool.maintenance import passback_worker
 from lti_tool.models import ScoreSubmission
 from lti_tool.models import SubmissionStatus
-from lti_tool.operations.heartbeat import record_heartbeat
 from lti_tool.services import Services
+from lti_tool.telemetry.heartbeat import record_heartbeat
 from tests.speechace.test_callback import take_test
 
 
@@ -113,7 +113,7 @@ def test_metrics_token_protects_the_endpoint(database, tmp_path):
 
 
 def test_a_counter_that_cannot_be_written_does_not_fail_what_it_counts(monkeypatch, caplog):
-    from lti_tool.operations import metrics
+    from lti_tool.telemetry import metrics
 
     def broken(**labels):
         raise OSError("No space left on device")

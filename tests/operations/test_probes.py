@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from lti_tool import create_app
 from lti_tool import migrate
+from lti_tool.app import create_app
 from lti_tool.config import load_settings
 from lti_tool.db import Database
 from lti_tool.services import Services

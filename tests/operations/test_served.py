@@ -65,7 +65,7 @@ def test_served_metrics_add_up_every_process_and_logs_are_json(env, tmp_path):
     assert any(record["logger"] == "gunicorn.error" for record in records)
     for request_id in ids:
         mine = [record for record in records if record.get("request_id") == request_id]
-        assert {record["logger"] for record in mine} == {"lti_tool.lti.views", "lti_tool.access"}
+        assert {record["logger"] for record in mine} == {"lti_tool.launch.views", "lti_tool.access"}
     text = log_path.read_text()
     assert "eyJsecret" not in text and "st4te" not in text
     assert not list(Path(tmp_path).glob("lti-tool-metrics-*"))  # the server removed its metrics folder

@@ -15,14 +15,14 @@ PACKAGE = Path(__file__).resolve().parents[2] / "lti_tool"
 
 # Bottom to top. A unit is a top-level module or package of lti_tool.
 LAYERS: list[set[str]] = [
-    {"paths", "config", "http", "inputs", "outbound", "db", "migrate", "serving"},  # foundations
+    {"paths", "config", "http", "inputs", "outbound", "db", "migrate"},  # foundations
     {"models"},
-    {"keys", "providers", "migrations"},
+    {"keys", "providers", "migrations", "telemetry"},
     {"lti"},  # the LTI protocol, and the claim and scope vocabulary everything above uses
     {"grading", "activity_configs"},
     {"activities", "services", "maintenance"},
-    {"learner", "teacher", "callbacks", "admin", "launch"},  # the surfaces people and systems meet
-    {"app"},
+    {"learner", "teacher", "callbacks", "admin", "launch", "operations"},  # the surfaces people and systems meet
+    {"app", "serving"},
     {"cli", "wsgi"},
 ]
 # Within the surfaces, only the launch routes a user onwards: to the learner's or the teacher's pages.

@@ -11,7 +11,7 @@ from sqlalchemy import orm
 from lti_tool.db import utcnow
 from lti_tool.models import ScoreSubmission
 from lti_tool.models import SubmissionStatus
-from lti_tool.operations.heartbeat import newest_heartbeat
+from lti_tool.telemetry.heartbeat import newest_heartbeat
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from lti_tool.db import Database
-from lti_tool.operations.state import outbox_state
+from lti_tool.telemetry.state import outbox_state
 
 log = logging.getLogger(__name__)
 
