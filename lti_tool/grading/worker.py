@@ -21,6 +21,7 @@ from lti_tool.db import Database
 from lti_tool.db import utcnow
 from lti_tool.grading.ags import AgsClient
 from lti_tool.grading.ags import AgsRejectedError
+from lti_tool.grading.ags import AgsThrottledError
 from lti_tool.grading.ags import AgsUnavailableError
 from lti_tool.grading.ags import ScoreConflictError
 from lti_tool.grading.breaker import Breakers
@@ -259,7 +260,8 @@ class PassbackWorker:
                                        f"{iso_timestamp(timestamp - ONE_SECOND)}", 409, new_timestamp=True)
 
     def _platform_failed(self, job: ScoreJob, exc: AgsUnavailableError | AccessTokenError) -> None:
-        if not is_platform_failure(exc.status):
+        # Throttling is about the platform, not this score: it counts towards the breaker like a 5xx.
+        if not (isinstance(exc, AgsThrottledError) or is_platform_failure(exc.status)):
             return
         retry_after = parse_retry_after(exc.retry_after, self.clock())
         registration_id = job.registration.id
