@@ -21,12 +21,26 @@ CLAIM_DL_CONTENT_ITEMS = "https://purl.imsglobal.org/spec/lti-dl/claim/content_i
 CLAIM_DL_DATA = "https://purl.imsglobal.org/spec/lti-dl/claim/data"
 CLAIM_DL_MSG = "https://purl.imsglobal.org/spec/lti-dl/claim/msg"
 CLAIM_CANVAS_SUBMISSION = "https://canvas.instructure.com/lti/submission"
+CANVAS_ACCOUNT_NAME = "https://canvas.instructure.com/lti/account_name"
+CANVAS_PRIVACY_LEVEL = "https://canvas.instructure.com/lti/privacy_level"
+CANVAS_TOOL_ID = "https://canvas.instructure.com/lti/tool_id"
+CANVAS_LAUNCH_WIDTH = "https://canvas.instructure.com/lti/launch_width"
+CANVAS_LAUNCH_HEIGHT = "https://canvas.instructure.com/lti/launch_height"
 
 LTI_VERSION = "1.3.0"
 MSG_RESOURCE_LINK = "LtiResourceLinkRequest"
 MSG_DEEP_LINKING = "LtiDeepLinkingRequest"
 MSG_DEEP_LINKING_RESPONSE = "LtiDeepLinkingResponse"
 SUPPORTED_MESSAGES = (MSG_RESOURCE_LINK, MSG_DEEP_LINKING)
+# Some of the placements Canvas offers per message type (Lti::ResourcePlacement::PLACEMENTS_BY_MESSAGE_TYPE).
+CANVAS_PLACEMENTS = {
+    MSG_RESOURCE_LINK: ("course_navigation", "account_navigation", "user_navigation", "link_selection",
+                        "assignment_selection"),
+    MSG_DEEP_LINKING: ("link_selection", "assignment_selection", "editor_button", "homework_submission",
+                       "migration_selection"),
+}
+# A message registered without placements gets this one (app/models/lti/ims/registration.rb).
+CANVAS_DEFAULT_PLACEMENT = "link_selection"
 
 SCOPE_LINEITEM = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
 SCOPE_LINEITEM_READONLY = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"
