@@ -72,13 +72,14 @@ class ScoreConflictError(AgsError):
 CANVAS_STALE_TIMESTAMP = "before last updated timestamp"
 # Canvas throttles with 403 and these words in the body, to be retried later (doc/api/throttling.md).
 CANVAS_RATE_LIMITED = "rate limit exceeded"
+ATTEMPT_LIMIT = "maximum number of allowed attempts"
 # Canvas's 422 answers, in words a teacher acts on (the LMS's own text follows in brackets).
 CANVAS_REFUSALS = (
     ("not a student", "Canvas accepts grades only for students of the course: this person is not (or no longer) "
                       "enrolled as a student, e.g. a teacher, an observer or someone who left the course."),
     ("concluded", "The course has concluded in Canvas, which no longer accepts grades for it. Reopen the course "
                   "(or extend its end date), then send the grade again."),
-    ("maximum number of allowed attempts", "The assignment's allowed attempts are used up in Canvas. Allow more "
+    (ATTEMPT_LIMIT, "The assignment's allowed attempts are used up in Canvas. Allow more "
                                            "attempts in the assignment's settings, then send the grade again."),
 )
 
@@ -129,6 +130,11 @@ def error_for(response: requests.Response) -> AgsError:
     if status >= 500 or status in TRANSIENT_STATUSES:
         return AgsUnavailableError(status, detail, url, response.headers.get("Retry-After"))
     return AgsRejectedError(status, detail, url)
+
+
+def is_attempt_limit(error: AgsError) -> bool:
+    """Canvas's 422 for an assignment whose allowed attempts are used up."""
+    return error.status == 422 and ATTEMPT_LIMIT in error.detail.lower()
 
 
 def plain_refusal(detail: str) -> str:
