@@ -101,3 +101,6 @@ def test_canvas_from_registration_to_the_gradebook(app, platform, tool_server, d
     assert grade["score"] == pytest.approx(8.1 / 9 * 40, abs=1e-3)
     assert (grade["attempts"], grade["submitted_at"]) == (1, finished.isoformat(timespec="milliseconds"))
     assert [post.status for post in platform.score_posts] == [200, 200]
+    with database.session() as session:  # the attempt was finished once: the retake does not move it
+        assert session.scalars(sa.select(Attempt.datetime_finished)).one() == finished
+    assert {post.body["submission"]["submittedAt"] for post in platform.score_posts} == {grade["submitted_at"]}
