@@ -158,7 +158,8 @@ def _updates(shape: _Shape, attempt_id: sa.ColumnElement[int], result_id: sa.Col
                                                 _RESULT.c.status == COMPLETE).values(status=INVALIDATED))
     if shape.queues_score:
         updates.append(_supersede(attempt_id))
-    # The attempt row is written only when its status or detail changes (a retake of a submitted attempt: never).
+    # The attempt row is written only when its status, detail or finish time changes (a retake of a submitted,
+    # finished attempt: never).
     detail = sa.bindparam("attempt_detail", type_=_ATTEMPT.c.status_detail.type)
     changed = [_ATTEMPT.c.status_detail.is_distinct_from(detail)]
     values: dict[str, Any] = {"status_detail": detail, "datetime_updated": _now()}
