@@ -6,6 +6,7 @@ message per placement, one attempt per assignment)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from urllib.parse import urlsplit
 
 import pytest
@@ -22,6 +23,7 @@ from lti_tool.sandbox.browser import parse_forms
 from lti_tool.sandbox.platform import PlatformEmulator
 from lti_tool.sandbox.platform import constants as c
 from lti_tool.sandbox.platform import create_platform_app
+from tests.itep.test_fulfillment import open_itep
 
 CANVAS_ISSUER = "https://canvas.instructure.com"
 SCORES = {"overall": 7.2, "pronunciation": 7, "fluency": 7, "vocab": 8, "grammar": 7}
@@ -104,3 +106,29 @@ def test_canvas_from_registration_to_the_gradebook(app, platform, tool_server, d
     with database.session() as session:  # the attempt was finished once: the retake does not move it
         assert session.scalars(sa.select(Attempt.datetime_finished)).one() == finished
     assert {post.body["submission"]["submittedAt"] for post in platform.score_posts} == {grade["submitted_at"]}
+
+
+def test_an_itep_grade_days_later_is_submitted_when_the_learner_finished(connected, itep_setup, database, settings):
+    """iTEP reports "finished" first and grades later: Canvas gets no attempt for the wait, one for the grade, dated
+    when the learner finished."""
+    with database.session() as session:
+        session.get_one(LtiRegistration, connected.registration.id).product_family_code = "canvas"
+    page = open_itep(connected, itep_setup.gtx_activity)
+    test_id = re.search(r'data-testid="test-id">([^<]+)<', page.text).group(1)
+    (lineitem_id,) = [item.id for item in connected.platform.line_items_of(connected.course.context_id)]
+    connected.platform.limit_attempts(lineitem_id, 1)
+    itep_setup.emulator.finish_test(test_id)
+    assert passback_worker(database, settings).run_once()["sent"] == 1
+    waiting = connected.platform.gradebook(connected.course.context_id)[lineitem_id][connected.course.learner]
+    assert (waiting["gradingProgress"], waiting["attempts"]) == ("Pending", 0)
+    with database.session() as session:
+        finished = session.scalars(sa.select(Attempt.datetime_finished)).one()
+    itep_setup.emulator.fire_webhook(test_id, status="Complete", overall_level="4.5", overall_cefr="C1")
+    assert passback_worker(database, settings).run_once()["sent"] == 1
+    graded = connected.platform.gradebook(connected.course.context_id)[lineitem_id][connected.course.learner]
+    assert graded["score"] == pytest.approx(4.5 / 6 * 100)
+    assert (graded["attempts"], graded["submitted_at"]) == (1, finished.isoformat(timespec="milliseconds"))
+    pending, grade = connected.platform.score_posts
+    assert (pending.body[c.CLAIM_CANVAS_SUBMISSION]["new_submission"],
+            grade.body[c.CLAIM_CANVAS_SUBMISSION]["new_submission"]) == (False, True)
+    assert grade.body["timestamp"] > grade.body["submission"]["submittedAt"]
