@@ -219,6 +219,16 @@ def test_throttling_is_retried_with_backoff_and_counts_for_the_breaker(canvas_co
     assert worker.run_once() == {"claimed": 1, "sent": 1}
 
 
+def test_a_throttled_token_request_is_retried_and_counts_for_the_breaker(canvas_course, worker, clock, database):
+    submission_id = canvas_course.submit()
+    canvas_course.platform.throttle_next(path_substring="/token")
+    assert worker.run_once() == {"claimed": 1, "retrying": 1}
+    assert canvas_course.row(submission_id).last_http_status == 403
+    assert Breakers(database, clock).snapshot()[canvas_course.registration_id].failures == 1
+    clock.advance(10)
+    assert worker.run_once() == {"claimed": 1, "sent": 1}
+
+
 def test_canvas_refuses_a_teacher_with_422_and_the_score_is_parked(canvas_course, worker, connected, clock):
     attempt_id = canvas_course.attempt(sub=connected.course.instructor)
     submission_id = canvas_course.submission(attempt_id)
