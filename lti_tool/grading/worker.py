@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from lti_tool.config import Settings
 from lti_tool.db import Database
 from lti_tool.db import utcnow
+from lti_tool.grading.ags import CANVAS_RATE_LIMITED
 from lti_tool.grading.ags import AgsClient
 from lti_tool.grading.ags import AgsRejectedError
 from lti_tool.grading.ags import AgsThrottledError
@@ -273,7 +274,9 @@ class PassbackWorker:
 
     def _platform_failed(self, job: ScoreJob, exc: AgsUnavailableError | AccessTokenError) -> None:
         # Throttling is about the platform, not this score: it counts towards the breaker like a 5xx.
-        if not (isinstance(exc, AgsThrottledError) or is_platform_failure(exc.status)):
+        throttled = isinstance(exc, AgsThrottledError) or (
+            isinstance(exc, AccessTokenError) and exc.status == 403 and CANVAS_RATE_LIMITED in exc.text.lower())
+        if not (throttled or is_platform_failure(exc.status)):
             return
         retry_after = parse_retry_after(exc.retry_after, self.clock())
         registration_id = job.registration.id
