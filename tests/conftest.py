@@ -170,8 +170,8 @@ def connected(app: Any, platform: PlatformEmulator, database: Database, tool_ser
                                     target_link_uri=f"{tool_server.url}/lti/launch",
                                     jwks_uri=f"{tool_server.url}/lti/jwks")
     details = PlatformDetails(issuer=platform.issuer, client_id=client.client_id,
-                              auth_login_url=platform.url("/auth"), auth_token_url=platform.url("/token"),
-                              key_set_url=platform.url("/jwks"), name="Emulated LMS")
+                              auth_login_url=platform.auth_url, auth_token_url=platform.token_url,
+                              key_set_url=platform.jwks_url, name="Emulated LMS")
     with database.session() as session:
         registration = register_platform(session, details, "manual", [client.deployment_id], approve=True)
     return Connected(platform=platform, client=client, registration=registration,

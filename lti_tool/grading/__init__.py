@@ -5,6 +5,7 @@ from __future__ import annotations
 from lti_tool.grading.ags import AgsClient
 from lti_tool.grading.ags import AgsError
 from lti_tool.grading.ags import AgsRejectedError
+from lti_tool.grading.ags import AgsThrottledError
 from lti_tool.grading.ags import AgsUnauthorizedError
 from lti_tool.grading.ags import AgsUnavailableError
 from lti_tool.grading.ags import ScoreConflictError
@@ -22,6 +23,7 @@ __all__ = [
     "AgsClient",
     "AgsError",
     "AgsRejectedError",
+    "AgsThrottledError",
     "AgsUnauthorizedError",
     "AgsUnavailableError",
     "Claim",

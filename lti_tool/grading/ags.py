@@ -54,6 +54,10 @@ class AgsUnavailableError(AgsError):
     """Server error, rate limit, timeout or connection failure: try again later."""
 
 
+class AgsThrottledError(AgsUnavailableError):
+    """The platform asks the tool to slow down: Canvas's 403 "Rate Limit Exceeded" (doc/api/throttling.md), 429."""
+
+
 class AgsUnauthorizedError(AgsUnavailableError):
     """Still 401 with a freshly issued token: a platform-side problem, possibly temporary."""
 
@@ -65,6 +69,18 @@ class ScoreConflictError(AgsError):
 
 # Canvas's words for a stale timestamp (app/controllers/lti/ims/scores_controller.rb); it answers 400, not 409.
 CANVAS_STALE_TIMESTAMP = "before last updated timestamp"
+# Canvas throttles with 403 and these words in the body, to be retried later (doc/api/throttling.md).
+CANVAS_RATE_LIMITED = "rate limit exceeded"
+ATTEMPT_LIMIT = "maximum number of allowed attempts"
+# Canvas's 422 answers, in words a teacher acts on (the LMS's own text follows in brackets).
+CANVAS_REFUSALS = (
+    ("not a student", "Canvas accepts grades only for students of the course: this person is not (or no longer) "
+                      "enrolled as a student, e.g. a teacher, an observer or someone who left the course."),
+    ("concluded", "The course has concluded in Canvas, which no longer accepts grades for it. Reopen the course "
+                  "(or extend its end date), then send the grade again."),
+    (ATTEMPT_LIMIT, "The assignment's allowed attempts are used up in Canvas. Allow more "
+                                           "attempts in the assignment's settings, then send the grade again."),
+)
 
 
 def scores_url(lineitem_url: str) -> str:
@@ -106,9 +122,27 @@ def error_for(response: requests.Response) -> AgsError:
         return ScoreConflictError(status, detail, url)
     if status == 401:
         return AgsUnauthorizedError(status, detail, url)
+    if status == 429 or (status == 403 and CANVAS_RATE_LIMITED in detail.lower()):
+        return AgsThrottledError(status, detail, url, response.headers.get("Retry-After"))
+    if status == 422:
+        return AgsRejectedError(status, plain_refusal(detail), url)
     if status >= 500 or status in TRANSIENT_STATUSES:
         return AgsUnavailableError(status, detail, url, response.headers.get("Retry-After"))
     return AgsRejectedError(status, detail, url)
+
+
+def is_attempt_limit(error: AgsError) -> bool:
+    """Canvas's 422 for an assignment whose allowed attempts are used up."""
+    return error.status == 422 and ATTEMPT_LIMIT in error.detail.lower()
+
+
+def plain_refusal(detail: str) -> str:
+    """A 422 explained for the teacher who reads it on the tool's page, with the LMS's own words kept."""
+    lowered = detail.lower()
+    explanation = next((text for words, text in CANVAS_REFUSALS if words in lowered), None)
+    if explanation is None:
+        return detail
+    return f"{explanation} (Canvas said: {detail})"[:MAX_ERROR_TEXT]
 
 
 class AgsClient:

@@ -30,6 +30,7 @@ from lti_tool.models import SubmissionStatus
 
 Submission = ScoreSubmission
 PENDING = SubmissionStatus.PENDING.value
+FULLY_GRADED = "FullyGraded"
 
 
 @dataclass(frozen=True)
@@ -135,12 +136,19 @@ class Outbox:
         newer = orm.aliased(Submission)
         newer_sent = sa.exists().where(newer.attempt_id == Submission.attempt_id, newer.id > Submission.id,
                                        newer.status == SubmissionStatus.SENT.value)
+        earlier = orm.aliased(Submission)
+        earlier_sent = [earlier.attempt_id == Submission.attempt_id, earlier.id < Submission.id,
+                        earlier.status == SubmissionStatus.SENT.value]
+        graded_before = sa.exists().where(*earlier_sent, earlier.grading_progress == FULLY_GRADED)
+        result_sent_before = sa.exists().where(*earlier_sent, earlier.result_id == Submission.result_id)
         rows = session.execute(
             sa.select(Submission.id, Submission.claim_token, Submission.attempt_id, Submission.tries,
                       Submission.score_given, Submission.score_maximum, Submission.activity_progress,
                       Submission.grading_progress, Submission.comment, Submission.score_timestamp,
                       Attempt.lineitem_url,
-                      Attempt.last_score_timestamp, LtiUser.sub, LtiRegistration, newer_sent.label("newer_sent"))
+                      Attempt.last_score_timestamp, Attempt.datetime_finished, LtiUser.sub, LtiRegistration,
+                      newer_sent.label("newer_sent"), graded_before.label("graded_before"),
+                      result_sent_before.label("result_sent_before"))
             .join(Attempt, Attempt.id == Submission.attempt_id)
             .join(LtiUser, LtiUser.id == Attempt.user_id)
             .join(LtiRegistration, LtiRegistration.id == Attempt.registration_id)
@@ -157,7 +165,8 @@ class Outbox:
                 score_maximum=row.score_maximum, activity_progress=row.activity_progress,
                 grading_progress=row.grading_progress, comment=row.comment,
                 last_score_timestamp=row.last_score_timestamp, newer_sent=bool(row.newer_sent),
-                score_timestamp=row.score_timestamp)
+                score_timestamp=row.score_timestamp, finished_at=row.datetime_finished,
+                graded_before=bool(row.graded_before), result_sent_before=bool(row.result_sent_before))
         return jobs
 
     def mark_sent(self, claim: Claim, job: ScoreJob, timestamp: dt.datetime) -> bool:

@@ -73,7 +73,7 @@ def record_result(session: orm.Session, target: CallbackTarget, config: Activity
                                  comment=_comment(provider_label, config, report,
                                                   f"{report_page_url}/{result_public_id}"))
         write = ResultWrite(result=result, attempt_status=AttemptStatus.SUBMITTED.value, attempt_detail=None,
-                            submission=submission, invalidate_others=False, now=now)
+                            submission=submission, invalidate_others=False, now=now, finish="finished")
     else:
         write = _ungraded_write(session, target, config, report, provider_label, result, now)
     stored = store_result(session, target.attempt, target.activity_id if check_activity else None, write)
@@ -97,13 +97,15 @@ def _ungraded_write(session: orm.Session, target: CallbackTarget, config: Activi
     if report.status == "finished" and _fractions(session, target.attempt, config.score_component):
         # A late "finished" must not pull back a grade that already stands.
         return ResultWrite(result=result, attempt_status=submitted, attempt_detail=None, submission=None,
-                           invalidate_others=False, now=now)
+                           invalidate_others=False, now=now, finish="finished")
     status_detail = detail.format(label=provider_label)
     submission = _submission(config, now, score_given=None, activity_progress=activity_progress,
                              grading_progress=grading_progress, comment=status_detail)
-    # Withdrawn or reset: the earlier grades of this attempt no longer count, for any policy.
+    # Withdrawn or reset: the earlier grades of this attempt no longer count, for any policy, and the learner's
+    # next finish is the one Canvas must see.
+    resets = report.status in {"withdrawn", "pending"}
     return ResultWrite(result=result, attempt_status=submitted, attempt_detail=status_detail, submission=submission,
-                       invalidate_others=report.status in {"withdrawn", "pending"}, now=now)
+                       invalidate_others=resets, now=now, finish="reset" if resets else "finished")
 
 
 def _submission(config: ActivityConfig, now: dt.datetime, **values: Any) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from typing import Literal
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -28,6 +29,7 @@ from lti_tool.models import Result
 from lti_tool.models import ScoreSubmission
 from lti_tool.models import SubmissionStatus
 
+Finish = Literal["finished", "reset"] | None
 COMPLETE = "complete"
 INVALIDATED = "invalidated"
 PENDING = SubmissionStatus.PENDING.value
@@ -49,6 +51,8 @@ class ResultWrite:
     ``result`` and ``submission`` hold the :data:`RESULT_COLUMNS` and :data:`SUBMISSION_COLUMNS` values
     (``submission`` None: nothing to queue); ``attempt_status`` None leaves the attempt's status as it is.
     ``invalidate_others`` marks the attempt's other complete results invalidated (a withdrawn test).
+    ``finish``: "finished" records now as when the learner finished, unless a time is recorded already; "reset"
+    forgets it (the test was reset: the next finish counts); None leaves it.
     """
 
     result: Mapping[str, Any]
@@ -57,6 +61,7 @@ class ResultWrite:
     submission: Mapping[str, Any] | None
     invalidate_others: bool
     now: dt.datetime
+    finish: Finish = None
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,7 @@ def store_result(session: orm.Session, attempt_key: Mapping[str, int | str], act
     """
     dialect = session.get_bind().dialect.name
     shape = _Shape(tuple(sorted(attempt_key)), activity_id is not None, write.attempt_status is not None,
-                   write.invalidate_others, write.submission is not None)
+                   write.invalidate_others, write.submission is not None, write.finish)
     # No parameter may be named like a column: Core would add "SET column = :column" to an UPDATE given one.
     params: dict[str, Any] = {f"key_{name}": value for name, value in attempt_key.items()}
     params.update({f"result_{name}": write.result[name] for name in RESULT_COLUMNS})
@@ -114,6 +119,7 @@ class _Shape:
     sets_status: bool
     invalidates_others: bool
     queues_score: bool
+    finish: Finish = None
 
 
 @dataclass(frozen=True)
@@ -152,7 +158,8 @@ def _updates(shape: _Shape, attempt_id: sa.ColumnElement[int], result_id: sa.Col
                                                 _RESULT.c.status == COMPLETE).values(status=INVALIDATED))
     if shape.queues_score:
         updates.append(_supersede(attempt_id))
-    # The attempt row is written only when its status or detail changes (a retake of a submitted attempt: never).
+    # The attempt row is written only when its status, detail or finish time changes (a retake of a submitted,
+    # finished attempt: never).
     detail = sa.bindparam("attempt_detail", type_=_ATTEMPT.c.status_detail.type)
     changed = [_ATTEMPT.c.status_detail.is_distinct_from(detail)]
     values: dict[str, Any] = {"status_detail": detail, "datetime_updated": _now()}
@@ -160,6 +167,13 @@ def _updates(shape: _Shape, attempt_id: sa.ColumnElement[int], result_id: sa.Col
         status = sa.bindparam("attempt_status", type_=_ATTEMPT.c.status.type)
         changed.append(_ATTEMPT.c.status != status)
         values["status"] = status
+    finished = _ATTEMPT.c.datetime_finished
+    if shape.finish == "finished":
+        changed.append(finished.is_(None))
+        values["datetime_finished"] = sa.func.coalesce(finished, _now())
+    elif shape.finish == "reset":
+        changed.append(finished.is_not(None))
+        values["datetime_finished"] = sa.null()
     updates.append(sa.update(_ATTEMPT).where(_ATTEMPT.c.id == attempt_id, sa.or_(*changed)).values(values))
     return updates
 

@@ -30,6 +30,19 @@ class ScoreJob:
     last_score_timestamp: dt.datetime | None
     newer_sent: bool = False  # a newer score of the attempt went out already: this one must not
     score_timestamp: dt.datetime | None = None  # fixed by the row's first claim (see Outbox.claim)
+    finished_at: dt.datetime | None = None  # when the learner finished the attempt, as the tool recorded it
+    graded_before: bool = False  # an earlier score of the attempt went out FullyGraded
+    result_sent_before: bool = False  # an earlier row sent this very result (a teacher's "send again")
+
+    @property
+    def is_first_grade(self) -> bool:
+        return self.grading_progress == "FullyGraded" and not self.graded_before
+
+    @property
+    def is_automatic_resend(self) -> bool:
+        """The tool sends a grade on its own after the attempt was graded once (a retake, a withdrawal, a new
+        best); a teacher's "send again" is not automatic."""
+        return self.graded_before and not self.result_sent_before
 
 
 def to_milliseconds(moment: dt.datetime) -> dt.datetime:
@@ -54,6 +67,7 @@ def iso_timestamp(moment: dt.datetime) -> str:
 
 def build_score(job: ScoreJob, timestamp: dt.datetime, launch_url: str) -> dict[str, Any]:
     stamp = iso_timestamp(timestamp)
+    canvas = job.registration.product_family_code == "canvas"
     score: dict[str, Any] = {
         "userId": job.user_sub,
         "scoreMaximum": job.score_maximum,
@@ -63,11 +77,30 @@ def build_score(job: ScoreJob, timestamp: dt.datetime, launch_url: str) -> dict[
     }
     if job.score_given is not None:
         score["scoreGiven"] = job.score_given
-    if job.comment:
+    # Canvas adds every comment to the submission's visible comments; Moodle replaces its feedback with it (and
+    # would clear it if a re-send left it out).
+    if job.comment and not (canvas and job.result_sent_before):
         score["comment"] = job.comment
-    if job.registration.product_family_code == "canvas":
-        # Without it Canvas records a grade but no submission: SpeedGrader shows "no submission" and the
-        # assignment stays "missing" for the learner.
-        score[CANVAS_SUBMISSION] = {"new_submission": True, "submission_type": "basic_lti_launch",
-                                    "submission_data": launch_url, "submitted_at": stamp}
+    if canvas:
+        score.update(canvas_submission(job, launch_url))
     return score
+
+
+def canvas_submission(job: ScoreJob, launch_url: str) -> dict[str, Any]:
+    """Canvas's submission extension (app/controllers/lti/ims/scores_controller.rb).
+
+    Without it Canvas records a grade but no submission: SpeedGrader shows "no submission" and the assignment
+    stays "missing" for the learner. ``new_submission`` (Canvas's default: true) starts a new attempt, which limited
+    assignments refuse once used up: only the attempt's first grade asks for one. The submission time is when the
+    learner finished, not when the grade arrived (iTEP grades take days; late policies deduct by this time).
+    """
+    extension: dict[str, Any] = {"new_submission": job.is_first_grade, "submission_type": "basic_lti_launch",
+                                 "submission_data": launch_url}
+    if job.is_automatic_resend:
+        extension["prioritize_non_tool_grade"] = True  # a grade the teacher typed in Canvas stays
+    fields: dict[str, Any] = {CANVAS_SUBMISSION: extension}
+    if job.finished_at is not None:
+        finished = iso_timestamp(job.finished_at)
+        extension["submitted_at"] = finished
+        fields["submission"] = {"submittedAt": finished}  # AGS 2.0's own field, which Canvas also reads
+    return fields

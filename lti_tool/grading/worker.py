@@ -7,6 +7,7 @@ teacher. Several workers (threads or processes) can run side by side on SQLite o
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import random as random_module
@@ -19,10 +20,13 @@ from concurrent.futures import ThreadPoolExecutor
 from lti_tool.config import Settings
 from lti_tool.db import Database
 from lti_tool.db import utcnow
+from lti_tool.grading.ags import CANVAS_RATE_LIMITED
 from lti_tool.grading.ags import AgsClient
 from lti_tool.grading.ags import AgsRejectedError
+from lti_tool.grading.ags import AgsThrottledError
 from lti_tool.grading.ags import AgsUnavailableError
 from lti_tool.grading.ags import ScoreConflictError
+from lti_tool.grading.ags import is_attempt_limit
 from lti_tool.grading.breaker import Breakers
 from lti_tool.grading.breaker import BreakerState
 from lti_tool.grading.breaker import is_platform_failure
@@ -240,13 +244,15 @@ class PassbackWorker:
         # The row's own timestamp, fixed by its first claim: the same score always goes out under the same one.
         timestamp = first_timestamp(job.score_timestamp or self.clock(), job.last_score_timestamp)
         resend = None not in (job.score_timestamp, claim.stamped) and job.score_timestamp != claim.stamped
+        conflict_status = 409
         for conflicts in range(MAX_CONFLICT_RETRIES + 1):
             if conflicts and not self.outbox.renew(claim):
                 log.info("score submission %s: claim lost between retries; not sent", claim.submission_id)
                 return LOST
             try:
                 self._post(job, lineitem_url, timestamp)
-            except ScoreConflictError:
+            except ScoreConflictError as exc:
+                conflict_status = exc.status or conflict_status
                 if self.outbox.supersede_if_newer(claim, job, (SubmissionStatus.PENDING, SubmissionStatus.SENT)):
                     log.info("score submission %s: 409 and a newer score is queued; superseded", job.submission_id)
                     return SUPERSEDED
@@ -259,17 +265,28 @@ class PassbackWorker:
                 timestamp += ONE_SECOND
                 continue
             except AgsRejectedError as exc:
+                if resend and job.is_first_grade and is_attempt_limit(exc):
+                    # An earlier claim's post may have made the Canvas attempt already (Canvas takes the same
+                    # timestamp again): grade that attempt instead of asking for another one.
+                    log.info("score submission %s: no attempts left in Canvas after a resend; grading the last "
+                             "attempt", job.submission_id)
+                    job = dataclasses.replace(job, graded_before=True)
+                    continue
                 return self._park(claim, job, exc.detail, exc.status)
             except (AgsUnavailableError, AccessTokenError) as exc:
                 self._platform_failed(job, exc)
                 return self._retry(claim, job, str(exc), exc.status)
             return self._sent(claim, job, timestamp)
         self.outbox.remember_timestamp(job.attempt_id, timestamp - ONE_SECOND)
-        return self._retry(claim, job, f"the LMS kept answering 409 (conflict) up to timestamp "
-                                       f"{iso_timestamp(timestamp - ONE_SECOND)}", 409, new_timestamp=True)
+        return self._retry(claim, job, f"the LMS kept refusing the timestamp as not newer (HTTP {conflict_status}) "
+                                       f"up to {iso_timestamp(timestamp - ONE_SECOND)}", conflict_status,
+                           new_timestamp=True)
 
     def _platform_failed(self, job: ScoreJob, exc: AgsUnavailableError | AccessTokenError) -> None:
-        if not is_platform_failure(exc.status):
+        # Throttling is about the platform, not this score: it counts towards the breaker like a 5xx.
+        throttled = isinstance(exc, AgsThrottledError) or (
+            isinstance(exc, AccessTokenError) and exc.status == 403 and CANVAS_RATE_LIMITED in exc.text.lower())
+        if not (throttled or is_platform_failure(exc.status)):
             return
         retry_after = parse_retry_after(exc.retry_after, self.clock())
         registration_id = job.registration.id

@@ -34,6 +34,17 @@ LTI_TOOL_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-tool-configuration
 LTI_PLATFORM_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-platform-configuration"
 SCOPES = tuple(scope.value for scope in Scope)
 CLAIMS = ("iss", "sub", "name", "given_name", "family_name", "email")
+# Canvas's extensions to LTI-DR, as app/models/lti/ims/registration.rb reads them.
+CANVAS_PRIVACY_LEVEL = "https://canvas.instructure.com/lti/privacy_level"
+CANVAS_TOOL_ID = "https://canvas.instructure.com/lti/tool_id"
+CANVAS_LAUNCH_WIDTH = "https://canvas.instructure.com/lti/launch_width"
+CANVAS_LAUNCH_HEIGHT = "https://canvas.instructure.com/lti/launch_height"
+CANVAS_ACCOUNT_NAME = "https://canvas.instructure.com/lti/account_name"  # in Canvas's platform configuration
+CANVAS_TOOL_ID_VALUE = "lti-speaking-tests"
+# Modules → External Tool opens link_selection, Assignments → "External Tool" submission opens assignment_selection.
+CANVAS_PICKER_PLACEMENTS = ("link_selection", "assignment_selection")
+PICKER_WIDTH, PICKER_HEIGHT = 900, 700
+NAME_LENGTH = 200  # lti_registration.name
 # What the LMS admin sees when a fetch failed or was refused: the detail (which can describe the tool's own
 # network) goes to the log only.
 UNREADABLE_PLATFORM = ("The tool could not read the platform's registration details. Check the registration URL; "
@@ -117,14 +128,26 @@ def register_platform(session: orm.Session, details: PlatformDetails, registered
 
 
 def tool_registration_request(urls: ToolUrls, product_family_code: str | None) -> dict[str, Any]:
-    """The tool's registration document (LTI-DR §3.3), with Canvas placements when registering with Canvas."""
-    messages: list[dict[str, Any]] = [
-        {"type": "LtiResourceLinkRequest", "target_link_uri": urls.launch, "label": TOOL_NAME},
-        {"type": "LtiDeepLinkingRequest", "target_link_uri": urls.launch, "label": "Add a speaking test"},
-    ]
+    """The tool's registration document (LTI-DR §3.3), with Canvas's placements and extensions for Canvas.
+
+    The deep-linking message comes first: Canvas turns each message into placements (a message without any gets
+    ``link_selection``) and keeps the *first* message per placement, so a resource-link message listed before it
+    would make Modules → External Tool add a bare launch instead of opening the test picker.
+    """
+    deep_linking: dict[str, Any] = {"type": "LtiDeepLinkingRequest", "target_link_uri": urls.launch,
+                                    "label": "Add a speaking test"}
+    messages: list[dict[str, Any]] = [deep_linking]
+    canvas_extensions: dict[str, Any] = {}
     if product_family_code == "canvas":
-        messages[1]["placements"] = ["assignment_selection", "link_selection"]
+        # Links made by deep linking launch with LtiResourceLinkRequest whatever the registration lists, so Canvas
+        # needs no resource-link message (it would only become a duplicate link_selection, which Canvas drops).
+        deep_linking.update({"placements": list(CANVAS_PICKER_PLACEMENTS),
+                             CANVAS_LAUNCH_WIDTH: PICKER_WIDTH, CANVAS_LAUNCH_HEIGHT: PICKER_HEIGHT})
+        # "public": the tool shows teachers their learners' names and emails (Canvas would infer it from the
+        # claims, but says what it infers only after installing).
+        canvas_extensions = {CANVAS_PRIVACY_LEVEL: "public", CANVAS_TOOL_ID: CANVAS_TOOL_ID_VALUE}
     else:
+        messages.append({"type": "LtiResourceLinkRequest", "target_link_uri": urls.launch, "label": TOOL_NAME})
         # Submission Review (LTI-SR 1.0), Moodle's "Grade analysis". Not for Canvas: it turns every message into
         # placements (one without becomes link_selection) and reviews submissions through its own extension.
         messages.append({"type": "LtiSubmissionReviewRequest", "target_link_uri": urls.launch})
@@ -144,6 +167,7 @@ def tool_registration_request(urls: ToolUrls, product_family_code: str | None) -
             "target_link_uri": urls.launch,
             "claims": list(CLAIMS),
             "messages": messages,
+            **canvas_extensions,
         },
     }
 
@@ -170,15 +194,21 @@ def dynamic_registration(session: orm.Session, http: requests.Session, fence: Ur
     platform = _get_json(http, fence, openid_configuration, auth)
     _check_platform_configuration(platform, openid_configuration)
     registration_endpoint = str(platform["registration_endpoint"])
+    platform_configuration = platform.get(LTI_PLATFORM_CONFIGURATION)
+    if not isinstance(platform_configuration, dict):
+        platform_configuration = {}
+    product = platform_configuration.get("product_family_code")
     # The registration endpoint is where the tool posts its own URLs and receives the client_id: it must be served
-    # by the same site that served the configuration (Moodle and Canvas both do so; Canvas's *issuer* is shared by
-    # all of its schools and says nothing about the school's host, so the issuer's origin cannot be the rule).
-    if _origin(registration_endpoint) != _origin(openid_configuration):
+    # by the same site that served the configuration (Moodle does so), with one exception. Canvas serves every
+    # school's configuration from its shared issuer's host (https://canvas.instructure.com/api/lti/security/
+    # openid-configuration) and names the school's own domain as the registration endpoint (security_controller.rb).
+    served_by_issuer = _origin(openid_configuration) == _origin(str(platform["issuer"]))
+    if _origin(registration_endpoint) != _origin(openid_configuration) and not (product == "canvas"
+                                                                                and served_by_issuer):
         log.warning("dynamic registration: registration_endpoint %s is not on the origin of %s",
                     registration_endpoint, openid_configuration)
         raise RegistrationError(400, "The platform's registration endpoint is not on the same site as its "
                                      "configuration.")
-    product = (platform.get(LTI_PLATFORM_CONFIGURATION) or {}).get("product_family_code")
     invited = invitation_token is not None
     answer = _post_json(http, fence, registration_endpoint, tool_registration_request(urls, product), auth)
     client_id = answer.get("client_id")
@@ -191,8 +221,7 @@ def dynamic_registration(session: orm.Session, http: requests.Session, fence: Ur
         issuer=str(platform["issuer"]), client_id=client_id,
         auth_login_url=str(platform["authorization_endpoint"]), auth_token_url=str(platform["token_endpoint"]),
         key_set_url=str(platform["jwks_uri"]), auth_audience=platform.get("authorization_server"),
-        name=(platform.get(LTI_PLATFORM_CONFIGURATION) or {}).get("product_family_code"),
-        product_family_code=product, scopes=tuple(granted),
+        name=platform_name(platform_configuration), product_family_code=product, scopes=tuple(granted),
     )
     deployments = [str(deployment_id)] if deployment_id else []
     if invited:
@@ -211,6 +240,18 @@ def dynamic_registration(session: orm.Session, http: requests.Session, fence: Ur
     log.info("dynamic registration with %s: client_id=%s deployments=%s %s", details.issuer, client_id,
              deployments, "invited" if invited else "pending review")
     return registration, deployments
+
+
+def platform_name(platform_configuration: dict[str, Any]) -> str | None:
+    """The school's name where the platform tells it (Canvas: the account's name), else the product's code.
+
+    Every hosted Canvas school shares one issuer, so "canvas" alone would name them all alike.
+    """
+    account = platform_configuration.get(CANVAS_ACCOUNT_NAME)
+    if isinstance(account, str) and account.strip():
+        return " ".join(account.split())[:NAME_LENGTH]
+    product = platform_configuration.get("product_family_code")
+    return str(product)[:NAME_LENGTH] if product else None
 
 
 def _refuse_takeover(session: orm.Session, details: PlatformDetails) -> None:

@@ -94,6 +94,9 @@ class Attempt(Base):
     status_detail: Mapped[str | None] = mapped_column(sa.Text)
     # AGS timestamps must increase strictly per (line item, user); Moodle compares them to the second.
     last_score_timestamp: Mapped[dt.datetime | None] = mapped_column()
+    # When the learner finished (the first "finished" or graded result since the last reset): Canvas marks the
+    # submission late by this time, not by when the grade arrived.
+    datetime_finished: Mapped[dt.datetime | None] = mapped_column()
     datetime_started: Mapped[dt.datetime] = mapped_column(default=utcnow)
     datetime_updated: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

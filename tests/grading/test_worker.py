@@ -196,12 +196,12 @@ def test_a_non_learner_is_parked_with_the_lms_message(course, worker, clock, con
 
 @pytest.mark.parametrize("status", [403, 404, 422])
 def test_refusals_are_parked_with_the_lms_text(course, worker, clock, status):
-    course.platform.fail_next("/scores", status, body=f"Refused ({status}): user is not a student")
+    course.platform.fail_next("/scores", status, body=f"Refused ({status}): the line item is locked")
     submission_id = course.submit()
     assert worker.run_once() == {"claimed": 1, "parked": 1}
     row = course.row(submission_id)
     assert (row.status, row.last_http_status) == ("parked", status)
-    assert row.last_error == f"Refused ({status}): user is not a student"
+    assert row.last_error == f"Refused ({status}): the line item is locked"
     clock.advance(7200)
     assert worker.run_once() == {"claimed": 0}
     assert [event for event in course.platform.events if event.startswith("injected")] == [

@@ -221,3 +221,20 @@ def test_webhook_values_that_the_database_would_refuse_are_400(connected, itep_s
                                                 headers=_auth(itep_setup))
     assert sent.status == 400, sent.response_text
     assert submissions(database) == []
+
+
+def test_the_attempt_remembers_when_the_learner_finished_until_the_test_is_reset(connected, itep_setup, database):
+    """What Canvas shows as the submission time: the finish, not the grading days later."""
+    def finished_at():
+        with database.session() as session:
+            return session.scalars(sa.select(Attempt.datetime_finished)).one()
+
+    test_id = assigned_test_id(connected, itep_setup)
+    assert finished_at() is None
+    itep_setup.emulator.finish_test(test_id)
+    finished = finished_at()
+    assert finished is not None
+    itep_setup.emulator.fire_webhook(test_id, status="Complete")
+    assert finished_at() == finished
+    itep_setup.emulator.fire_webhook(test_id, status="Invalidated")
+    assert finished_at() is None  # reset: the learner's next finish counts

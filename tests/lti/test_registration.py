@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from urllib.parse import parse_qs
+from urllib.parse import urlencode
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -11,13 +14,19 @@ import sqlalchemy as sa
 
 from lti_tool.db import utcnow
 from lti_tool.lti import registration_approval
+from lti_tool.lti.registration import LTI_TOOL_CONFIGURATION
 from lti_tool.lti.registration import UNREADABLE_PLATFORM
+from lti_tool.lti.registration import ToolUrls
+from lti_tool.lti.registration import platform_name
+from lti_tool.lti.registration import tool_registration_request
 from lti_tool.models import DeploymentStatus
 from lti_tool.models import LtiDeployment
 from lti_tool.models import LtiRegistration
 from lti_tool.models import RegistrationInvitation
 from lti_tool.models import ReviewStatus
 from lti_tool.sandbox.browser import FormBrowser
+from lti_tool.sandbox.platform import PlatformEmulator
+from lti_tool.sandbox.platform import create_platform_app
 
 
 def _register(platform, tool_server) -> requests.Response:
@@ -200,3 +209,61 @@ def test_moodle_manual_values_page(app, tool_server):
     for expected in (f"{tool_server.url}/lti/login", f"{tool_server.url}/lti/jwks", f"{tool_server.url}/lti/launch",
                      "grade sync and column management", "lti-tool register"):
         assert expected in page
+
+
+# --- Canvas ---------------------------------------------------------------------------------------------------
+def test_the_picker_comes_first_and_canvas_gets_its_placements_and_extensions():
+    urls = ToolUrls("https://t/lti/login", "https://t/lti/launch", "https://t/lti/jwks", "https://t/lti/register",
+                    "https://t/lti/config/canvas.json")
+    moodle = tool_registration_request(urls, "moodle")[LTI_TOOL_CONFIGURATION]
+    assert [message["type"] for message in moodle["messages"]] == ["LtiDeepLinkingRequest", "LtiResourceLinkRequest",
+                                                                 "LtiSubmissionReviewRequest"]
+    assert not any(name.startswith("https://canvas.instructure.com/") for name in moodle)
+    canvas = tool_registration_request(urls, "canvas")[LTI_TOOL_CONFIGURATION]
+    # Canvas keeps the first message per placement, and gives a message without placements link_selection.
+    (picker,) = canvas["messages"]
+    assert (picker["type"], picker["placements"]) == ("LtiDeepLinkingRequest", ["link_selection",
+                                                                                "assignment_selection"])
+    assert (picker["https://canvas.instructure.com/lti/launch_width"],
+            picker["https://canvas.instructure.com/lti/launch_height"]) == (900, 700)
+    assert canvas["https://canvas.instructure.com/lti/privacy_level"] == "public"
+    assert canvas["https://canvas.instructure.com/lti/tool_id"] == "lti-speaking-tests"
+
+
+@pytest.mark.parametrize(("configuration", "name"), [
+    ({"product_family_code": "canvas", "https://canvas.instructure.com/lti/account_name": "  Northwind\nCollege "},
+     "Northwind College"),
+    ({"product_family_code": "canvas", "https://canvas.instructure.com/lti/account_name": ""}, "canvas"),
+    ({"product_family_code": "moodle"}, "moodle"),
+    ({}, None),
+])
+def test_a_canvas_school_is_named_by_its_account(configuration, name):
+    assert platform_name(configuration) == name
+
+
+@pytest.fixture
+def canvas_platform(platform_server) -> PlatformEmulator:
+    """Canvas whose configuration is served from its issuer's host and whose registration endpoint is the school's
+    own domain (two host names for one server): as hosted Canvas does it."""
+    issuer = platform_server.url.replace("127.0.0.1", "localhost")
+    emulator = PlatformEmulator(issuer=issuer, base_url=platform_server.url, flavor="canvas")
+    platform_server.start(create_platform_app(emulator))
+    return emulator
+
+
+@pytest.mark.parametrize("flavor", ["canvas", "moodle"])
+def test_canvas_may_register_on_the_schools_domain_from_its_issuers_configuration(
+        app, canvas_platform, tool_server, database, flavor):
+    canvas_platform.flavor = flavor
+    start = urlsplit(canvas_platform.begin_dynamic_registration(f"{tool_server.url}/lti/register"))
+    params = {key: values[0] for key, values in parse_qs(start.query).items()}
+    on_issuer_host = params["openid_configuration"].replace(canvas_platform.base_url, canvas_platform.issuer)
+    response = FormBrowser().get(f"{tool_server.url}/lti/register?" + urlencode(
+        {"openid_configuration": on_issuer_host, "registration_token": params["registration_token"]}))
+    if flavor == "canvas":
+        assert response.status_code == 200, response.text[:500]
+        assert len(canvas_platform.tools) == 1
+    else:  # anyone else must register where its configuration came from
+        assert response.status_code == 400
+        assert "not on the same site" in html.unescape(response.text)
+        assert not canvas_platform.tools

@@ -107,22 +107,22 @@ class Lms:
         url = self.emulator.begin_launch(self.client.client_id, context_id=self.course.context_id, **kwargs)
         response = self.browser.get(url)
         assert response.text == "launched", response.text
-        return verify_with_platform_jwks(self.url, self.tool.posts[-1]["id_token"])
+        return verify_with_platform_jwks(self.emulator.jwks_url, self.tool.posts[-1]["id_token"])
 
     def token(self, *scopes: str) -> str:
-        response = request_token(self, self.tool.client_assertion(self.client.client_id, f"{self.url}/token"),
+        response = request_token(self, self.tool.client_assertion(self.client.client_id, self.emulator.token_url),
                                  scopes)
         assert response.status_code == 200, response.text
         return str(response.json()["access_token"])
 
 
-def verify_with_platform_jwks(platform_url: str, token: str) -> dict[str, Any]:
-    keys = KeySet.import_key_set(requests.get(f"{platform_url}/jwks", timeout=5).json())
+def verify_with_platform_jwks(jwks_url: str, token: str) -> dict[str, Any]:
+    keys = KeySet.import_key_set(requests.get(jwks_url, timeout=5).json())
     return dict(jwt.decode(token, keys, algorithms=["RS256"]).claims)
 
 
 def request_token(lms: Lms, assertion: str, scopes: tuple[str, ...]) -> requests.Response:
-    return requests.post(f"{lms.url}/token", timeout=5, data={
+    return requests.post(lms.emulator.token_url, timeout=5, data={
         "grant_type": "client_credentials", "client_assertion_type": c.CLIENT_ASSERTION_TYPE,
         "client_assertion": assertion, "scope": " ".join(scopes)})
 
@@ -137,7 +137,7 @@ def start_lms() -> Iterator[Callable[..., Lms]]:
             emulator = PlatformEmulator(issuer="https://lms.example.edu", base_url=server.url,
                                         flavor=flavor)  # type: ignore[arg-type]
             server.set_app(create_platform_app(emulator))
-            tool.auth_endpoint = emulator.url("/auth")
+            tool.auth_endpoint = emulator.auth_url
             client = emulator.register_tool("Fake tool", f"{tool.url}/login", f"{tool.url}/launch",
                                             f"{tool.url}/jwks", deep_link_url=f"{tool.url}/launch")
             return Lms(emulator, server.url, tool, client, emulator.add_default_course())
@@ -351,7 +351,7 @@ def test_moodle_refuses_a_score_not_newer_to_the_second_with_409(lms: Lms) -> No
     assert [post.status for post in lms.emulator.score_posts] == [200, 409, 200]
 
 
-def test_canvas_only_needs_a_strictly_later_timestamp_and_keeps_submission_data(
+def test_canvas_refuses_only_an_earlier_timestamp_and_keeps_submission_data(
         start_lms: Callable[..., Lms]) -> None:
     lms = start_lms("canvas")
     lineitem_url, learner = coupled_lineitem(lms), lms.course.learner
@@ -363,9 +363,12 @@ def test_canvas_only_needs_a_strictly_later_timestamp_and_keeps_submission_data(
     assert response.json()["resultUrl"].startswith(lineitem_url)
     grade = lms.emulator.gradebook(lms.course.context_id)[lineitem_url.rsplit("/", 1)[1]][learner]
     assert grade["submission"] == {"submission_type": "x"}
-    stale = post_score(lms, lineitem_url, score(learner, "2024-05-01T10:00:00.900Z"))
-    assert stale.status_code == 400  # Canvas's words and status for a timestamp not later than the last
-    assert "before last updated timestamp" in stale.text
+    # Canvas compares "updated_at > timestamp": the same timestamp again is taken, an earlier one is not.
+    assert post_score(lms, lineitem_url, score(learner, "2024-05-01T10:00:00.900Z")).status_code == 200
+    stale = post_score(lms, lineitem_url, score(learner, "2024-05-01T10:00:00.899Z"))
+    assert stale.status_code == 400  # Canvas's words and status, not Moodle's 409
+    assert stale.json()["errors"]["message"] == ("Provided timestamp of 2024-05-01T10:00:00.899Z before last "
+                                                 "updated timestamp of 2024-05-01T10:00:00.900+00:00")
 
 
 @pytest.mark.parametrize(("flavor", "status"), [("moodle", 400), ("canvas", 422)])

@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
+from lti_tool.sandbox.platform.canvas_scores import CanvasScores
 from lti_tool.sandbox.platform.models import LineItem
 from lti_tool.sandbox.platform.models import PlatformError
 from lti_tool.sandbox.platform.models import ScorePost
 from lti_tool.sandbox.platform.models import is_gradable
-from lti_tool.sandbox.platform.scores import ValidScore
 from lti_tool.sandbox.platform.scores import parse_score
 from lti_tool.sandbox.platform.state import PlatformState
 
@@ -47,6 +47,7 @@ def _int_arg(args: Mapping[str, str], name: str, default: int) -> int:
 class AgsService:
     def __init__(self, state: PlatformState) -> None:
         self.state = state
+        self.canvas = CanvasScores(state)
 
     # --- line items ------------------------------------------------------------------------------------
     def list_lineitems(self, context_id: str, client_id: str, args: Mapping[str, str]) -> Page:
@@ -130,33 +131,25 @@ class AgsService:
                      body: Any) -> dict[str, Any] | None:
         with self.state.lock:
             item = self._owned_lineitem(context_id, lineitem_id, client_id)
+            if self.state.flavor == "canvas":
+                return self.canvas.store(item, body)
             score = parse_score(body)
             self._require_gradable(context_id, score.user_id)
             grades = self.state.grades.setdefault(lineitem_id, {})
             previous = grades.get(score.user_id)
-            if previous is not None and not self._is_newer(score, previous.parsed_timestamp.timestamp()):
-                if self.state.flavor == "canvas":  # Canvas's scores_controller answers 400, in these words
-                    raise PlatformError(400, f"Provided timestamp of {score.timestamp} before last updated "
-                                             f"timestamp of {previous.timestamp}")
-                # Moodle: 409 with an empty body for a timestamp not later, to the second, than the stored one.
+            # Moodle: 409 with an empty body for a timestamp not later, to the second, than the stored one.
+            if previous is not None and int(score.parsed_timestamp.timestamp()) <= int(
+                    previous.parsed_timestamp.timestamp()):
                 raise PlatformError(409, "score timestamp is not after the stored one", kind="empty")
-            grade = score.to_grade(item.score_maximum, keep_submission=self.state.flavor == "canvas")
+            grade = score.to_grade(item.score_maximum, keep_submission=False)
             grades[score.user_id] = grade
             self.state.log(f"score stored on {lineitem_id} for {score.user_id}: {grade.score}")
-            if self.state.flavor == "canvas":
-                return {"resultUrl": f"{self.state.lineitem_url(item)}/results/{score.user_id}"}
             return None
 
     def _require_gradable(self, context_id: str, sub: str) -> None:
         roles = self.state.enrolments.get(context_id, {}).get(sub)
         if roles is None or not is_gradable(roles):
-            status = 400 if self.state.flavor == "moodle" else 422
-            raise PlatformError(status, f"Incorrect score received: user {sub!r} is not a learner here")
-
-    def _is_newer(self, score: ValidScore, previous: float) -> bool:
-        if self.state.flavor == "moodle":  # Moodle stores seconds only
-            return int(score.parsed_timestamp.timestamp()) > int(previous)
-        return score.parsed_timestamp.timestamp() > previous
+            raise PlatformError(400, f"Incorrect score received: user {sub!r} is not a learner here")
 
     def results(self, context_id: str, lineitem_id: str, client_id: str, args: Mapping[str, str]) -> Page:
         with self.state.lock:

@@ -24,6 +24,11 @@ CLAIM_CANVAS_SUBMISSION = "https://canvas.instructure.com/lti/submission"
 CLAIM_FOR_USER = LTI_CLAIM + "for_user"
 # Canvas's name for its platform-storage frame (a sibling of the tool's iframe).
 STORAGE_TARGET = "post_message_forwarding"
+CANVAS_ACCOUNT_NAME = "https://canvas.instructure.com/lti/account_name"
+CANVAS_PRIVACY_LEVEL = "https://canvas.instructure.com/lti/privacy_level"
+CANVAS_TOOL_ID = "https://canvas.instructure.com/lti/tool_id"
+CANVAS_LAUNCH_WIDTH = "https://canvas.instructure.com/lti/launch_width"
+CANVAS_LAUNCH_HEIGHT = "https://canvas.instructure.com/lti/launch_height"
 
 LTI_VERSION = "1.3.0"
 MSG_RESOURCE_LINK = "LtiResourceLinkRequest"
@@ -31,6 +36,15 @@ MSG_DEEP_LINKING = "LtiDeepLinkingRequest"
 MSG_DEEP_LINKING_RESPONSE = "LtiDeepLinkingResponse"
 MSG_SUBMISSION_REVIEW = "LtiSubmissionReviewRequest"
 SUPPORTED_MESSAGES = (MSG_RESOURCE_LINK, MSG_DEEP_LINKING, MSG_SUBMISSION_REVIEW)
+# Some of the placements Canvas offers per message type (Lti::ResourcePlacement::PLACEMENTS_BY_MESSAGE_TYPE).
+CANVAS_PLACEMENTS = {
+    MSG_RESOURCE_LINK: ("course_navigation", "account_navigation", "user_navigation", "link_selection",
+                        "assignment_selection"),
+    MSG_DEEP_LINKING: ("link_selection", "assignment_selection", "editor_button", "homework_submission",
+                       "migration_selection"),
+}
+# A message registered without placements gets this one (app/models/lti/ims/registration.rb).
+CANVAS_DEFAULT_PLACEMENT = "link_selection"
 
 SCOPE_LINEITEM = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
 SCOPE_LINEITEM_READONLY = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from lti_tool.sandbox.platform import constants as c
 from lti_tool.sandbox.platform.ags import AgsService
@@ -17,6 +18,7 @@ from lti_tool.sandbox.platform.launch import LaunchRequest
 from lti_tool.sandbox.platform.launch import LaunchService
 from lti_tool.sandbox.platform.models import Flavor
 from lti_tool.sandbox.platform.models import LineItem
+from lti_tool.sandbox.platform.models import PlatformError
 from lti_tool.sandbox.platform.nrps import NrpsService
 from lti_tool.sandbox.platform.oauth import OAuthService
 from lti_tool.sandbox.platform.registration import RegistrationService
@@ -34,8 +36,8 @@ class DefaultCourse:
 class PlatformEmulator(PlatformState):
     """The emulated LMS. Setup methods mirror what an admin/teacher does; services answer the tool."""
 
-    def __init__(self, issuer: str, base_url: str, flavor: Flavor = "moodle") -> None:
-        super().__init__(issuer, base_url, flavor)
+    def __init__(self, issuer: str, base_url: str, flavor: Flavor = "moodle", auth_base_url: str | None = None) -> None:
+        super().__init__(issuer, base_url, flavor, auth_base_url)
         self.launch_service = LaunchService(self)
         self.oauth = OAuthService(self)
         self.ags = AgsService(self)
@@ -93,6 +95,16 @@ class PlatformEmulator(PlatformState):
             lineitem=lineitem, with_lineitem=with_lineitem, resource_link_title=resource_link_title,
             target_link_uri=target_link_uri, extra_claims=extra_claims, for_user=for_user))
 
+    def open_placement(self, client_id: str, sub: str, context_id: str, placement: str) -> str:
+        """What a Canvas user's click opens (e.g. Modules → External Tool is ``link_selection``): the message the
+        registration gave that placement, as Canvas kept it (the first message listing it)."""
+        with self.lock:
+            message = self.tool(client_id).placements.get(placement)
+        if message is None:
+            raise PlatformError(404, f"the tool has no {placement} placement")
+        return self.begin_launch(client_id, sub, context_id, message_type=str(message.get("type")),
+                                 target_link_uri=message.get("target_link_uri"))
+
     def tamper_next_id_token(self, fn: IdTokenTamper) -> None:
         """One-shot: fn(header, claims) mutates them in place, or returns a token string sent verbatim."""
         self.launch_service.tamper_next_id_token(fn)
@@ -108,6 +120,30 @@ class PlatformEmulator(PlatformState):
     def expire_access_tokens(self) -> None:
         self.oauth.expire_access_tokens()
 
+    def throttle_next(self, times: int = 1, path_substring: str = "/scores") -> None:
+        """Canvas's throttling (doc/api/throttling.md): the next calls get 403 with these words, to retry later."""
+        self.fail_next(path_substring, 403, times, body="403 Forbidden (Rate Limit Exceeded)\n")
+
+    def conclude_course(self, context_id: str) -> None:
+        """The course ends: Canvas refuses its scores with 422."""
+        with self.lock:
+            self.context(context_id).concluded = True
+        self.log(f"course {context_id} concluded")
+
+    def limit_attempts(self, lineitem_id: str, allowed: int | None) -> None:
+        """The assignment's "allowed attempts" (None: unlimited); each new submission takes one."""
+        with self.lock:
+            self.line_items[lineitem_id].allowed_attempts = allowed
+
+    def grade_by_teacher(self, lineitem_id: str, sub: str, score: float) -> None:
+        """A teacher types a grade in the gradebook (SpeedGrader): a grade Canvas calls "non-tool"."""
+        with self.lock:
+            grade = self.grades.get(lineitem_id, {}).get(sub)
+            if grade is None:
+                raise PlatformError(404, f"no submission of {sub!r} on line item {lineitem_id!r}")
+            grade.score, grade.graded_by = score, "teacher"
+        self.log(f"teacher graded {sub} on {lineitem_id}: {score}")
+
     def set_down(self, down: bool) -> None:
         """While down, token/AGS/NRPS endpoints answer 503."""
         self.down = down
@@ -117,11 +153,17 @@ class PlatformEmulator(PlatformState):
         return self.registration.begin(tool_registration_url)
 
     def openid_configuration(self) -> dict[str, Any]:
-        return {
+        platform_configuration: dict[str, Any] = {
+            "product_family_code": self.flavor,
+            "version": PRODUCT_VERSIONS[self.flavor],
+            "messages_supported": [{"type": message} for message in c.SUPPORTED_MESSAGES],
+            "variables": [],
+        }
+        configuration: dict[str, Any] = {
             "issuer": self.issuer,
-            "authorization_endpoint": self.url("/auth"),
-            "token_endpoint": self.url("/token"),
-            "jwks_uri": self.url("/jwks"),
+            "authorization_endpoint": self.auth_url,
+            "token_endpoint": self.token_url,
+            "jwks_uri": self.jwks_url,
             "registration_endpoint": self.url("/register"),
             "token_endpoint_auth_methods_supported": ["private_key_jwt"],
             "token_endpoint_auth_signing_alg_values_supported": ["RS256"],
@@ -130,10 +172,15 @@ class PlatformEmulator(PlatformState):
             "response_types_supported": ["id_token"],
             "subject_types_supported": ["public", "pairwise"],
             "claims_supported": ["sub", "iss", "name", "given_name", "family_name", "email"],
-            c.PLATFORM_CONFIGURATION: {
-                "product_family_code": self.flavor,
-                "version": PRODUCT_VERSIONS[self.flavor],
-                "messages_supported": [{"type": message} for message in c.SUPPORTED_MESSAGES],
-                "variables": [],
-            },
+            c.PLATFORM_CONFIGURATION: platform_configuration,
         }
+        if self.flavor == "canvas":
+            # As Canvas's security_controller.rb: the OIDC auth domain as a bare host, the messages with the
+            # placements they can have (no Submission Review: Canvas reviews through its own extension), and the
+            # school's (root account's) name.
+            configuration["authorization_server"] = urlsplit(self.auth_base_url).netloc
+            platform_configuration["messages_supported"] = [
+                {"type": message, "placements": list(placements)}
+                for message, placements in c.CANVAS_PLACEMENTS.items()]
+            platform_configuration[c.CANVAS_ACCOUNT_NAME] = self.account_name
+        return configuration

@@ -135,7 +135,8 @@ class LaunchService:
         params = {"iss": self.state.issuer, "login_hint": launch.login_hint,
                   "target_link_uri": launch.target_link_uri, "lti_message_hint": launch.message_hint,
                   "client_id": launch.client_id, "lti_deployment_id": launch.deployment_id}
-        if self.state.flavor == "canvas":
+        if self.state.flavor == "canvas":  # Canvas's login has no deployment id: only the id_token tells it
+            del params["lti_deployment_id"]
             params.update({"canvas_region": "us-east-1", "canvas_environment": "prod"})
         if self.state.platform_storage:
             params["lti_storage_target"] = c.STORAGE_TARGET

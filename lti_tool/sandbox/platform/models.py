@@ -12,7 +12,7 @@ from lti_tool.sandbox.platform.constants import GRADABLE_ROLES
 from lti_tool.sandbox.platform.constants import MSG_RESOURCE_LINK
 
 Flavor = Literal["moodle", "canvas"]
-BodyKind = Literal["text", "json", "empty", "html"]
+BodyKind = Literal["text", "json", "empty", "html", "canvas"]
 
 
 class PlatformError(Exception):
@@ -42,6 +42,9 @@ class ToolClient:
     scopes: list[str] = field(default_factory=list)
     # Moodle's "grade sync only" mode: the tool may post scores but never create or edit line items.
     can_manage_lineitems: bool = True
+    # Canvas: placement -> the registered message it opens (the first message listing it wins).
+    placements: dict[str, dict[str, Any]] = field(default_factory=dict)
+    registration_extensions: dict[str, Any] = field(default_factory=dict)  # privacy level, tool id
 
     def allows_redirect(self, uri: str) -> bool:
         return uri in self.redirect_uris or uri in (self.target_link_uri, self.deep_link_url)
@@ -53,6 +56,7 @@ class Context:
     title: str
     label: str
     type: str = "http://purl.imsglobal.org/vocab/lis/v2/course#CourseOffering"
+    concluded: bool = False  # Canvas: a concluded course takes no more grades
 
 
 @dataclass
@@ -93,6 +97,7 @@ class LineItem:
     tag: str | None = None
     start_date_time: str | None = None
     end_date_time: str | None = None
+    allowed_attempts: int | None = None  # Canvas: the assignment's limit of submissions per learner
 
     def to_json(self, url: str) -> dict[str, Any]:
         body: dict[str, Any] = {"id": url, "label": self.label, "scoreMaximum": self.score_maximum}
@@ -114,11 +119,18 @@ class GradeRecord:
     activity_progress: str
     grading_progress: str
     submission: dict[str, Any] | None = None
+    # Canvas keeps more per submission: every comment posted, the submission time, the attempts made, and who
+    # gave the grade ("tool" or "teacher").
+    comments: list[str] = field(default_factory=list)
+    submitted_at: str | None = None
+    attempts: int = 0
+    graded_by: str = "tool"
 
     def to_public(self) -> dict[str, Any]:
         return {"score": self.score, "max": self.max, "comment": self.comment, "timestamp": self.timestamp,
                 "activityProgress": self.activity_progress, "gradingProgress": self.grading_progress,
-                "submission": self.submission}
+                "submission": self.submission, "comments": list(self.comments), "submitted_at": self.submitted_at,
+                "attempts": self.attempts, "graded_by": self.graded_by}
 
 
 @dataclass

@@ -94,8 +94,8 @@ class OAuthService:
         audiences = audience if isinstance(audience, list) else [audience]
         # Canvas (lib/canvas/security/jwt_validator.rb) wants its token endpoint's URL in aud, whatever audience it
         # declared; other platforms here also take their issuer (Brightspace-style audiences).
-        accepted = {self.state.url("/token")} if self.state.flavor == "canvas" else {self.state.url("/token"),
-                                                                                      self.state.issuer}
+        token_url = self.state.token_url
+        accepted = {token_url} if self.state.flavor == "canvas" else {token_url, self.state.issuer}
         if not accepted & set(audiences):
             raise _oauth_error(401, "invalid_client", "the 'aud' is invalid" if self.state.flavor == "canvas"
                                else f"aud {audience!r} does not name the token endpoint")

@@ -13,6 +13,8 @@ from lti_tool.sandbox.platform.models import PlatformError
 from lti_tool.sandbox.platform.state import PlatformState
 
 REQUIRED_STRINGS = ("initiate_login_uri", "jwks_uri")
+CANVAS_PLACEMENT_NAMES = {"ContentArea": "link_selection", "RichTextEditor": "editor_button"}
+CANVAS_EXTENSION_PREFIX = "https://canvas.instructure.com/lti/"
 
 
 def _invalid(reason: str) -> PlatformError:
@@ -34,8 +36,10 @@ class RegistrationService:
         token = secrets.token_urlsafe(24)
         with self.state.lock:
             self._tokens.add(token)
-        query = urlencode({"openid_configuration": self.state.url("/.well-known/openid-configuration"),
-                           "registration_token": token})
+        configuration = self.state.url("/.well-known/openid-configuration")
+        if self.state.flavor == "canvas":  # Canvas puts the token in the configuration URL too, and reads it there
+            configuration += "?" + urlencode({"registration_token": token})
+        query = urlencode({"openid_configuration": configuration, "registration_token": token})
         return tool_registration_url + ("&" if "?" in tool_registration_url else "?") + query
 
     def register(self, authorization: str | None, content_type: str, raw_body: str) -> dict[str, Any]:
@@ -113,5 +117,26 @@ class RegistrationService:
         requested = str(body.get("scope", "")).split()
         tool.scopes = [scope for scope in requested if scope in c.SERVICE_SCOPES]
         self.state.log(f"dynamic registration: {tool.name} granted {' '.join(tool.scopes) or 'no scopes'}")
+        if self.state.flavor == "canvas":
+            tool.placements = canvas_placements(config.get("messages", []))
+            tool.registration_extensions = {name: config[name] for name in (c.CANVAS_PRIVACY_LEVEL, c.CANVAS_TOOL_ID)
+                                            if name in config}
+            opened = ", ".join(f"{name}={message.get('type')}" for name, message in tool.placements.items())
+            self.state.log(f"placements: {opened}")
+            # Canvas answers with the client_id only: the deployment comes into being when the tool is installed.
+            return {**body, "client_id": tool.client_id, "scope": " ".join(tool.scopes), c.TOOL_CONFIGURATION: config}
         return {**body, "client_id": tool.client_id, "scope": " ".join(tool.scopes),
                 c.TOOL_CONFIGURATION: {**config, "deployment_id": tool.deployment_id}}
+
+
+def canvas_placements(messages: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Placement -> message, as Canvas builds them: a message without placements gets link_selection, IMS names
+    are translated, placements Canvas does not know are dropped, and the first message per placement wins."""
+    known = {placement for placements in c.CANVAS_PLACEMENTS.values() for placement in placements}
+    placements: dict[str, dict[str, Any]] = {}
+    for message in messages:
+        for name in message.get("placements") or [c.CANVAS_DEFAULT_PLACEMENT]:
+            placement = CANVAS_PLACEMENT_NAMES.get(name, str(name).removeprefix(CANVAS_EXTENSION_PREFIX))
+            if placement in known:
+                placements.setdefault(placement, message)
+    return placements

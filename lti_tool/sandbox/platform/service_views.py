@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint
 from flask import Response
@@ -34,10 +35,11 @@ def register_service_routes(blueprint: Blueprint, emulator: PlatformEmulator) ->
     def client_for(*scopes: str) -> str:
         return emulator.oauth.require_bearer(request.headers.get("Authorization"), scopes).client_id
 
-    @blueprint.post("/token")
     def token() -> Response:
         body = emulator.oauth.issue_token(request.form, request.mimetype)
         return _no_store(body)
+
+    blueprint.add_url_rule(urlsplit(emulator.token_url).path, "token", token, methods=["POST"])
 
     @blueprint.route("/contexts/<context_id>/lineitems", methods=["GET", "POST"])
     def lineitems(context_id: str) -> Response:

@@ -31,6 +31,15 @@ from lti_tool.sandbox.platform.models import User
 from lti_tool.sandbox.platform.tool_keys import ToolKeyCache
 
 PRODUCT_VERSIONS = {"moodle": "4.5", "canvas": "cloud"}
+# Where each LMS serves its OIDC auth, token and key endpoints. Moodle: its own site. Canvas: a separate OIDC auth
+# domain (sso.canvaslms.com) shared by all schools, emulated as ``auth_base_url`` (by default a path on this
+# server standing for that host).
+ENDPOINT_PATHS = {
+    "moodle": {"auth": "/auth", "token": "/token", "jwks": "/jwks"},
+    "canvas": {"auth": "/api/lti/authorize_redirect", "token": "/login/oauth2/token", "jwks": "/api/lti/security/jwks"},
+}
+CANVAS_AUTH_HOST_PATH = "/sso"
+CANVAS_ACCOUNT_NAME = "Sandbox Community College"
 
 
 @dataclass
@@ -44,12 +53,17 @@ class InjectedFailure:
 class PlatformState:
     """Shared state and registries; services and the public facade (PlatformEmulator) build on it."""
 
-    def __init__(self, issuer: str, base_url: str, flavor: Flavor = "moodle") -> None:
+    def __init__(self, issuer: str, base_url: str, flavor: Flavor = "moodle", auth_base_url: str | None = None) -> None:
         if flavor not in PRODUCT_VERSIONS:
             raise ValueError(f"unknown flavor {flavor!r}")
         self.issuer = issuer
         self.base_url = base_url.rstrip("/")
         self.flavor: Flavor = flavor
+        # Fixed when the LMS is built (a test may switch ``flavor`` later; the URLs the tool stored stay valid).
+        default_auth = self.base_url + (CANVAS_AUTH_HOST_PATH if flavor == "canvas" else "")
+        self.auth_base_url = (auth_base_url or default_auth).rstrip("/")
+        self.endpoints = {name: self.auth_base_url + path for name, path in ENDPOINT_PATHS[flavor].items()}
+        self.account_name: str | None = CANVAS_ACCOUNT_NAME if flavor == "canvas" else None
         self.platform_guid = hashlib.sha256(issuer.encode()).hexdigest()[:32]
         self.platform_name = f"{flavor.capitalize()} Emulator"
         self.lock = threading.RLock()
@@ -115,6 +129,18 @@ class PlatformState:
         with self.lock:
             urls = [tool.oidc_initiation_url for tool in self.tools.values()]
         return sorted({f"{urlsplit(url).scheme}://{urlsplit(url).netloc}" for url in urls})
+
+    @property
+    def auth_url(self) -> str:
+        return self.endpoints["auth"]
+
+    @property
+    def token_url(self) -> str:
+        return self.endpoints["token"]
+
+    @property
+    def jwks_url(self) -> str:
+        return self.endpoints["jwks"]
 
     def lineitem_url(self, item: LineItem) -> str:
         return self.url(f"/contexts/{item.context_id}/lineitems/{item.id}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from urllib.parse import urlsplit
 
 from flask import Blueprint
 from flask import Flask
@@ -23,6 +24,9 @@ SERVICE_PATH_MARKERS = ("/token", "/contexts/")
 
 
 def error_response(error: PlatformError) -> Response:
+    if error.kind == "canvas":  # Canvas's render_error: {"errors": {"type": …, "message": …}}
+        errors = {"errors": {"type": error.error or "bad_request", "message": error.description}}
+        return Response(json.dumps(errors), status=error.status, mimetype="application/json")
     if error.kind == "empty":
         return Response(status=error.status)
     if error.kind == "json":
@@ -53,13 +57,18 @@ def create_platform_blueprint(emulator: PlatformEmulator) -> Blueprint:
 
     @blueprint.get("/.well-known/openid-configuration")
     def openid_configuration() -> Response:
+        if emulator.flavor == "canvas" and not request.args.get("registration_token"):
+            # Canvas's security_controller.rb reads the token from the query string, whatever the headers say.
+            raise PlatformError(401, "Access token missing (You must include the registration_token parameter).",
+                                "unauthorized", kind="json")
         return json_response(emulator.openid_configuration())
 
-    @blueprint.get("/jwks")
     def jwks() -> Response:
         response = json_response(emulator.public_jwks())
         response.headers["Cache-Control"] = "max-age=300"
         return response
+
+    blueprint.add_url_rule(urlsplit(emulator.jwks_url).path, "jwks", jwks, methods=["GET"])
 
     @blueprint.get("/launch")
     def launch() -> Response:
@@ -72,10 +81,11 @@ def create_platform_blueprint(emulator: PlatformEmulator) -> Blueprint:
             with_lineitem=args.get("with_lineitem", "").lower() in ("1", "true", "yes"))
         return redirect(url, code=302)  # type: ignore[return-value]
 
-    @blueprint.route("/auth", methods=["GET", "POST"])
     def auth() -> Response:
         params = request.form if request.method == "POST" else request.args
         return _html(pages.autosubmit_form(emulator.launch_service.authorize(params)))
+
+    blueprint.add_url_rule(urlsplit(emulator.auth_url).path, "auth", auth, methods=["GET", "POST"])
 
     @blueprint.get("/post_message_forwarding")
     def post_message_forwarding() -> Response:
@@ -106,6 +116,10 @@ def _injected_fault(emulator: PlatformEmulator) -> Response | None:
     """Failure injection and slowness, applied before any handler runs."""
     path = request.path
     is_service = any(marker in path for marker in SERVICE_PATH_MARKERS)
+    if emulator.flavor == "canvas" and is_service and not request.headers.get("User-Agent"):
+        # Canvas refuses API requests without a User-Agent (enforced in production since January 2026).
+        emulator.log(f"{request.method} {path} -> 403: no User-Agent")
+        return Response("403 Forbidden (User-Agent header is required)\n", status=403, mimetype="text/plain")
     failure = emulator.take_injected_failure(path)
     status, body = (failure.status, failure.body) if failure else (503, "service unavailable")
     if failure is None and not (emulator.down and is_service):
