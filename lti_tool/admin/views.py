@@ -224,7 +224,10 @@ def assessments() -> ResponseReturnValue:
 @bp.post("/assessments")
 def add_assessment() -> ResponseReturnValue:
     form = request.form
-    provider = _provider(form.get("provider", ""))
+    provider = _assessment_provider(form.get("provider", ""))
+    if provider is None:
+        log.info("admin %s refused (400): no provider %r", request.path, form.get("provider", "")[:40])
+        return _assessments_page("Choose the provider of the test.", 400, entered_title=form.get("title", ""))
     return _perform(lambda session: service.add_assessment(session, g.admin.scope, provider, form.get("title", ""),
                                                            form),
                     ASSESSMENT_ADDED, f"assessment added: {form.get('title', '')[:200]!r}", "admin.assessments",
@@ -283,6 +286,16 @@ def _provider(name: str) -> AssessmentProvider:
         log.info("admin %s refused (404): no provider %r", request.path, name[:40])
         abort(404)
     return provider
+
+
+def _assessment_provider(name: str) -> AssessmentProvider | None:
+    """The provider a form names; a form without the field (posted by a script written before there was a choice)
+    means the one provider whose assessments are added on this page, if there is one."""
+    providers = get_services().providers
+    if name:
+        return providers.get(name)
+    on_this_page = [provider for provider in providers.values() if not provider.assessment_form.per_account]
+    return on_this_page[0] if len(on_this_page) == 1 else None
 
 
 def _account_provider(name: str) -> AssessmentProvider:

@@ -38,8 +38,6 @@ def learner_page(record: LtiLaunch, activity: Activity | None) -> tuple[str, int
     if activity is None:
         return render_template("lti/learner.html", launch=record, resource_link=record.claims.get(
             "https://purl.imsglobal.org/spec/lti/claim/resource_link") or {}, context={}), 200
-    # The link's first binding to its activity is stored before the LMS is asked for the line item.
-    session.commit()
     try:
         test = start_test(session, get_services().providers, get_services().ags, record, activity)
         session.commit()  # the attempt (and a provider's claim on it) is stored before the provider is asked
