@@ -35,14 +35,14 @@ def _providers(settings: Settings) -> dict[str, AssessmentProvider]:
     try:
         return build_providers(HttpSession(timeout=settings.http_timeout_seconds), settings)
     except UnknownProvider as exc:
-        raise click.ClickException(f"LTI_TOOL_PROVIDERS: {exc}") from exc
+        raise click.ClickException(str(exc)) from exc
 
 
 def _offered() -> dict[str, AssessmentProvider]:
     """The providers for building options (help included): an unreadable configuration offers none."""
     try:
         return _providers(load_settings())
-    except (ConfigError, UnknownProvider, click.ClickException):
+    except (ConfigError, click.ClickException):
         return {}
 
 

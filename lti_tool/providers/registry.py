@@ -17,6 +17,7 @@ from typing import Any
 
 import requests
 
+from lti_tool.config import ConfigError
 from lti_tool.config import Settings
 from lti_tool.providers.interfaces import AssessmentProvider
 from lti_tool.providers.interfaces import ProviderContext
@@ -28,7 +29,7 @@ BUILT_IN = {"speechace": "lti_tool.providers.speechace:SpeechaceProvider",
             "itep": "lti_tool.providers.itep:ItepProvider"}
 
 
-class UnknownProvider(ValueError):
+class UnknownProvider(ConfigError):
     """A name in LTI_TOOL_PROVIDERS is neither an installed provider nor an importable ``module:Class``."""
 
 
@@ -50,7 +51,7 @@ def provider_classes(selection: str = "") -> list[type[AssessmentProvider]]:
     for item in items:
         cls = _load(available.get(item, item))
         if cls.name in classes and classes[cls.name] is not cls:
-            raise UnknownProvider(f"two providers are named {cls.name!r} ({item})")
+            raise UnknownProvider(f"LTI_TOOL_PROVIDERS: two providers are named {cls.name!r} ({item})")
         classes[cls.name] = cls
     return list(classes.values())
 
@@ -61,10 +62,11 @@ def _load(path: str) -> type[AssessmentProvider]:
         module = importlib.import_module(module_name)
         loaded: Any = getattr(module, attribute or "PROVIDER")
     except (ImportError, AttributeError, ValueError) as exc:
-        raise UnknownProvider(f"no provider {path!r}: not an installed provider's name (entry point group "
-                              f"{ENTRY_POINT_GROUP}) nor an importable module:Class ({exc})") from exc
+        raise UnknownProvider(f"LTI_TOOL_PROVIDERS: no provider {path!r}: not an installed provider's name "
+                              f"(entry point group {ENTRY_POINT_GROUP}) nor an importable module:Class ({exc})") \
+            from exc
     if not isinstance(getattr(loaded, "name", None), str) or not hasattr(loaded, "read_result"):
-        raise UnknownProvider(f"{path!r} is not a provider (no name, no read_result)")
+        raise UnknownProvider(f"LTI_TOOL_PROVIDERS: {path!r} is not a provider (no name, no read_result)")
     cls: type[AssessmentProvider] = loaded
     return cls
 

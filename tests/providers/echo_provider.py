@@ -113,3 +113,5 @@ class EchoProvider:
         return ReportDetails(scores=result.scores, rubric=f"echo said {result.payload.get('score')}")
 
 _conforms: type[AssessmentProvider] = EchoProvider  # mypy checks the module against the interface
+
+PROVIDER = EchoProvider  # what LTI_TOOL_PROVIDERS=tests.providers.echo_provider (a module path alone) loads
