@@ -5,11 +5,13 @@ never arguments: arguments end up in shell history and process lists."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import Any
 
 import click
 
+from lti_tool.config import ENV_PREFIX
 from lti_tool.config import ConfigError
 from lti_tool.config import Settings
 from lti_tool.config import load_settings
@@ -20,6 +22,7 @@ from lti_tool.providers.interfaces import AssessmentProvider
 from lti_tool.providers.interfaces import FormField
 from lti_tool.providers.registry import UnknownProvider
 from lti_tool.providers.registry import build_providers
+from lti_tool.providers.registry import provider_classes
 
 ACCOUNT_SUFFIX = "-account"
 
@@ -38,11 +41,13 @@ def _providers(settings: Settings) -> dict[str, AssessmentProvider]:
         raise click.ClickException(str(exc)) from exc
 
 
-def _offered() -> dict[str, AssessmentProvider]:
-    """The providers for building options (help included): an unreadable configuration offers none."""
+def _offered() -> dict[str, type[AssessmentProvider]]:
+    """The offered providers' classes, for building options and help: their declarations are class attributes, so
+    no settings are read (``--help`` must not need a secret). A wrong LTI_TOOL_PROVIDERS offers none here; the
+    command itself then says what is wrong."""
     try:
-        return _providers(load_settings())
-    except (ConfigError, click.ClickException):
+        return {cls.name: cls for cls in provider_classes(os.environ.get(ENV_PREFIX + "PROVIDERS", ""))}
+    except UnknownProvider:
         return {}
 
 
@@ -92,7 +97,9 @@ class AssessmentAdd(click.Command):
 def _assessment_add(provider: str, title: str, account_id: int | None = None, **given: Any) -> None:
     """Add an assessment. Keys are stored apart and never printed."""
     settings = _settings()
-    chosen = _providers(settings)[provider]
+    chosen = _providers(settings).get(provider)
+    if chosen is None:
+        raise click.ClickException(f"no provider {provider!r} is offered (LTI_TOOL_PROVIDERS)")
     form = chosen.assessment_form
     try:
         with Database(settings.database_url).session() as session:
@@ -111,7 +118,7 @@ def _assessment_add(provider: str, title: str, account_id: int | None = None, **
 assessment_add = AssessmentAdd("add", callback=_assessment_add, help=_assessment_add.__doc__)
 
 
-def account_group(provider: AssessmentProvider) -> click.Group:
+def account_group(provider: type[AssessmentProvider]) -> click.Group:
     """``<provider>-account add``: the account's fields as options, its secrets prompted."""
     assert provider.account_form is not None
     fields = provider.account_form.fields
@@ -119,10 +126,11 @@ def account_group(provider: AssessmentProvider) -> click.Group:
     def add(name: str, deployment_pk: int | None, **given: Any) -> None:
         values = _values(fields, given)
         settings = _settings()
+        built = _providers(settings)[provider.name]
         try:
             with Database(settings.database_url).session() as session:
-                account = provider.create_account(session, name, values, deployment_pk)
-                click.echo(f"Added {provider.label} account {account.id}. {provider.account_instructions(account)}")
+                account = built.create_account(session, name, values, deployment_pk)
+                click.echo(f"Added {built.label} account {account.id}. {built.account_instructions(account)}")
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
 
