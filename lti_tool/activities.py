@@ -27,6 +27,7 @@ from lti_tool.providers.interfaces import AssessmentProvider
 from lti_tool.providers.interfaces import EmbeddedTest
 from lti_tool.providers.interfaces import Learner
 from lti_tool.providers.interfaces import PendingStart
+from lti_tool.providers.interfaces import ProviderError
 from lti_tool.providers.interfaces import TestTicket
 
 ACTIVITY_CUSTOM_PARAMETER = "activity"
@@ -139,7 +140,10 @@ def start_test(session: orm.Session, providers: dict[str, AssessmentProvider], a
     attempt = record_attempt(session, record, activity, lineitem_url)
     if problem and attempt.status == AttemptStatus.STARTED:
         attempt.status_detail = problem
-    provider = providers[assessment.provider]
+    provider = providers.get(assessment.provider)
+    if provider is None:  # left out of LTI_TOOL_PROVIDERS after the activity was placed
+        raise ProviderError("This test is no longer offered. Tell your teacher.",
+                            f"provider {assessment.provider!r} is not offered (LTI_TOOL_PROVIDERS)", retryable=False)
     view = provider.start_attempt(session, assessment, attempt, learner_of(session, record.user_id))
     return LearnerTest(activity=activity, attempt=attempt, view=view)
 
