@@ -271,11 +271,12 @@ def add_account_assessment(provider_name: str, account_pk: int, noun: str) -> Re
     if noun != provider.assessment_form.noun or not provider.assessment_form.per_account:
         abort(404)
     form = request.form
-    shown = {field.name: form.get(field.name, "")[:60] for field in provider.assessment_form.fields
-             if field.kind != "secret"}
+    # The description names what was added by its visible fields (never a secret one).
+    shown = " ".join(repr(form.get(field.name, "")[:60]) for field in provider.assessment_form.fields
+                     if field.kind != "secret")
     return _perform(lambda session: provider_accounts.add_account_assessment(
                         session, g.admin.scope, provider, account_pk, form.get("title", ""), form),
-                    f"{provider.name}-{noun}", f"{provider.label} {noun} {shown!r} added to account {account_pk}",
+                    f"{provider.name}-{noun}", f"{provider.label} {noun} {shown} added to account {account_pk}",
                     "admin.accounts_page", lambda error, status: _accounts_page(provider, error, status),
                     endpoint_values={"provider_name": provider.name})
 
