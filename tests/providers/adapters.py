@@ -43,9 +43,13 @@ class Adapter:
     callback: Callable[[Adapter, float], Answer]
     forged: Callable[[Adapter], Answer]
     duplicate: Callable[[Adapter], Answer]
-    score_component: str = "overall"
     scale: float = 1.0
     state: dict[str, Any] = field(default_factory=dict)
+
+    def component_labels(self, request: pytest.FixtureRequest) -> dict[str, str]:
+        """The provider's labels of its score components, as the running tool has them."""
+        app = request.getfixturevalue("app")
+        return dict(app.extensions["lti_tool.services"].providers[self.name].component_labels)
 
     def start(self) -> requests.Response:
         return self.start_page(self)

@@ -30,7 +30,7 @@ def latest_score(database) -> float:
         return round(latest.score_given / latest.score_maximum * 100, 6)
 
 
-def test_a_provider_keeps_the_contract(adapter: Adapter, database, write_guard):
+def test_a_provider_keeps_the_contract(adapter: Adapter, database, write_guard, request):
     page = adapter.start()
     assert page.status_code == 200, page.text[:400]
     assert 'id="provider-test"' in page.text or 'data-testid="test-ticket"' in page.text
@@ -43,6 +43,12 @@ def test_a_provider_keeps_the_contract(adapter: Adapter, database, write_guard):
     assert accepted.status == 200 and accepted.json() == {"status": "accepted"}, accepted.text
     assert counts(database) == (1, 1)
     assert latest_score(database) == 50
+    labels = adapter.component_labels(request)
+    with database.session() as session:
+        scores = session.scalars(sa.select(Result.scores)).one()
+        comment = session.scalars(sa.select(ScoreSubmission.comment)).one()
+    for component in scores:  # the gradebook comment names each score as the provider labels it
+        assert labels[component] in comment, (component, comment)
 
     forged = adapter.forged(adapter)
     assert 400 <= forged.status < 500 and "error" in forged.json(), forged.text
