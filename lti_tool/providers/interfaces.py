@@ -264,21 +264,21 @@ class PendingStart:
 
 
 class AssessmentProvider(Protocol):
-    """A speaking-test provider. Implementations are built once per process with the shared HTTP session."""
+    """A speaking-test provider. Implementations are built once per process with a :class:`ProviderContext`;
+    their declarations are class attributes, so the command line reads them without building one."""
 
-    name: ClassVar[str]
+    name: ClassVar[str]  # its callback route is /callbacks/<name>; stored on its assessments
     label: ClassVar[str]
     scale_maximum: ClassVar[float]
     # Score components, in the order reports list them, each with the label teachers and gradebooks read.
     component_labels: ClassVar[Mapping[str, str]]
+    components: ClassVar[tuple[str, ...]]  # the names of component_labels, ``overall`` first
     assessment_form: ClassVar[AssessmentForm]
     account_form: ClassVar[AccountForm | None]
     assessment_actions: ClassVar[tuple[AssessmentAction, ...]]
 
     def __init__(self, context: ProviderContext) -> None:
         ...
-
-    components: ClassVar[tuple[str, ...]]  # the names of component_labels, ``overall`` first
 
     # --- assessments and accounts -----------------------------------------------------------------------------
 

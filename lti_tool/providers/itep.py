@@ -46,6 +46,7 @@ from lti_tool.providers.interfaces import AccountView
 from lti_tool.providers.interfaces import ActivityConfig
 from lti_tool.providers.interfaces import AssessmentAction
 from lti_tool.providers.interfaces import AssessmentForm
+from lti_tool.providers.interfaces import AssessmentProvider
 from lti_tool.providers.interfaces import AssessmentSummary
 from lti_tool.providers.interfaces import CallbackError
 from lti_tool.providers.interfaces import CallbackRequest
@@ -457,3 +458,6 @@ def _level(payload: dict[str, Any], name: str, required: bool) -> float | None:
     if not math.isfinite(level) or not 0 <= level <= SCALE_MAXIMUM:
         raise CallbackError(400, f"{name} {value!r} is outside 0–6.")
     return level
+
+
+_conforms: type[AssessmentProvider] = ItepProvider  # mypy checks the class against the interface

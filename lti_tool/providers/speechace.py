@@ -39,6 +39,7 @@ from lti_tool.providers.interfaces import AccountView
 from lti_tool.providers.interfaces import ActivityConfig
 from lti_tool.providers.interfaces import AssessmentAction
 from lti_tool.providers.interfaces import AssessmentForm
+from lti_tool.providers.interfaces import AssessmentProvider
 from lti_tool.providers.interfaces import AssessmentSummary
 from lti_tool.providers.interfaces import CallbackError
 from lti_tool.providers.interfaces import CallbackRequest
@@ -356,3 +357,6 @@ def _with_params(url: str, params: dict[str, str]) -> str:
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
     return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+_conforms: type[AssessmentProvider] = SpeechaceProvider  # mypy checks the class against the interface
