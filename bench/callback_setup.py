@@ -25,7 +25,6 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from lti_tool.activities import add_speechace_assessment
 from lti_tool.activities import create_activity
 from lti_tool.cli import initialise
 from lti_tool.config import Settings
@@ -44,6 +43,7 @@ from lti_tool.models import Result
 from lti_tool.models import ScoreSubmission
 from lti_tool.providers import build_providers
 from lti_tool.providers.speechace import SCALE_MAXIMUM
+from lti_tool.providers.speechace_assessments import add_speechace_assessment
 from lti_tool.sandbox.live_server import LiveServer
 from lti_tool.sandbox.platform import PlatformEmulator
 from lti_tool.sandbox.platform import constants as c

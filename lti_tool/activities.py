@@ -22,13 +22,13 @@ from lti_tool.models import AttemptStatus
 from lti_tool.models import LtiLaunch
 from lti_tool.models import LtiResourceLink
 from lti_tool.models import LtiUser
-from lti_tool.models import ProviderAccount
 from lti_tool.models import Result
 from lti_tool.providers.interfaces import AssessmentProvider
 from lti_tool.providers.interfaces import EmbeddedTest
 from lti_tool.providers.interfaces import Learner
+from lti_tool.providers.interfaces import PendingStart
+from lti_tool.providers.interfaces import ProviderError
 from lti_tool.providers.interfaces import TestTicket
-from lti_tool.providers.speechace import split_share_link
 
 ACTIVITY_CUSTOM_PARAMETER = "activity"
 
@@ -39,28 +39,6 @@ class NotAllowed(Exception):
 
 class LaunchExpired(Exception):
     """The launch handle is unknown or past its lifetime: the learner must open the activity again."""
-
-
-def add_speechace_assessment(session: orm.Session, title: str, oembed_url: str | None = None,
-                             test_url: str | None = None) -> Assessment:
-    """A Speechace assessment from its oEmbed share link (the key is split off and kept apart), or an iframe URL.
-
-    :raise ValueError: neither or both given, or the link is unusable.
-    """
-    if bool(oembed_url) == bool(test_url):
-        raise ValueError("give either the oEmbed share link or the iframe test URL")
-    if oembed_url:
-        url_without_key, key = split_share_link(oembed_url)
-        assessment = Assessment(provider="speechace", title=title, secret=key,
-                                settings={"mode": "oembed", "oembed_url": url_without_key})
-    else:
-        assert test_url is not None
-        if not test_url.startswith(("https://", "http://")):
-            raise ValueError("the Speechace test URL must be an http(s) URL")
-        assessment = Assessment(provider="speechace", title=title, settings={"mode": "iframe", "test_url": test_url})
-    session.add(assessment)
-    session.flush()
-    return assessment
 
 
 def create_activity(session: orm.Session, assessment: Assessment, title: str, score_maximum: float = 100.0,
@@ -140,14 +118,17 @@ def learner_of(session: orm.Session, user_id: int) -> Learner:
 class LearnerTest:
     activity: Activity
     attempt: Attempt
-    view: EmbeddedTest | TestTicket
+    # A PendingStart when the provider must be asked over HTTP first: see :func:`shown_test`.
+    view: EmbeddedTest | TestTicket | PendingStart
 
 
 def start_test(session: orm.Session, providers: dict[str, AssessmentProvider], ags: AgsClient, record: LtiLaunch,
                activity: Activity) -> LearnerTest:
     """Record the attempt and ask the provider for the test. :raise ProviderError: the provider failed.
 
-    A missing gradebook column does not stop the learner: the attempt records why, for the teacher.
+    The caller commits before (the line item requests must not wait behind the link's first binding) and after
+    (what the provider fetches is fetched with nothing pending: :func:`shown_test`). A missing gradebook column
+    does not stop the learner: the attempt records why, for the teacher.
     """
     assessment = session.get(Assessment, activity.assessment_id)
     assert assessment is not None
@@ -159,9 +140,24 @@ def start_test(session: orm.Session, providers: dict[str, AssessmentProvider], a
     attempt = record_attempt(session, record, activity, lineitem_url)
     if problem and attempt.status == AttemptStatus.STARTED:
         attempt.status_detail = problem
-    provider = providers[assessment.provider]
+    provider = providers.get(assessment.provider)
+    if provider is None:  # left out of LTI_TOOL_PROVIDERS after the activity was placed
+        raise ProviderError("This test is no longer offered. Tell your teacher.",
+                            f"provider {assessment.provider!r} is not offered (LTI_TOOL_PROVIDERS)", retryable=False)
     view = provider.start_attempt(session, assessment, attempt, learner_of(session, record.user_id))
     return LearnerTest(activity=activity, attempt=attempt, view=view)
+
+
+def shown_test(session: orm.Session, test: LearnerTest) -> EmbeddedTest | TestTicket:
+    """The test the learner sees. When the provider must fetch it, the caller has committed what
+    :func:`start_test` wrote: the fetch runs with no write pending, its outcome is recorded in a new transaction
+    (the caller commits it, also when :class:`ProviderError` says the provider failed)."""
+    if not isinstance(test.view, PendingStart):
+        return test.view
+    if session.in_transaction():
+        raise RuntimeError("commit what start_test wrote before the provider is asked")
+    fetched = test.view.fetch()
+    return test.view.finish(session, fetched)
 
 
 def attempt_status(session: orm.Session, record: LtiLaunch) -> dict[str, Any]:
@@ -180,52 +176,3 @@ def attempt_status(session: orm.Session, record: LtiLaunch) -> dict[str, Any]:
         if value is not None:
             status["score"] = {"value": value, "out_of": latest.scale_maximum, "component": activity.score_component}
     return status
-
-
-def add_itep_account(session: orm.Session, name: str, endpoint_url: str, api_key: str, tracking_code: str,
-                     webhook_secret: str, signature_header: str = "X-iTEP-Signature",
-                     signature_encoding: str = "hex", webhook_auth: str = "header",
-                     webhook_header: str = "X-iTEP-Token", on_invalidated: str = "withdraw",
-                     deployment_id: int | None = None, instructions: str | None = None) -> ProviderAccount:
-    """An iTEP account: the parts iTEP's documents leave open are settings here, not guesses in code.
-
-    :raise ValueError: a value cannot work (not a URL, an unknown encoding or method, an empty secret).
-    """
-    if not endpoint_url.startswith(("https://", "http://")):
-        raise ValueError("the iTEP endpoint must be an http(s) URL")
-    if signature_encoding not in {"hex", "base64"}:
-        raise ValueError("the signature encoding must be hex or base64")
-    if webhook_auth not in {"header", "url_token"}:
-        raise ValueError("webhook authentication must be header or url_token")
-    if on_invalidated not in {"withdraw", "pending"}:
-        raise ValueError("on invalidation the grade is either withdrawn or set pending")
-    if not api_key or not webhook_secret or not signature_header:
-        raise ValueError("the API key, the webhook secret and the signature header name are required")
-    account = ProviderAccount(provider="itep", name=name, deployment_id=deployment_id, api_key=api_key,
-                              webhook_secret=webhook_secret, settings={
-                                  "endpoint_url": endpoint_url, "tracking_code": tracking_code,
-                                  "signature_header": signature_header, "signature_encoding": signature_encoding,
-                                  "webhook_auth": webhook_auth, "webhook_header": webhook_header,
-                                  "on_invalidated": on_invalidated, "instructions": instructions})
-    session.add(account)
-    session.flush()
-    return account
-
-
-def add_itep_assessment(session: orm.Session, account: ProviderAccount, title: str, product_code: str) -> Assessment:
-    """One iTEP product offered to teachers (GTX: the learner sees the test ID; STX: iTEP e-mails it)."""
-    if not product_code or not product_code.replace("-", "").isalnum():
-        raise ValueError("the product code looks like GTX-Academic-Plus or STX-Placement-Timed")
-    assessment = Assessment(provider="itep", title=title,
-                            settings={"account_id": account.id, "product_code": product_code})
-    session.add(assessment)
-    session.flush()
-    return assessment
-
-
-def itep_webhook_url(settings_url: str, account: ProviderAccount) -> str:
-    """The URL to give iTEP for the account's tracking code (iTEP staff configure it; it is not self-service)."""
-    url = f"{settings_url}?account={account.id}"
-    if account.settings.get("webhook_auth") == "url_token":
-        url += f"&token={account.webhook_secret}"
-    return url

@@ -1,7 +1,7 @@
 """The activity and assessment settings a callback needs, kept per process for a short time.
 
 A callback needs its activity's provider, key, graded component, maximum and policy. They change rarely (an admin
-replacing a Speechace key), so each process keeps them for ``LTI_TOOL_CONFIG_CACHE_SECONDS`` (30 s by default)
+replacing a provider key), so each process keeps them for ``LTI_TOOL_CONFIG_CACHE_SECONDS`` (30 s by default)
 instead of reading two rows per callback. A change made on this process's admin pages clears the cache when it is
 committed (``Services.configuration_changed``);
 other processes notice it within the TTL: an old key is accepted there for at most that long, while a new key is

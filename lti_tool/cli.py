@@ -20,6 +20,7 @@ from lti_tool import keys as tool_keys
 from lti_tool import migrate
 from lti_tool import serving
 from lti_tool.admin import cli as admin_cli
+from lti_tool.admin import provider_cli
 from lti_tool.admin import registrations_cli
 from lti_tool.config import ConfigError
 from lti_tool.config import Settings
@@ -45,7 +46,7 @@ from lti_tool.telemetry.schema import first_line
 
 log = logging.getLogger(__name__)
 
-SANDBOX_MISSING = ("the sandbox (emulated LMS, Speechace and iTEP) is not installed: it is a separate distribution, "
+SANDBOX_MISSING = ("the sandbox (emulated LMS and test providers) is not installed: it is a separate distribution, "
                    "lti-tool-sandbox, not part of a production install. Install the wheel `make dist` builds next "
                    "to lti-tool's (`pip install dist/lti_tool_sandbox-*.whl`), or `pip install 'lti-tool[sandbox]'` "
                    "from an index that has it; or run `make demo` in a checkout.")
@@ -69,8 +70,9 @@ def initialise(database: Database) -> ToolKey:
         return tool_keys.ensure_key(session)
 
 
-class ToolCommands(click.Group):
-    """Commands whose expected failures are one line for the admin, not a traceback."""
+class ToolCommands(provider_cli.ProviderCommands):
+    """Commands whose expected failures are one line for the admin, not a traceback (and each provider's
+    ``<provider>-account`` group)."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -178,7 +180,7 @@ def _bind_address(bind: str | None, host: str | None, port: int | None) -> str:
 @click.option("--port", default=5000, show_default=True, type=int, help="Port of the tool.")
 @click.option("--sandbox-port", default=5001, show_default=True, type=int, help="Port of the sandbox LMS.")
 def demo(port: int, sandbox_port: int) -> None:
-    """Run the tool with a sandbox LMS, Speechace and iTEP stand-ins: click through the whole flow.
+    """Run the tool with a sandbox LMS and stand-ins for the test providers: click through the whole flow.
 
     Development only (LTI_TOOL_ENV=development); `make demo` sets it. Uses the SQLite file in the data directory.
     """
@@ -347,82 +349,16 @@ def keys_list() -> None:
 
 @main.group()
 def assessment() -> None:
-    """Tests the school can use (Speechace share links, iTEP products)."""
+    """Tests the school can use (each provider's assessments: `assessment add --help` lists their options)."""
 
 
-@assessment.command("add")
-@click.option("--provider", type=click.Choice(["speechace", "itep"]), required=True, help="The test provider.")
-@click.option("--title", required=True, help="Name teachers see.")
-@click.option("--oembed-url", default=None, help="Speechace Share → oEmbed link (holds the secret key).")
-@click.option("--test-url", default=None, help="Speechace iframe test URL (accounts without oEmbed).")
-@click.option("--account", "account_id", type=int, default=None, help="iTEP account number (`itep-account add`).")
-@click.option("--product-code", default=None, help="iTEP product code, e.g. GTX-Academic-Plus.")
-def assessment_add(provider: str, title: str, oembed_url: str | None, test_url: str | None, account_id: int | None,
-                   product_code: str | None) -> None:
-    """Add an assessment. Keys are stored apart and never printed."""
-    from lti_tool.activities import add_itep_assessment
-    from lti_tool.activities import add_speechace_assessment
-    from lti_tool.models import ProviderAccount
-
-    try:
-        with _database().session() as session:
-            if provider == "speechace":
-                added = add_speechace_assessment(session, title, oembed_url=oembed_url, test_url=test_url)
-            else:
-                account = session.get(ProviderAccount, account_id) if account_id else None
-                if account is None or account.provider != "itep":
-                    raise click.ClickException("give --account, the number `itep-account add` printed")
-                added = add_itep_assessment(session, account, title, product_code or "")
-            click.echo(f"Added {provider} assessment {added.id} ({added.title}).")
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-@main.group("itep-account")
-def itep_account() -> None:
-    """A school's iTEP account: endpoint, API key, signature and webhook settings."""
-
-
-@itep_account.command("add")
-@click.option("--name", required=True)
-@click.option("--endpoint-url", default="https://www.iteptest.com/requests/ecommerce_webhook.php", show_default=True)
-@click.option("--tracking-code", required=True, help="The tracking code iTEP assigned (routes the results webhook).")
-@click.option("--signature-header", default="X-iTEP-Signature", show_default=True,
-              help="Header carrying the HMAC-SHA256 signature (ask iTEP).")
-@click.option("--signature-encoding", type=click.Choice(["hex", "base64"]), default="hex", show_default=True)
-@click.option("--webhook-auth", type=click.Choice(["header", "url_token"]), default="header", show_default=True)
-@click.option("--webhook-header", default="X-iTEP-Token", show_default=True)
-@click.option("--on-invalidated", type=click.Choice(["withdraw", "pending"]), default="withdraw", show_default=True)
-@click.option("--deployment", "deployment_pk", type=int, default=None, help="Limit to one deployment (its number).")
-def itep_account_add(name: str, endpoint_url: str, tracking_code: str, signature_header: str,
-                     signature_encoding: str, webhook_auth: str, webhook_header: str, on_invalidated: str,
-                     deployment_pk: int | None) -> None:
-    """Add an account. The API key and the webhook secret are read from standard input prompts, never arguments
-    (arguments end up in shell history and process lists)."""
-    from lti_tool.activities import add_itep_account
-    from lti_tool.activities import itep_webhook_url
-
-    api_key = click.prompt("iTEP API key", hide_input=True)
-    webhook_secret = click.prompt("Webhook secret (give the same to iTEP)", hide_input=True)
-    settings = _settings()
-    try:
-        with Database(settings.database_url).session() as session:
-            account = add_itep_account(session, name, endpoint_url, api_key, tracking_code, webhook_secret,
-                                       signature_header=signature_header, signature_encoding=signature_encoding,
-                                       webhook_auth=webhook_auth, webhook_header=webhook_header,
-                                       on_invalidated=on_invalidated, deployment_id=deployment_pk)
-            url = itep_webhook_url(settings.url("/callbacks/itep"), account)
-            shown = url.replace(webhook_secret, "<webhook secret>")
-            click.echo(f"Added iTEP account {account.id}. Ask iTEP to send tracking code {tracking_code}'s results to "
-                       f"{shown}" + ("" if webhook_auth == "url_token" else f" with the header {webhook_header}."))
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
+assessment.add_command(provider_cli.assessment_add)
 
 
 @assessment.command("list")
 def assessment_list() -> None:
     """Assessments, with their keys masked."""
-    from lti_tool.admin.service import masked
+    from lti_tool.masking import masked
     from lti_tool.models import Assessment
 
     with _database().session() as session:

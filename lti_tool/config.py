@@ -82,6 +82,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LMS_ADMIN_ACCESS", _parse_bool, "Let LMS administrators (institution/system Administrator role) open "
             "the admin pages from a launch (default true). Turn it off when one installation serves several "
             "schools: an LMS admin would otherwise manage the other schools' deployments too."),
+    Setting("PROVIDERS", str, "The test providers offered, comma-separated: entry-point names (group "
+            "lti_tool.providers) or module:Class paths (default: every installed provider)."),
 )
 
 
@@ -110,6 +112,7 @@ class Settings:
     key_overlap_days: int = 7
     lms_admin_access: bool = True
     allow_private_urls: bool | None = None
+    providers: str = ""
     # Not admin settings: set by the sandbox demo and tests only.
     extra: Mapping[str, Any] = field(default_factory=dict)
 

@@ -16,7 +16,7 @@ USER_AGENT = f"lti-tool/{__version__} (+https://github.com/lti-tool/lti-tool)"
 
 
 def quiet_url_logging() -> None:
-    """urllib3 logs every request's full URL at DEBUG, and provider URLs carry secrets (the Speechace key):
+    """urllib3 logs every request's full URL at DEBUG, and provider URLs carry secrets (a provider key):
     keep it at INFO whatever level the admin picks."""
     logger = logging.getLogger("urllib3")
     logger.setLevel(max(logging.INFO, logger.level))

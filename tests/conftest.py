@@ -214,8 +214,8 @@ def speechace_activity_options() -> dict[str, Any]:
 
 @pytest.fixture
 def speechace_setup(speechace, database, speechace_activity_options) -> SpeechaceSetup:
-    from lti_tool.activities import add_speechace_assessment
     from lti_tool.activities import create_activity
+    from lti_tool.providers.speechace_assessments import add_speechace_assessment
 
     remote = speechace.add_assessment(title="Placement speaking test")
     with database.session() as session:
@@ -243,10 +243,10 @@ def itep_account_options() -> dict[str, Any]:
 
 @pytest.fixture
 def itep_setup(database, tool_server, itep_account_options) -> Iterator[ItepSetup]:
-    from lti_tool.activities import add_itep_account
-    from lti_tool.activities import add_itep_assessment
     from lti_tool.activities import create_activity
-    from lti_tool.activities import itep_webhook_url
+    from lti_tool.providers.itep_accounts import add_itep_account
+    from lti_tool.providers.itep_accounts import add_itep_assessment
+    from lti_tool.providers.itep_accounts import itep_webhook_url
     from lti_tool.sandbox.itep import ItepEmulator
     from lti_tool.sandbox.itep import create_itep_app
 

@@ -9,14 +9,15 @@ Every function that changes something raises :class:`BadInput` (the page answers
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy import orm
 
-from lti_tool.activities import add_speechace_assessment
 from lti_tool.db import utcnow
 from lti_tool.lti import registration_approval
+from lti_tool.masking import masked
 from lti_tool.models import Assessment
 from lti_tool.models import Attempt
 from lti_tool.models import DeploymentStatus
@@ -26,7 +27,10 @@ from lti_tool.models import ProviderAccount
 from lti_tool.models import ReviewStatus
 from lti_tool.models import ScoreSubmission
 from lti_tool.models import SubmissionStatus
-from lti_tool.providers.speechace import split_share_link
+from lti_tool.providers.interfaces import AssessmentAction
+from lti_tool.providers.interfaces import AssessmentProvider
+
+__all__ = ["masked"]  # shown masked on every admin page; defined with the other secrets' helpers
 
 MAX_TITLE_LENGTH = 200
 
@@ -47,7 +51,7 @@ class Forbidden(PermissionError):
 class AdminScope:
     """What an admin may see: ``registration_pk`` ``None`` is the whole installation (tool admins); otherwise the
     one registration an LMS admin launched through. ``deployment_pk`` is that launch's deployment, which the rows an
-    LMS admin creates (iTEP accounts) belong to."""
+    LMS admin creates (provider accounts) belong to."""
 
     registration_pk: int | None = None
     deployment_pk: int | None = None
@@ -66,13 +70,6 @@ def scoped_deployment_pks(scope: AdminScope) -> sa.Select[int]:
     if scope.registration_pk is not None:
         query = query.where(LtiDeployment.registration_id == scope.registration_pk)
     return query
-
-
-def masked(secret: str | None) -> str:
-    """Enough of a secret to recognise it, never enough to use it."""
-    if not secret:
-        return "(none)"
-    return "•" * 8 + secret[-4:] if len(secret) > 8 else "•" * 8
 
 
 # --- overview ----------------------------------------------------------------------------------------------------
@@ -97,7 +94,7 @@ def overview(session: orm.Session, scope: AdminScope) -> Overview:
     return Overview(
         registrations=int(session.scalar(registrations) or 0),
         deployments=_count_by(session, deployments, list(DeploymentStatus)),
-        assessments=len(list_assessments(session, scope)),
+        assessments=len(_scoped_assessments(session, scope)),
         queue=_count_by(session, queue, list(SubmissionStatus)),
     )
 
@@ -199,6 +196,7 @@ class AssessmentRow:
     id: int
     public_id: str
     provider: str
+    provider_label: str
     title: str
     mode: str
     url: str | None
@@ -207,6 +205,8 @@ class AssessmentRow:
     is_active: bool
     # False for an LMS admin looking at an assessment every school shares: only tool admins change those.
     can_change: bool = True
+    # The provider's own changes offered beside it (e.g. replacing a key).
+    actions: tuple[AssessmentAction, ...] = ()
 
 
 def _account_deployments(session: orm.Session) -> dict[int, int | None]:
@@ -231,9 +231,9 @@ def _assessment_school(assessment: Assessment, accounts: dict[int, int | None],
 def _scoped_assessments(session: orm.Session, scope: AdminScope) -> list[tuple[Assessment, bool]]:
     """Assessments the scope may see, each with whether it may change it.
 
-    An LMS admin sees what is offered to their school: the installation-wide ones (Speechace tests and products
-    of iTEP accounts not tied to a deployment; read-only for them) and those of their own school's iTEP accounts
-    (which they may change). Another school's are invisible.
+    An LMS admin sees what is offered to their school: the installation-wide ones (those of providers without
+    accounts, and those of provider accounts not tied to a deployment; read-only for them) and those of their own
+    school's provider accounts (which they may change). Another school's are invisible.
     """
     accounts = _account_deployments(session)
     deployments = _deployment_registrations(session)
@@ -255,8 +255,10 @@ def assessment_registration(session: orm.Session, assessment: Assessment) -> int
     return _assessment_school(assessment, _account_deployments(session), deployments)[1]
 
 
-def list_assessments(session: orm.Session, scope: AdminScope) -> list[AssessmentRow]:
-    return [_assessment_row(row, can_change) for row, can_change in _scoped_assessments(session, scope)]
+def list_assessments(session: orm.Session, scope: AdminScope,
+                     providers: Mapping[str, AssessmentProvider]) -> list[AssessmentRow]:
+    return [_assessment_row(row, can_change, providers.get(row.provider))
+            for row, can_change in _scoped_assessments(session, scope)]
 
 
 def _changeable_assessment(session: orm.Session, scope: AdminScope, assessment_pk: int) -> Assessment:
@@ -269,52 +271,53 @@ def _changeable_assessment(session: orm.Session, scope: AdminScope, assessment_p
     raise NotFound(f"There is no assessment {assessment_pk}.")
 
 
-def _assessment_row(assessment: Assessment, can_change: bool) -> AssessmentRow:
-    settings = assessment.settings or {}
-    url = settings.get("oembed_url") or settings.get("test_url")
+def _assessment_row(assessment: Assessment, can_change: bool, provider: AssessmentProvider | None) -> AssessmentRow:
+    summary = provider.describe_assessment(assessment) if provider is not None else None
+    actions = tuple(action for action in provider.assessment_actions if provider.offers_action(assessment, action.name)
+                    ) if provider is not None else ()
     return AssessmentRow(id=assessment.id, public_id=assessment.public_id, provider=assessment.provider,
-                         title=assessment.title, mode=str(settings.get("mode", "")),
-                         url=str(url) if url else None, masked_key=masked(assessment.secret),
+                         provider_label=provider.label if provider is not None else assessment.provider,
+                         title=assessment.title, mode=summary.source if summary else "",
+                         url=summary.url if summary else None, masked_key=masked(assessment.secret),
                          has_key=bool(assessment.secret), is_active=assessment.is_active,
-                         can_change=can_change)
+                         can_change=can_change, actions=actions)
 
 
-def add_assessment(session: orm.Session, scope: AdminScope, title: str, share_link: str,
-                   test_url: str) -> Assessment:
-    """A Speechace assessment from its oEmbed share link (the key is stored apart) or its iframe test URL.
+def add_assessment(session: orm.Session, scope: AdminScope, provider: AssessmentProvider, title: str,
+                   values: Mapping[str, str]) -> Assessment:
+    """An assessment of ``provider`` from its form's ``values`` (secrets are stored apart by the provider).
 
-    Speechace assessments are offered to every school, so only tool admins add them.
-    :raise Forbidden: an LMS admin. :raise BadInput: no title, neither or both links, or an unusable link.
+    A provider's shared assessments are offered to every school, so only tool admins add them.
+    :raise Forbidden: an LMS admin adding a shared one. :raise BadInput: no title, or the provider refuses.
     """
-    if not scope.is_installation:
-        raise Forbidden("Speechace tests are offered to every school: only the tool's administrators add them.")
+    if provider.assessment_form.per_account:
+        raise BadInput(f"{provider.label} {provider.assessment_form.noun}s are added to one of its accounts.")
+    if provider.assessment_form.shared and not scope.is_installation:
+        raise Forbidden(f"{provider.label} tests are offered to every school: only the tool's administrators "
+                        f"add them.")
     title = _valid_title(title)
     try:
-        return add_speechace_assessment(session, title, oembed_url=share_link.strip() or None,
-                                        test_url=test_url.strip() or None)
+        return provider.create_assessment(session, title, values, None)
     except ValueError as exc:
         raise BadInput(_sentence(str(exc))) from exc
 
 
-def replace_key(session: orm.Session, scope: AdminScope, assessment_pk: int, share_link: str) -> Assessment:
-    """Store the key of a new share link of the same test (Speechace issued a new key).
+def change_by_provider(session: orm.Session, scope: AdminScope, providers: Mapping[str, AssessmentProvider],
+                       assessment_pk: int, action: str, values: Mapping[str, str]) -> Assessment:
+    """One of the assessment's provider's own changes (e.g. a new key for the same test).
 
-    A link to another test is refused: activities placed in courses would silently switch tests.
-    :raise BadInput: unknown assessment, one without a share link, another test's link, or an unusable link.
+    :raise NotFound: not in the scope. :raise Forbidden: shared, and not a tool admin. :raise BadInput: the
+    provider offers no such change, or refuses it.
     """
     assessment = _changeable_assessment(session, scope, assessment_pk)
-    if assessment.provider != "speechace":
-        raise BadInput("Only Speechace keys can be replaced here.")
-    if assessment.settings.get("mode") != "oembed":
-        raise BadInput("This assessment uses an iframe test URL and has no key to replace; add the share link "
-                       "as a new assessment instead.")
+    provider = providers.get(assessment.provider)
+    if provider is None or action not in {offered.name for offered in provider.assessment_actions}:
+        label = provider.label if provider is not None else assessment.provider
+        raise BadInput(f"{label} assessments cannot be changed that way ({action}).")
     try:
-        url_without_key, key = split_share_link(share_link)
+        provider.change_assessment(session, assessment, action, values)
     except ValueError as exc:
         raise BadInput(_sentence(str(exc))) from exc
-    if url_without_key != assessment.settings.get("oembed_url"):
-        raise BadInput("This share link is for another Speechace test. Add it as a new assessment instead.")
-    assessment.secret = key
     return assessment
 
 

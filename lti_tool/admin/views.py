@@ -21,7 +21,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import orm
 
 from lti_tool.admin import audit
-from lti_tool.admin import itep
+from lti_tool.admin import provider_accounts
 from lti_tool.admin import queue
 from lti_tool.admin import service
 from lti_tool.admin import throttle
@@ -40,6 +40,7 @@ from lti_tool.admin.service import NotFound
 from lti_tool.db import get_session
 from lti_tool.lti import registration_approval
 from lti_tool.models import SubmissionStatus
+from lti_tool.providers.interfaces import AssessmentProvider
 from lti_tool.services import get_services
 
 log = logging.getLogger(__name__)
@@ -59,14 +60,24 @@ NOTICES = {
     "registration-approve": "Registration approved: launches through it are accepted.",
     "registration-reject": "Registration rejected: its launches stay refused.",
     "registration-deactivate": "Registration deactivated: its logins, launches and grade passback are refused.",
-    "assessment-added": "Assessment added. Its key is stored on the server and shown masked.",
-    "assessment-key": "Key replaced. The old key is no longer used.",
     "assessment-activate": "Assessment activated: teachers can choose it.",
     "assessment-deactivate": "Assessment deactivated: teachers can no longer choose it.",
     "submission-retry": "The submission will be sent in the worker's next round.",
-    "itep-account": "iTEP account added. Its API key and webhook secret are stored on the server, shown masked.",
-    "itep-product": "iTEP product added: teachers can choose it.",
 }
+ASSESSMENT_ADDED = "assessment-added"
+
+
+def provider_notices(providers: dict[str, AssessmentProvider]) -> dict[str, str]:
+    """What a page says after a provider's change: adding an assessment, an account or an account's assessment
+    (``<provider>-account``, ``<provider>-<noun>``), or one of its assessment actions."""
+    notices: dict[str, str] = {}
+    for provider in providers.values():
+        form = provider.assessment_form
+        notices[f"{provider.name}-{form.noun}" if form.per_account else ASSESSMENT_ADDED] = form.added_notice
+        if provider.account_form is not None:
+            notices[f"{provider.name}-account"] = provider.account_form.added_notice
+        notices.update({action.event: action.notice for action in provider.assessment_actions})
+    return notices
 
 
 # --- access ------------------------------------------------------------------------------------------------------
@@ -108,8 +119,10 @@ def _private_page(response: Response) -> Response:
 
 @bp.context_processor
 def _template_helpers() -> dict[str, Any]:
+    providers = get_services().providers
     return {"admin": g.get("admin"), "admin_url": admin_url, "csrf_token": csrf_token, "csrf_field": CSRF_FIELD,
-            "launch_parameter": LAUNCH_PARAMETER}
+            "launch_parameter": LAUNCH_PARAMETER, "providers": providers,
+            "account_providers": [provider for provider in providers.values() if provider.account_form is not None]}
 
 
 def admin_url(endpoint: str, **values: Any) -> str:
@@ -211,52 +224,92 @@ def assessments() -> ResponseReturnValue:
 @bp.post("/assessments")
 def add_assessment() -> ResponseReturnValue:
     form = request.form
-    return _perform(lambda session: service.add_assessment(session, g.admin.scope, form.get("title", ""),
-                                                           form.get("share_link", ""), form.get("test_url", "")),
-                    "assessment-added", f"assessment added: {form.get('title', '')[:200]!r}", "admin.assessments",
+    provider = _assessment_provider(form.get("provider", ""))
+    if provider is None:
+        log.info("admin %s refused (400): no provider %r", request.path, form.get("provider", "")[:40])
+        return _assessments_page("Choose the provider of the test.", 400, entered_title=form.get("title", ""))
+    return _perform(lambda session: service.add_assessment(session, g.admin.scope, provider, form.get("title", ""),
+                                                           form),
+                    ASSESSMENT_ADDED, f"assessment added: {form.get('title', '')[:200]!r}", "admin.assessments",
                     lambda error, status: _assessments_page(error, status, entered_title=form.get("title", "")))
-
-
-@bp.post("/assessments/<int:assessment_pk>/replace-key")
-def replace_key(assessment_pk: int) -> ResponseReturnValue:
-    # The description is logged: it names the assessment, never the link (the link holds the key).
-    return _perform(lambda session: service.replace_key(session, g.admin.scope, assessment_pk,
-                                                        request.form.get("share_link", "")),
-                    "assessment-key", f"assessment {assessment_pk}: key replaced", "admin.assessments",
-                    _assessments_page)
 
 
 @bp.post("/assessments/<int:assessment_pk>/<action>")
 def change_assessment(assessment_pk: int, action: str) -> ResponseReturnValue:
+    offered = {offered.name: offered for provider in get_services().providers.values()
+               for offered in provider.assessment_actions}
+    if action in offered:
+        # The description is logged: it names the assessment, never the fields (they may hold a key).
+        return _perform(lambda session: service.change_by_provider(session, g.admin.scope, get_services().providers,
+                                                                   assessment_pk, action, request.form),
+                        offered[action].event, f"assessment {assessment_pk}: {offered[action].description}",
+                        "admin.assessments", _assessments_page)
     return _perform(lambda session: service.change_assessment(session, g.admin.scope, assessment_pk, action),
                     f"assessment-{action}", f"assessment {assessment_pk}: {action}", "admin.assessments",
                     _assessments_page)
 
 
-@bp.get("/itep")
-def itep_page() -> ResponseReturnValue:
-    return _itep_page()
+@bp.get("/<provider_name>")
+def accounts_page(provider_name: str) -> ResponseReturnValue:
+    return _accounts_page(_account_provider(provider_name))
 
 
-@bp.post("/itep")
-def add_itep_account() -> ResponseReturnValue:
+@bp.post("/<provider_name>")
+def add_account(provider_name: str) -> ResponseReturnValue:
+    provider = _account_provider(provider_name)
     # The description names the account, never its secrets.
-    return _perform(lambda session: itep.add_account(session, g.admin.scope, request.form), "itep-account",
-                    f"iTEP account added: {request.form.get('name', '')[:200]!r}", "admin.itep_page", _itep_page)
+    return _perform(lambda session: provider_accounts.add_account(session, g.admin.scope, provider, request.form),
+                    f"{provider.name}-account", f"{provider.label} account added: "
+                                                f"{request.form.get('name', '')[:200]!r}",
+                    "admin.accounts_page", lambda error, status: _accounts_page(provider, error, status),
+                    endpoint_values={"provider_name": provider.name})
 
 
-@bp.post("/itep/<int:account_pk>/products")
-def add_itep_product(account_pk: int) -> ResponseReturnValue:
+@bp.post("/<provider_name>/<int:account_pk>/<noun>s")
+def add_account_assessment(provider_name: str, account_pk: int, noun: str) -> ResponseReturnValue:
+    provider = _account_provider(provider_name)
+    if noun != provider.assessment_form.noun or not provider.assessment_form.per_account:
+        abort(404)
     form = request.form
-    return _perform(lambda session: itep.add_product(session, g.admin.scope, account_pk, form.get("title", ""),
-                                                     form.get("product_code", "")),
-                    "itep-product", f"iTEP product {form.get('product_code', '')[:60]!r} added to account {account_pk}",
-                    "admin.itep_page", _itep_page)
+    # The description names what was added by its visible fields (never a secret one).
+    shown = " ".join(repr(form.get(field.name, "")[:60]) for field in provider.assessment_form.fields
+                     if field.kind != "secret")
+    return _perform(lambda session: provider_accounts.add_account_assessment(
+                        session, g.admin.scope, provider, account_pk, form.get("title", ""), form),
+                    f"{provider.name}-{noun}", f"{provider.label} {noun} {shown} added to account {account_pk}",
+                    "admin.accounts_page", lambda error, status: _accounts_page(provider, error, status),
+                    endpoint_values={"provider_name": provider.name})
 
 
-def _itep_page(error: str | None = None, status: int = 200) -> ResponseReturnValue:
-    rows = itep.list_accounts(get_session(), g.admin.scope, get_services().settings.url("/callbacks/itep"))
-    return render_template("admin/itep.html", accounts=rows, error=error, notice=_notice()), status
+def _provider(name: str) -> AssessmentProvider:
+    provider = get_services().providers.get(name)
+    if provider is None:
+        log.info("admin %s refused (404): no provider %r", request.path, name[:40])
+        abort(404)
+    return provider
+
+
+def _assessment_provider(name: str) -> AssessmentProvider | None:
+    """The provider a form names; a form without the field (posted by a script written before there was a choice)
+    means the one provider whose assessments are added on this page, if there is one."""
+    providers = get_services().providers
+    if name:
+        return providers.get(name)
+    on_this_page = [provider for provider in providers.values() if not provider.assessment_form.per_account]
+    return on_this_page[0] if len(on_this_page) == 1 else None
+
+
+def _account_provider(name: str) -> AssessmentProvider:
+    provider = _provider(name)
+    if provider.account_form is None:
+        abort(404)
+    return provider
+
+
+def _accounts_page(provider: AssessmentProvider, error: str | None = None, status: int = 200) -> ResponseReturnValue:
+    rows = provider_accounts.list_accounts(get_session(), g.admin.scope, provider)
+    return render_template("admin/accounts.html", provider=provider, accounts=rows, error=error,
+                           notice=_notice()), status
 
 
 @bp.get("/queue")
@@ -283,7 +336,8 @@ PageRenderer = Callable[[str | None, int], ResponseReturnValue]
 
 
 def _perform(change: Callable[[orm.Session], object], notice: str, description: str, endpoint: str,
-             render_page: PageRenderer, after_commit: Callable[[], None] | None = None) -> ResponseReturnValue:
+             render_page: PageRenderer, after_commit: Callable[[], None] | None = None,
+             endpoint_values: dict[str, Any] | None = None) -> ResponseReturnValue:
     """Apply one change, record it in the audit log in the same transaction, and redirect to the page with a
     notice. A row outside the admin's scope answers 404, a forbidden change 403, bad input 400: nothing changes.
     A destructive change not yet confirmed is tried, rolled back, and answered with the confirmation page (so a
@@ -306,7 +360,7 @@ def _perform(change: Callable[[orm.Session], object], notice: str, description: 
     if notice in NEEDS_CONFIRMATION and request.form.get(CONFIRM_FIELD) != "yes":
         session.rollback()
         return render_template("admin/confirm.html", question=f"Are you sure? {NOTICES[notice]}",
-                               what=description, cancel_url=admin_url(endpoint))
+                               what=description, cancel_url=admin_url(endpoint, **(endpoint_values or {})))
     target_type, target_id, registration_pk = audit.target_of(session, changed)
     audit.record(session, _actor(), notice, target_type, target_id, registration_pk,
                  remote_addr=request.remote_addr, detail=description)
@@ -315,7 +369,7 @@ def _perform(change: Callable[[orm.Session], object], notice: str, description: 
     log.info("%s: %s", g.admin.name, description)
     if after_commit is not None:
         after_commit()
-    return redirect(admin_url(endpoint, done=notice), code=303)
+    return redirect(admin_url(endpoint, done=notice, **(endpoint_values or {})), code=303)
 
 
 def _actor() -> audit.Actor:
@@ -327,7 +381,8 @@ def _actor() -> audit.Actor:
 
 
 def _notice() -> str | None:
-    return NOTICES.get(request.args.get("done", ""))
+    done = request.args.get("done", "")
+    return NOTICES.get(done) or provider_notices(get_services().providers).get(done)
 
 
 def _deployments_page(error: str | None = None, status: int = 200) -> ResponseReturnValue:
@@ -343,7 +398,7 @@ def _registrations_page(error: str | None = None, status: int = 200,
 
 
 def _assessments_page(error: str | None = None, status: int = 200, entered_title: str = "") -> ResponseReturnValue:
-    rows = service.list_assessments(get_session(), g.admin.scope)
+    rows = service.list_assessments(get_session(), g.admin.scope, get_services().providers)
     return render_template("admin/assessments.html", assessments=rows, error=error, notice=_notice(),
                            entered_title=entered_title), status
 

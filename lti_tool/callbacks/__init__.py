@@ -1,1 +1,1 @@
-"""Provider callbacks: Speechace's score callback, iTEP's results webhook."""
+"""Provider callbacks (``/callbacks/<provider>``): each provider's score callback or results webhook."""

@@ -42,7 +42,7 @@ def handle_callback(session: orm.Session, provider: AssessmentProvider, configs:
             pass  # decided below on the stored state: the attempt may have moved, the key may be new
         else:
             recorded = record_result(session, target, config, report, provider.label, report_page_url,
-                                     check_activity=True)
+                                     check_activity=True, component_labels=provider.component_labels)
             if recorded is not None:
                 return recorded
     activity_id = _attempt_activity(session, target)
@@ -50,7 +50,7 @@ def handle_callback(session: orm.Session, provider: AssessmentProvider, configs:
         raise CallbackError(404, "No attempt matches this callback (the activity may have been removed).")
     config, report = _read(session, provider, configs.load(session, activity_id), request)
     recorded = record_result(session, target, config, report, provider.label, report_page_url,
-                             check_activity=False)
+                             check_activity=False, component_labels=provider.component_labels)
     if recorded is None:
         log.info("duplicate %s result for attempt %s ignored", provider.label, target.attempt)
         return DUPLICATE

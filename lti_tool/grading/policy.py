@@ -32,8 +32,6 @@ from lti_tool.providers.interfaces import ReportedResult
 
 log = logging.getLogger(__name__)
 
-COMPONENT_LABELS = {"overall": "overall", "pronunciation": "pronunciation", "fluency": "fluency",
-                    "vocab": "vocabulary", "grammar": "grammar"}
 # What each non-graded outcome tells the gradebook (AGS activityProgress, gradingProgress), and the teacher.
 UNGRADED_OUTCOMES = {
     "finished": ("Submitted", "Pending", "{label}: the test is finished and waits for the provider's grading."),
@@ -50,13 +48,15 @@ class RecordedResult:
 
 
 def record_result(session: orm.Session, target: CallbackTarget, config: ActivityConfig, report: ReportedResult,
-                  provider_label: str, report_page_url: str, check_activity: bool) -> RecordedResult | None:
+                  provider_label: str, report_page_url: str, check_activity: bool,
+                  component_labels: Mapping[str, str] | None = None) -> RecordedResult | None:
     """Store ``report`` unless the attempt already has it, and queue what the gradebook must now show; ``None``
     when nothing was stored (a repeated delivery, no such attempt, or — ``check_activity`` — the attempt is no
     longer ``config``'s activity).
 
     :param report_page_url: the tool's own (teacher-only) page for the result; the provider's report URL is a
         capability and never goes to the LMS.
+    :param component_labels: the provider's names of its score components in the gradebook comment.
     """
     now = utcnow()
     result_public_id = new_public_id()
@@ -71,7 +71,7 @@ def record_result(session: orm.Session, target: CallbackTarget, config: Activity
         submission = _submission(config, now, score_given=round(value * config.score_maximum, 4),
                                  activity_progress="Completed", grading_progress="FullyGraded",
                                  comment=_comment(provider_label, config, report,
-                                                  f"{report_page_url}/{result_public_id}"))
+                                                  f"{report_page_url}/{result_public_id}", component_labels or {}))
         write = ResultWrite(result=result, attempt_status=AttemptStatus.SUBMITTED.value, attempt_detail=None,
                             submission=submission, invalidate_others=False, now=now, finish="finished")
     else:
@@ -146,11 +146,12 @@ def _fractions(session: orm.Session, attempt_key: Mapping[str, int | str], compo
             for row in rows if component in row.scores and row.scale_maximum > 0]
 
 
-def _comment(provider_label: str, config: ActivityConfig, report: ReportedResult, report_link: str) -> str:
+def _comment(provider_label: str, config: ActivityConfig, report: ReportedResult, report_link: str,
+             labels: Mapping[str, str]) -> str:
     component = config.score_component
-    parts = [f"{provider_label} {COMPONENT_LABELS.get(component, component)} "
+    parts = [f"{provider_label} {labels.get(component, component)} "
              f"{report.scores[component]:g} / {report.scale_maximum:g}"]
-    others = [f"{COMPONENT_LABELS.get(name, name)} {value:g}" for name, value in report.scores.items()
+    others = [f"{labels.get(name, name)} {value:g}" for name, value in report.scores.items()
               if name != component]
     if others:
         parts.append(f"({', '.join(others)})")

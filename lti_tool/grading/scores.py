@@ -92,7 +92,7 @@ def canvas_submission(job: ScoreJob, launch_url: str) -> dict[str, Any]:
     Without it Canvas records a grade but no submission: SpeedGrader shows "no submission" and the assignment
     stays "missing" for the learner. ``new_submission`` (Canvas's default: true) starts a new attempt, which limited
     assignments refuse once used up: only the attempt's first grade asks for one. The submission time is when the
-    learner finished, not when the grade arrived (iTEP grades take days; late policies deduct by this time).
+    learner finished, not when the grade arrived (a provider may take days to grade; late policies deduct by it).
     """
     extension: dict[str, Any] = {"new_submission": job.is_first_grade, "submission_type": "basic_lti_launch",
                                  "submission_data": launch_url}

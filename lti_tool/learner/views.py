@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 from lti_tool.activities import activity_for_launch
 from lti_tool.activities import attempt_status
 from lti_tool.activities import load_launch
+from lti_tool.activities import shown_test
 from lti_tool.activities import start_test
 from lti_tool.db import get_session
 from lti_tool.lti.endpoints import LTI_PREFIX
@@ -39,6 +40,8 @@ def learner_page(record: LtiLaunch, activity: Activity | None) -> tuple[str, int
             "https://purl.imsglobal.org/spec/lti/claim/resource_link") or {}, context={}), 200
     try:
         test = start_test(session, get_services().providers, get_services().ags, record, activity)
+        session.commit()  # the attempt (and a provider's claim on it) is stored before the provider is asked
+        view = shown_test(session, test)
     except ProviderError as error:
         session.commit()  # the attempt is recorded even when the provider fails
         log.warning("provider failed for launch of user %s on link %s: %s", record.user_id,
@@ -47,8 +50,8 @@ def learner_page(record: LtiLaunch, activity: Activity | None) -> tuple[str, int
                                retry_url=url_for("learner.attempt_page", launch_id=record.id)), 502
     session.commit()
     status_url = url_for("learner.attempt_status_json", launch_id=record.id)
-    template = "lti/test_embedded.html" if isinstance(test.view, EmbeddedTest) else "lti/test_ticket.html"
-    return render_template(template, activity=activity, view=test.view, status_url=status_url), 200
+    template = "lti/test_embedded.html" if isinstance(view, EmbeddedTest) else "lti/test_ticket.html"
+    return render_template(template, activity=activity, view=view, status_url=status_url), 200
 
 
 @bp.get("/attempt/<launch_id>")

@@ -29,7 +29,7 @@ from lti_tool.outbound import fenced_request
 log = logging.getLogger(__name__)
 
 TOOL_NAME = "Speaking tests"
-TOOL_DESCRIPTION = "Speechace and iTEP English speaking tests, graded into the course gradebook."
+TOOL_DESCRIPTION = "English speaking tests, graded into the course gradebook."
 LTI_TOOL_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-tool-configuration"
 LTI_PLATFORM_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-platform-configuration"
 SCOPES = tuple(scope.value for scope in Scope)

@@ -22,9 +22,9 @@ def new_public_id() -> str:
 
 
 class Assessment(Base):
-    """A test offered to teachers: a Speechace share link (or test URL), or an iTEP product.
+    """A test offered to teachers: one provider's test (a share link, a test URL, a product of an account…).
 
-    ``settings`` holds what may be shown to admins; ``secret`` (the Speechace key, …) never leaves the server.
+    ``settings`` holds what may be shown to admins; ``secret`` (a provider key, …) never leaves the server.
     """
 
     __tablename__ = "assessment"
@@ -86,7 +86,7 @@ class Attempt(Base):
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("lti_user.id", ondelete="CASCADE"))
     lineitem_url: Mapped[str | None] = mapped_column(sa.String(1000))
     status: Mapped[str] = mapped_column(sa.String(20), default=AttemptStatus.STARTED.value)
-    # Provider-side handle (iTEP test id) and what the learner must be shown (password, instructions).
+    # Provider-side handle (a test id) and what the learner must be shown (password, instructions).
     provider_reference: Mapped[str | None] = mapped_column(sa.String(200), index=True)
     provider_data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     fulfillment_state: Mapped[str | None] = mapped_column(sa.String(20))
@@ -164,7 +164,7 @@ class ScoreSubmission(Base):
 
 
 class ProviderAccount(Base):
-    """A school's account with a provider that needs one (iTEP): endpoint, credentials, webhook authentication.
+    """A school's account with a provider that needs one: endpoint, credentials, webhook authentication.
 
     ``deployment_id`` scopes it to one LMS deployment (a school); ``None`` serves every deployment. Secrets
     (API key, webhook secret) live in their own columns and are never rendered.

@@ -1,12 +1,20 @@
-"""The one interface every test provider implements; adding a provider is one new module in this package.
+"""The one interface every test provider implements; adding a provider is one new module, registered as an entry
+point of the group ``lti_tool.providers`` (see :mod:`lti_tool.providers.registry`).
 
-A provider does two things: start a learner's attempt (an embedded test, or a test ID to hand out), and turn the
-provider's callback into a :class:`ReportedResult` after authenticating it. Everything else — attempts, results,
-the gradebook outbox — is shared.
+A provider declares what the rest of the tool needs of it: its name, label and score components (with their
+labels and scale); the forms the admin pages and the command line show to add its assessments (and, if it has
+them, its accounts); how an assessment is created and changed; how a learner's attempt starts (an embedded test,
+or a test ID to hand out); how its callback is authenticated and read into a :class:`ReportedResult`; and how a
+report is shown. Everything else — attempts, results, the gradebook outbox — is shared.
+
+Transactions belong to the caller (the request): a provider never commits. A start that needs an HTTP request
+returns a :class:`PendingStart`; the caller commits what is written so far, runs its ``fetch`` with no write
+pending, then lets ``finish`` record the outcome.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -14,10 +22,12 @@ from typing import Any
 from typing import ClassVar
 from typing import Protocol
 
+import requests
 from sqlalchemy import orm
 
 from lti_tool.models import Assessment
 from lti_tool.models import Attempt
+from lti_tool.models import ProviderAccount
 from lti_tool.models import Result
 
 
@@ -58,13 +68,17 @@ class EmbeddedTest:
     src: str
     origin: str
     height: int = 720
+    # The message (postMessage data) the provider's page sends when the learner is done: the page then asks
+    # the tool whether the result has arrived.
+    completion_message: str | None = None
 
 
 @dataclass(frozen=True)
 class TestTicket:
-    """A test taken elsewhere (iTEP): what the learner needs to start it."""
+    """A test taken elsewhere: what the learner needs to start it, and who hands it out (``provider_label``)."""
 
     test_id: str | None
+    provider_label: str = ""
     password: str | None = None
     link: str | None = None
     instructions: str | None = None
@@ -141,17 +155,170 @@ class ReportDetails:
 RESULT_STATUSES = ("complete", "finished", "withdrawn", "pending", "attention")
 
 
-class AssessmentProvider(Protocol):
-    """A speaking-test provider. Implementations are built once per process with the shared HTTP session."""
+@dataclass(frozen=True)
+class ProviderContext:
+    """What the installation gives a provider when it builds it: the shared HTTP session (timeouts, quiet URL
+    logging), the secret that callback URL signatures derive from, and the public URL of the provider's callback
+    route (``/callbacks/<name>``)."""
 
-    name: ClassVar[str]
+    http: requests.Session
+    secret_key: str
+    callback_url: str
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One input of a provider's form: a field on the admin page and an option of ``lti-tool`` (``--name`` with
+    dashes). ``kind`` is ``text``, ``secret`` (a password field; the command line prompts for it, hidden, never
+    an argument) or ``choice`` (``choices`` are value, label pairs; the first is the default)."""
+
+    name: str
+    label: str
+    kind: str = "text"
+    choices: tuple[tuple[str, str], ...] = ()
+    default: str = ""
+    placeholder: str = ""
+    required: bool = False
+    help: str = ""
+    cli_name: str = ""  # the command line's option name, when it is not ``name`` with dashes
+
+    @property
+    def option(self) -> str:
+        return "--" + (self.cli_name or self.name.replace("_", "-"))
+
+    @property
+    def initial(self) -> str:
+        return self.default or (self.choices[0][0] if self.choices else "")
+
+
+@dataclass(frozen=True)
+class AssessmentForm:
+    """How admins add the provider's assessments. ``shared``: every school is offered them, so only tool admins
+    add them (on the assessments page). ``per_account``: each belongs to one of the provider's accounts and is
+    added on the accounts page (``noun`` names it there, e.g. "product")."""
+
+    fields: tuple[FormField, ...]
+    shared: bool = True
+    per_account: bool = False
+    noun: str = "assessment"
+    added_notice: str = "Assessment added. Its key is stored on the server and shown masked."
+
+
+@dataclass(frozen=True)
+class AccountForm:
+    """A school's account with the provider (endpoint, credentials), for providers that need one: its page
+    explains ``intro``; ``added_notice`` is shown once one is added."""
+
+    fields: tuple[FormField, ...]
+    intro: str
+    added_notice: str
+
+
+@dataclass(frozen=True)
+class AssessmentAction:
+    """A change the provider offers on one of its assessments (e.g. replacing its key): a small form beside it on
+    the assessments page, posted to ``/admin/assessments/<id>/<name>``."""
+
+    name: str
+    button: str
+    fields: tuple[FormField, ...]
+    notice: str
+    description: str  # for the audit log and the log: never a field's value (it may hold a secret)
+    event: str  # the audit log's name of the change, e.g. ``assessment-key``
+
+
+@dataclass(frozen=True)
+class AssessmentSummary:
+    """What the assessments page shows of where a test comes from (never a secret)."""
+
+    source: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class AccountLine:
+    """One line of an account's cell on the accounts page: a label, and a value shown as code."""
+
+    text: str = ""
+    code: str = ""
+    muted: bool = False
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """An account as its page shows it: ``columns`` are (heading, lines); secrets only masked."""
+
+    id: int
+    name: str
+    columns: tuple[tuple[str, tuple[AccountLine, ...]], ...]
+
+
+@dataclass(frozen=True)
+class PendingStart:
+    """A start that needs the provider over HTTP. The caller commits first, then runs ``fetch`` (HTTP only, no
+    database) and hands what it returns to ``finish`` (database only), which returns the test or raises
+    :class:`ProviderError` after recording why."""
+
+    fetch: Callable[[], Any]
+    finish: Callable[[orm.Session, Any], EmbeddedTest | TestTicket]
+
+
+class AssessmentProvider(Protocol):
+    """A speaking-test provider. Implementations are built once per process with a :class:`ProviderContext`;
+    their declarations are class attributes, so the command line reads them without building one."""
+
+    name: ClassVar[str]  # its callback route is /callbacks/<name>; stored on its assessments
     label: ClassVar[str]
     scale_maximum: ClassVar[float]
-    components: ClassVar[tuple[str, ...]]
+    # Score components, in the order reports list them, each with the label teachers and gradebooks read.
+    component_labels: ClassVar[Mapping[str, str]]
+    components: ClassVar[tuple[str, ...]]  # the names of component_labels, ``overall`` first
+    assessment_form: ClassVar[AssessmentForm]
+    account_form: ClassVar[AccountForm | None]
+    assessment_actions: ClassVar[tuple[AssessmentAction, ...]]
+
+    def __init__(self, context: ProviderContext) -> None:
+        ...
+
+    # --- assessments and accounts -----------------------------------------------------------------------------
+
+    def create_assessment(self, session: orm.Session, title: str, values: Mapping[str, str],
+                          account: ProviderAccount | None) -> Assessment:
+        """Validate the form's ``values`` and add the assessment (flushed, not committed); ``account`` is given
+        when the form is ``per_account``. :raise ValueError: a value cannot work (the message says why)."""
+        ...
+
+    def describe_assessment(self, assessment: Assessment) -> AssessmentSummary:
+        ...
+
+    def offers_action(self, assessment: Assessment, action: str) -> bool:
+        """Whether the assessments page shows ``action``'s form beside ``assessment``."""
+        ...
+
+    def change_assessment(self, session: orm.Session, assessment: Assessment, action: str,
+                          values: Mapping[str, str]) -> None:
+        """Carry out one of :attr:`assessment_actions`. :raise ValueError: refused (the message says why)."""
+        ...
+
+    def create_account(self, session: orm.Session, name: str, values: Mapping[str, str],
+                       deployment_id: int | None) -> ProviderAccount:
+        """Add an account from :attr:`account_form`'s values. :raise ValueError: a value cannot work."""
+        ...
+
+    def describe_account(self, account: ProviderAccount) -> AccountView:
+        ...
+
+    def account_instructions(self, account: ProviderAccount) -> str:
+        """What the admin does next with a new account (e.g. the callback URL to give the provider), secrets
+        masked."""
+        ...
+
+    # --- the learner's test -----------------------------------------------------------------------------------
 
     def start_attempt(self, session: orm.Session, assessment: Assessment, attempt: Attempt,
-                      learner: Learner) -> EmbeddedTest | TestTicket:
-        """Start (or resume) the learner's test. :raise ProviderError: the provider failed; tell the learner."""
+                      learner: Learner) -> EmbeddedTest | TestTicket | PendingStart:
+        """Start (or resume) the learner's test, or say what to fetch to start it. Never commits and never calls
+        out itself. :raise ProviderError: the provider failed; tell the learner."""
         ...
 
     def find_attempt(self, session: orm.Session, request: CallbackRequest) -> CallbackTarget:

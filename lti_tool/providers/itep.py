@@ -18,6 +18,9 @@ import hmac
 import json
 import logging
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 from typing import ClassVar
 
@@ -37,11 +40,20 @@ from lti_tool.models import Attempt
 from lti_tool.models import FulfillmentState
 from lti_tool.models import ProviderAccount
 from lti_tool.models import Result
+from lti_tool.providers import itep_accounts
+from lti_tool.providers.interfaces import AccountForm
+from lti_tool.providers.interfaces import AccountView
 from lti_tool.providers.interfaces import ActivityConfig
+from lti_tool.providers.interfaces import AssessmentAction
+from lti_tool.providers.interfaces import AssessmentForm
+from lti_tool.providers.interfaces import AssessmentProvider
+from lti_tool.providers.interfaces import AssessmentSummary
 from lti_tool.providers.interfaces import CallbackError
 from lti_tool.providers.interfaces import CallbackRequest
 from lti_tool.providers.interfaces import CallbackTarget
 from lti_tool.providers.interfaces import Learner
+from lti_tool.providers.interfaces import PendingStart
+from lti_tool.providers.interfaces import ProviderContext
 from lti_tool.providers.interfaces import ProviderError
 from lti_tool.providers.interfaces import ReportDetails
 from lti_tool.providers.interfaces import ReportedResult
@@ -68,18 +80,55 @@ ATTENTION = {"review", "problem", "technical difficulty", "technical_difficulty"
 
 
 class ItepProvider:
-    name: ClassVar[str] = "itep"
+    name: ClassVar[str] = itep_accounts.NAME
     label: ClassVar[str] = "iTEP"
     scale_maximum: ClassVar[float] = SCALE_MAXIMUM
+    component_labels: ClassVar[Mapping[str, str]] = {name: name for name in ("overall", *SECTIONS)}
     components: ClassVar[tuple[str, ...]] = ("overall", *SECTIONS)
+    assessment_form: ClassVar[AssessmentForm] = itep_accounts.PRODUCT_FORM
+    account_form: ClassVar[AccountForm | None] = itep_accounts.ACCOUNT_FORM
+    assessment_actions: ClassVar[tuple[AssessmentAction, ...]] = ()
 
-    def __init__(self, http: requests.Session) -> None:
-        self._http = http
+    def __init__(self, context: ProviderContext) -> None:
+        self._http = context.http
+        self._callback_url = context.callback_url
+
+    # --- accounts and products (the admin pages and the command line) -----------------------------------------
+
+    def create_assessment(self, session: orm.Session, title: str, values: Mapping[str, str],
+                          account: ProviderAccount | None) -> Assessment:
+        if account is None or account.provider != self.name:
+            raise ValueError("an iTEP product belongs to an iTEP account: give the account")
+        return itep_accounts.add_itep_assessment(session, account, title, values.get("product_code", "").strip())
+
+    def describe_assessment(self, assessment: Assessment) -> AssessmentSummary:
+        return AssessmentSummary(source="")
+
+    def offers_action(self, assessment: Assessment, action: str) -> bool:
+        return False
+
+    def change_assessment(self, session: orm.Session, assessment: Assessment, action: str,
+                          values: Mapping[str, str]) -> None:
+        raise ValueError(f"iTEP products have no action {action!r}.")
+
+    def create_account(self, session: orm.Session, name: str, values: Mapping[str, str],
+                       deployment_id: int | None) -> ProviderAccount:
+        return itep_accounts.account_from_form(session, name, values, deployment_id)
+
+    def describe_account(self, account: ProviderAccount) -> AccountView:
+        return itep_accounts.account_view(account, self._callback_url)
+
+    def account_instructions(self, account: ProviderAccount) -> str:
+        return itep_accounts.instructions(account, self._callback_url)
+
+    def webhook_url(self, account: ProviderAccount) -> str:
+        """The URL iTEP posts the account's results to (with its token, when the account authenticates so)."""
+        return itep_accounts.itep_webhook_url(self._callback_url, account)
 
     # --- the test ID ------------------------------------------------------------------------------------------
 
     def start_attempt(self, session: orm.Session, assessment: Assessment, attempt: Attempt,
-                      learner: Learner) -> TestTicket:
+                      learner: Learner) -> TestTicket | PendingStart:
         if attempt.fulfillment_state == FulfillmentState.DONE:
             return _ticket(attempt.provider_data)
         if attempt.fulfillment_state == FulfillmentState.UNCERTAIN:
@@ -91,7 +140,9 @@ class ItepProvider:
         if not _claim(session, attempt):
             raise ProviderError("Your test ID is being prepared. Reload this page in a moment.",
                                 "another request for this attempt is in progress")
-        return self._request_test_id(session, attempt, account, body)
+        # The caller commits the claim (so a second tab sees it) before the request goes out.
+        return PendingStart(fetch=lambda: self._request_test_id(account, body),
+                            finish=lambda finishing, outcome: _record(finishing, attempt, account, outcome))
 
     def _request_body(self, assessment: Assessment, attempt: Attempt, learner: Learner,
                       account: ProviderAccount) -> bytes:
@@ -120,33 +171,29 @@ class ItepProvider:
         # iTEP: "Do not send pretty JSON". The signature covers exactly these bytes.
         return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
-    def _request_test_id(self, session: orm.Session, attempt: Attempt, account: ProviderAccount,
-                         body: bytes) -> TestTicket:
+    def _request_test_id(self, account: ProviderAccount, body: bytes) -> _Outcome:
+        """Ask iTEP for the test ID (HTTP only: what it means for the attempt is :func:`_record`'s)."""
         headers = {"Content-Type": "application/json",
                    str(account.settings.get("signature_header", "X-iTEP-Signature")): _signature(account, body)}
         try:
             response = self._http.post(str(account.settings["endpoint_url"]), data=body, headers=headers)
         except requests.RequestException as exc:
             if _never_sent(exc):
-                raise _failed(session, attempt, "iTEP cannot be reached right now. Please try again later.",
-                              f"fulfillment request not delivered: {type(exc).__name__}") from exc
-            raise _uncertain(session, attempt, f"the fulfillment request got no answer ({type(exc).__name__})") \
-                from exc
+                return _Outcome(FulfillmentState.FAILED, "iTEP cannot be reached right now. Please try again later.",
+                                f"fulfillment request not delivered: {type(exc).__name__}")
+            return _Outcome(FulfillmentState.UNCERTAIN,
+                            detail=f"the fulfillment request got no answer ({type(exc).__name__})")
         answer = _json_or_none(response)
         if not response.ok:
             message = str(answer.get("message")) if answer and answer.get("message") else f"HTTP {response.status_code}"
-            raise _failed(session, attempt, f"iTEP could not give you a test ID: {message}",
-                          f"iTEP refused the test ID request: {message}")
+            return _Outcome(FulfillmentState.FAILED, f"iTEP could not give you a test ID: {message}",
+                            f"iTEP refused the test ID request: {message}")
         if not answer or not answer.get("test_id"):
-            raise _uncertain(session, attempt, f"iTEP answered HTTP {response.status_code} without a test ID")
+            return _Outcome(FulfillmentState.UNCERTAIN,
+                            detail=f"iTEP answered HTTP {response.status_code} without a test ID")
         data = {name: answer.get(name) for name in ("test_id", "password", "test_url", "emailed", "product_code")}
         data["instructions"] = account.settings.get("instructions")
-        attempt.provider_reference = str(answer["test_id"])
-        attempt.provider_data = data
-        attempt.fulfillment_state = FulfillmentState.DONE.value
-        attempt.status_detail = None
-        session.commit()
-        return _ticket(data)
+        return _Outcome(FulfillmentState.DONE, data=data)
 
     # --- the results webhook ----------------------------------------------------------------------------------
 
@@ -230,9 +277,33 @@ def _account_for(session: orm.Session, assessment: Assessment) -> ProviderAccoun
     return account
 
 
+@dataclass(frozen=True)
+class _Outcome:
+    """What the fulfillment request came to: ``DONE`` with the test's ``data``, ``FAILED`` (safe to ask again;
+    ``message`` for the learner) or ``UNCERTAIN`` (iTEP may have assigned an ID; a teacher decides)."""
+
+    state: FulfillmentState
+    message: str = ""
+    detail: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def _record(session: orm.Session, attempt: Attempt, account: ProviderAccount, outcome: _Outcome) -> TestTicket:
+    """Write the request's outcome on the attempt (the caller commits). :raise ProviderError: no test ID."""
+    if outcome.state == FulfillmentState.FAILED:
+        raise _failed(attempt, outcome.message, outcome.detail)
+    if outcome.state == FulfillmentState.UNCERTAIN:
+        raise _uncertain(attempt, outcome.detail)
+    attempt.provider_reference = str(outcome.data["test_id"])
+    attempt.provider_data = outcome.data
+    attempt.fulfillment_state = FulfillmentState.DONE.value
+    attempt.status_detail = None
+    return _ticket(outcome.data)
+
+
 def _claim(session: orm.Session, attempt: Attempt) -> bool:
-    """Mark the attempt as requesting, unless another request holds it or an ID exists; commits the claim so
-    a second tab sees it."""
+    """Mark the attempt as requesting, unless another request holds it or an ID exists. The caller commits the
+    claim before the request goes out, so a second tab sees it."""
     claimed = session.execute(
         sa.update(Attempt)
         .where(Attempt.id == attempt.id, Attempt.provider_reference.is_(None),
@@ -240,23 +311,20 @@ def _claim(session: orm.Session, attempt: Attempt) -> bool:
         .values(fulfillment_state=FulfillmentState.REQUESTING.value, fulfillment_started_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    session.commit()
     session.refresh(attempt)
     return bool(claimed.rowcount)  # type: ignore[attr-defined]
 
 
-def _failed(session: orm.Session, attempt: Attempt, message: str, detail: str) -> ProviderError:
+def _failed(attempt: Attempt, message: str, detail: str) -> ProviderError:
     attempt.fulfillment_state = FulfillmentState.FAILED.value
     attempt.status_detail = detail
-    session.commit()
     return ProviderError(message, detail)
 
 
-def _uncertain(session: orm.Session, attempt: Attempt, detail: str) -> ProviderError:
+def _uncertain(attempt: Attempt, detail: str) -> ProviderError:
     attempt.fulfillment_state = FulfillmentState.UNCERTAIN.value
     attempt.status_detail = (f"{detail}; iTEP may have assigned a test ID. Check iTEP's admin site for "
                              f"OID {attempt.public_id}, then let the student ask again.")
-    session.commit()
     return ProviderError("iTEP did not confirm your test ID. Your teacher can see this and will sort it out; "
                          "please do not start another test.", detail, retryable=False)
 
@@ -286,7 +354,8 @@ def _json_or_none(response: requests.Response) -> dict[str, Any] | None:
 
 
 def _ticket(data: dict[str, Any]) -> TestTicket:
-    return TestTicket(test_id=data.get("test_id"), password=data.get("password"), link=data.get("test_url"),
+    return TestTicket(test_id=data.get("test_id"), provider_label=ItepProvider.label, password=data.get("password"),
+                      link=data.get("test_url"),
                       instructions=data.get("instructions"),
                       emailed_to="your email address" if data.get("emailed") else None)
 
@@ -389,3 +458,6 @@ def _level(payload: dict[str, Any], name: str, required: bool) -> float | None:
     if not math.isfinite(level) or not 0 <= level <= SCALE_MAXIMUM:
         raise CallbackError(400, f"{name} {value!r} is outside 0–6.")
     return level
+
+
+_conforms: type[AssessmentProvider] = ItepProvider  # mypy checks the class against the interface

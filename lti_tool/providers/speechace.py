@@ -31,22 +31,38 @@ from lti_tool.inputs import parse_json
 from lti_tool.models import Assessment
 from lti_tool.models import Attempt
 from lti_tool.models import LtiUser
+from lti_tool.models import ProviderAccount
 from lti_tool.models import Result
+from lti_tool.providers import speechace_assessments
+from lti_tool.providers.interfaces import AccountForm
+from lti_tool.providers.interfaces import AccountView
 from lti_tool.providers.interfaces import ActivityConfig
+from lti_tool.providers.interfaces import AssessmentAction
+from lti_tool.providers.interfaces import AssessmentForm
+from lti_tool.providers.interfaces import AssessmentProvider
+from lti_tool.providers.interfaces import AssessmentSummary
 from lti_tool.providers.interfaces import CallbackError
 from lti_tool.providers.interfaces import CallbackRequest
 from lti_tool.providers.interfaces import CallbackTarget
 from lti_tool.providers.interfaces import EmbeddedTest
 from lti_tool.providers.interfaces import Learner
+from lti_tool.providers.interfaces import PendingStart
+from lti_tool.providers.interfaces import ProviderContext
 from lti_tool.providers.interfaces import ProviderError
 from lti_tool.providers.interfaces import ReportDetails
 from lti_tool.providers.interfaces import ReportedResult
 from lti_tool.providers.signing import CallbackSigner
+from lti_tool.providers.speechace_assessments import split_share_link
+
+__all__ = ["SpeechaceProvider", "split_share_link"]
 
 MAX_CALLBACK_BYTES = 64 * 1024
 SCALE_MAXIMUM = 9.0
 SCORE_FIELDS = ("overall", "pronunciation", "fluency", "vocab", "grammar")
-_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
+COMPONENT_LABELS = {"overall": "overall", "pronunciation": "pronunciation", "fluency": "fluency",
+                    "vocab": "vocabulary", "grammar": "grammar"}
+# What Speechace's page posts to its parent when the learner finishes.
+COMPLETION_MESSAGE = "speechaceActivityComplete"
 _REPORT_PATH = re.compile(r"/placement/report/([a-f0-9]+)/?$")
 MAX_REPORT_BYTES = 1024 * 1024
 _SIGNED_VALUES = ("course", "quiz", "user", "activity")
@@ -54,37 +70,55 @@ _LEARNER = "learner"  # signed, never shown in the URL: the app_user_id given to
 _COURSE_PATH = re.compile(r"/courses?/(\d+)(?:/|$)")
 
 
-def split_share_link(share_link: str) -> tuple[str, str]:
-    """Separate the share link into the oEmbed URL without its key, and the key (the secret).
-
-    :raise ValueError: not an http(s) URL, or no ``key`` parameter.
-    """
-    parts = urlsplit(share_link.strip())
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
-        raise ValueError("the Speechace share link must be an http(s) URL")
-    params = parse_qsl(parts.query, keep_blank_values=True)
-    keys = [value for name, value in params if name == "key"]
-    if len(keys) != 1 or not _KEY_PATTERN.match(keys[0]):
-        raise ValueError("the Speechace share link has no valid key= parameter (copy it from Share → oEmbed)")
-    without_key = urlunsplit(parts._replace(query=urlencode([(n, v) for n, v in params if n != "key"])))
-    return without_key, keys[0]
-
-
 class SpeechaceProvider:
-    name: ClassVar[str] = "speechace"
+    name: ClassVar[str] = speechace_assessments.NAME
     label: ClassVar[str] = "Speechace"
     scale_maximum: ClassVar[float] = SCALE_MAXIMUM
+    component_labels: ClassVar[Mapping[str, str]] = COMPONENT_LABELS
     components: ClassVar[tuple[str, ...]] = SCORE_FIELDS
+    assessment_form: ClassVar[AssessmentForm] = speechace_assessments.ASSESSMENT_FORM
+    account_form: ClassVar[AccountForm | None] = None
+    assessment_actions: ClassVar[tuple[AssessmentAction, ...]] = (speechace_assessments.REPLACE_KEY,)
 
-    def __init__(self, http: requests.Session, signer: CallbackSigner, callback_base_url: str) -> None:
-        self._http = http
-        self._signer = signer
-        self._callback_base_url = callback_base_url
+    def __init__(self, context: ProviderContext) -> None:
+        self._http = context.http
+        self._signer = CallbackSigner(context.secret_key, self.name)
+        self._callback_base_url = context.callback_url
+
+    # --- assessments (the admin pages and the command line) ---------------------------------------------------
+
+    def create_assessment(self, session: orm.Session, title: str, values: Mapping[str, str],
+                          account: ProviderAccount | None) -> Assessment:
+        return speechace_assessments.from_form(session, title, values)
+
+    def describe_assessment(self, assessment: Assessment) -> AssessmentSummary:
+        settings = assessment.settings or {}
+        url = settings.get("oembed_url") or settings.get("test_url")
+        return AssessmentSummary(source=str(settings.get("mode", "")), url=str(url) if url else None)
+
+    def offers_action(self, assessment: Assessment, action: str) -> bool:
+        return action == speechace_assessments.REPLACE_KEY.name and assessment.settings.get("mode") == "oembed"
+
+    def change_assessment(self, session: orm.Session, assessment: Assessment, action: str,
+                          values: Mapping[str, str]) -> None:
+        if action != speechace_assessments.REPLACE_KEY.name:
+            raise ValueError(f"Speechace assessments have no action {action!r}.")
+        speechace_assessments.replace_key(assessment, values.get("share_link", ""))
+
+    def create_account(self, session: orm.Session, name: str, values: Mapping[str, str],
+                       deployment_id: int | None) -> ProviderAccount:
+        raise ValueError("Speechace needs no account: add its share links as assessments.")
+
+    def describe_account(self, account: ProviderAccount) -> AccountView:
+        return AccountView(id=account.id, name=account.name, columns=())
+
+    def account_instructions(self, account: ProviderAccount) -> str:
+        return ""
 
     # --- starting a test --------------------------------------------------------------------------------------
 
     def start_attempt(self, session: orm.Session, assessment: Assessment, attempt: Attempt,
-                      learner: Learner) -> EmbeddedTest:
+                      learner: Learner) -> EmbeddedTest | PendingStart:
         params = {"app_user_id": learner.user_id,
                   "app_score_submission_url": self.callback_url(attempt, learner.user_id)}
         name = learner.name or " ".join(p for p in (learner.given_name, learner.family_name) if p)
@@ -94,10 +128,11 @@ class SpeechaceProvider:
             params["app_user_email"] = learner.email
         if assessment.settings.get("mode") == "iframe":
             return _embedded(_with_params(str(assessment.settings["test_url"]), params))
-        return self._oembed(assessment, params)
-
-    def _oembed(self, assessment: Assessment, params: dict[str, str]) -> EmbeddedTest:
         url = _with_params(str(assessment.settings["oembed_url"]), {**params, "key": assessment.secret or ""})
+        # Fetched by the caller once nothing is pending (an attempt write would otherwise hold its lock).
+        return PendingStart(fetch=lambda: self._oembed(url), finish=_shown)
+
+    def _oembed(self, url: str) -> EmbeddedTest:
         try:
             response = self._http.get(url, headers={"Accept": "application/json"})
         except requests.Timeout as exc:
@@ -311,10 +346,17 @@ def _iframe_src(html: str) -> str | None:
 
 def _embedded(src: str) -> EmbeddedTest:
     parts = urlsplit(src)
-    return EmbeddedTest(src=src, origin=f"{parts.scheme}://{parts.netloc}")
+    return EmbeddedTest(src=src, origin=f"{parts.scheme}://{parts.netloc}", completion_message=COMPLETION_MESSAGE)
+
+
+def _shown(session: orm.Session, test: EmbeddedTest) -> EmbeddedTest:
+    return test  # nothing to record: the attempt is written before the oEmbed request
 
 
 def _with_params(url: str, params: dict[str, str]) -> str:
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
     return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+_conforms: type[AssessmentProvider] = SpeechaceProvider  # mypy checks the class against the interface

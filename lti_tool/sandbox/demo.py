@@ -17,10 +17,6 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy import orm
 
-from lti_tool.activities import add_itep_account
-from lti_tool.activities import add_itep_assessment
-from lti_tool.activities import add_speechace_assessment
-from lti_tool.activities import itep_webhook_url
 from lti_tool.config import ConfigError
 from lti_tool.config import Settings
 from lti_tool.db import Database
@@ -30,6 +26,10 @@ from lti_tool.models import Activity
 from lti_tool.models import Assessment
 from lti_tool.models import LtiRegistration
 from lti_tool.models import ProviderAccount
+from lti_tool.providers.itep_accounts import add_itep_account
+from lti_tool.providers.itep_accounts import add_itep_assessment
+from lti_tool.providers.itep_accounts import itep_webhook_url
+from lti_tool.providers.speechace_assessments import add_speechace_assessment
 from lti_tool.sandbox.demo_course import COURSE_ID
 from lti_tool.sandbox.demo_course import Person
 from lti_tool.sandbox.demo_course import Sandbox

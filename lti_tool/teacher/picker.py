@@ -21,7 +21,7 @@ class ActivityFormError(ValueError):
 
 def offered_assessments(session: orm.Session, deployment_pk: int) -> list[Assessment]:
     """Active assessments this deployment may use: an assessment on a provider account scoped to another
-    deployment (another school's iTEP account) is not offered."""
+    deployment (another school's provider account) is not offered."""
     accounts: dict[int | None, int | None] = {
         account.id: account.deployment_id for account in session.scalars(sa.select(ProviderAccount))}
     return [assessment for assessment in session.scalars(
@@ -34,7 +34,7 @@ def activity_from_form(session: orm.Session, providers: Mapping[str, AssessmentP
     """Create the activity a teacher described. :raise ActivityFormError: a choice is missing or invalid."""
     assessment = next((offered for offered in offered_assessments(session, deployment_pk)
                        if offered.public_id == form.get("assessment", "")), None)
-    if assessment is None:
+    if assessment is None or assessment.provider not in providers:
         raise ActivityFormError("Choose one of the speaking tests in the list.")
     title = form.get("title", "").strip() or assessment.title
     try:

@@ -39,7 +39,9 @@ def render_picker(record: LtiLaunch, error: str | None = None, status: int = 200
     providers = get_services().providers
     deep_linking = record.message_type == MessageType.DEEP_LINKING
     action = url_for("picker.deep_link_submit" if deep_linking else "picker.setup_link", launch_id=record.id)
-    assessments = offered_assessments(get_session(), record.deployment_id)
+    # An assessment of a provider this installation no longer offers (LTI_TOOL_PROVIDERS) is not placed anew.
+    assessments = [assessment for assessment in offered_assessments(get_session(), record.deployment_id)
+                   if assessment.provider in providers]
     return render_template("lti/activity_form.html", assessments=assessments, providers=providers, action=action,
                            error=error, form=submitted or {},
                            deep_linking=deep_linking), status

@@ -19,6 +19,7 @@ from lti_tool.activities import load_launch
 from lti_tool.db import get_session
 from lti_tool.lti.claims import is_platform_admin
 from lti_tool.models import LtiLaunch
+from lti_tool.providers.interfaces import ReportDetails
 from lti_tool.services import get_services
 from lti_tool.teacher.picker_views import render_picker
 from lti_tool.teacher.service import link_overview
@@ -94,6 +95,10 @@ def result_page(result_public_id: str) -> str | tuple[str, int]:
     view = result_for_teacher(session, record, result_public_id)
     if view is None:
         abort(404)
-    details = get_services().providers[view.provider].report_details(view.result)
+    provider = get_services().providers.get(view.provider)
+    details = provider.report_details(view.result) if provider is not None else ReportDetails(
+        scores=view.result.scores, link=view.result.report_url,
+        problem="This installation no longer offers the test's provider (LTI_TOOL_PROVIDERS): only the stored "
+                "scores are shown.")
     return render_template("teacher/result.html", view=view, details=details, launch=record)
 

@@ -17,8 +17,6 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from lti_tool.activities import add_itep_account
-from lti_tool.activities import add_itep_assessment
 from lti_tool.db import utcnow
 from lti_tool.lti.registration import PlatformDetails
 from lti_tool.lti.registration import register_platform
@@ -32,6 +30,8 @@ from lti_tool.models import LtiRegistration
 from lti_tool.models import LtiResourceLink
 from lti_tool.models import LtiUser
 from lti_tool.models import ScoreSubmission
+from lti_tool.providers.itep_accounts import add_itep_account
+from lti_tool.providers.itep_accounts import add_itep_assessment
 from lti_tool.sandbox.browser import FormBrowser
 from lti_tool.sandbox.live_server import LiveServer
 from lti_tool.sandbox.platform import PlatformEmulator

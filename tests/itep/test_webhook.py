@@ -173,7 +173,7 @@ def test_urlencoded_webhook_is_read_as_well(connected, itep_setup, database):
 
 
 def _other_school_account(database, itep_setup) -> int:
-    from lti_tool.activities import add_itep_account
+    from lti_tool.providers.itep_accounts import add_itep_account
     with database.session() as session:
         other = add_itep_account(session, "Other school iTEP", itep_setup.emulator.fulfillment_url,
                                  "other-api-key-0002", "OT", "other-hook-secret-456", signature_header="X-Itep-Hmac")

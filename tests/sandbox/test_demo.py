@@ -12,12 +12,12 @@ from datetime import datetime
 import pytest
 import sqlalchemy as sa
 
-from lti_tool.activities import add_speechace_assessment
 from lti_tool.activities import create_activity
 from lti_tool.config import ConfigError
 from lti_tool.models import Activity
 from lti_tool.models import Assessment
 from lti_tool.models import ProviderAccount
+from lti_tool.providers.speechace_assessments import add_speechace_assessment
 from lti_tool.sandbox.browser import FormBrowser
 from lti_tool.sandbox.browser import parse_forms
 from lti_tool.sandbox.demo import ITEP_TRACK

@@ -99,8 +99,8 @@ def test_oembed_failure_gives_a_clear_page_with_retry(connected, speechace_setup
 
 
 def test_iframe_mode_uses_the_configured_test_url_without_oembed(connected, speechace, database):
-    from lti_tool.activities import add_speechace_assessment
     from lti_tool.activities import create_activity
+    from lti_tool.providers.speechace_assessments import add_speechace_assessment
 
     with database.session() as session:
         assessment = add_speechace_assessment(session, "Iframe test", test_url="https://tests.example/take?t=1")

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "lti_tool"
 
 # Bottom to top. A unit is a top-level module or package of lti_tool.
 LAYERS: list[set[str]] = [
-    {"paths", "config", "http", "inputs", "outbound", "db", "migrate"},  # foundations
+    {"paths", "config", "http", "inputs", "masking", "outbound", "db", "migrate"},  # foundations
     {"models"},
     {"keys", "providers", "migrations", "telemetry"},
     {"lti"},  # the LTI protocol, and the claim and scope vocabulary everything above uses
