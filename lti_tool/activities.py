@@ -24,6 +24,10 @@ from lti_tool.models import LtiResourceLink
 from lti_tool.models import LtiUser
 from lti_tool.models import ProviderAccount
 from lti_tool.models import Result
+from lti_tool.privacy.sharing import DEFAULT_SHARING
+from lti_tool.privacy.sharing import IdentitySharing
+from lti_tool.privacy.sharing import shared_learner
+from lti_tool.privacy.sharing import sharing_for
 from lti_tool.providers.interfaces import AssessmentProvider
 from lti_tool.providers.interfaces import EmbeddedTest
 from lti_tool.providers.interfaces import Learner
@@ -129,11 +133,11 @@ def record_attempt(session: orm.Session, record: LtiLaunch, activity: Activity, 
     return attempt
 
 
-def learner_of(session: orm.Session, user_id: int) -> Learner:
+def learner_of(session: orm.Session, user_id: int, sharing: IdentitySharing = DEFAULT_SHARING) -> Learner:
+    """The learner as the provider may see them: by default the LMS's opaque user id alone."""
     user = session.get(LtiUser, user_id)
     assert user is not None
-    return Learner(user_id=user.sub, name=user.name, given_name=user.given_name, family_name=user.family_name,
-                   email=user.email)
+    return shared_learner(user, sharing)
 
 
 @dataclass(frozen=True)
@@ -144,8 +148,10 @@ class LearnerTest:
 
 
 def start_test(session: orm.Session, providers: dict[str, AssessmentProvider], ags: AgsClient, record: LtiLaunch,
-               activity: Activity) -> LearnerTest:
+               activity: Activity, identity_default: str = DEFAULT_SHARING) -> LearnerTest:
     """Record the attempt and ask the provider for the test. :raise ProviderError: the provider failed.
+
+    ``identity_default`` is the installation's ``LTI_TOOL_SHARE_LEARNER_IDENTITY``; the assessment may override it.
 
     A missing gradebook column does not stop the learner: the attempt records why, for the teacher.
     """
@@ -160,7 +166,8 @@ def start_test(session: orm.Session, providers: dict[str, AssessmentProvider], a
     if problem and attempt.status == AttemptStatus.STARTED:
         attempt.status_detail = problem
     provider = providers[assessment.provider]
-    view = provider.start_attempt(session, assessment, attempt, learner_of(session, record.user_id))
+    sharing = sharing_for(assessment.settings, identity_default)
+    view = provider.start_attempt(session, assessment, attempt, learner_of(session, record.user_id, sharing))
     return LearnerTest(activity=activity, attempt=attempt, view=view)
 
 

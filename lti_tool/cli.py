@@ -19,6 +19,7 @@ from lti_tool import keys as tool_keys
 from lti_tool import migrate
 from lti_tool import serving
 from lti_tool.admin import cli as admin_cli
+from lti_tool.admin import privacy_cli
 from lti_tool.admin import registrations_cli
 from lti_tool.config import ConfigError
 from lti_tool.config import Settings
@@ -196,7 +197,7 @@ def worker(once: bool) -> None:
     database = Database(settings.database_url)
     passback = passback_worker(database, settings)
     if once:
-        click.echo(f"passback: {passback.run_once()}; housekeeping: {housekeeping(database)}")
+        click.echo(f"passback: {passback.run_once()}; housekeeping: {housekeeping(database, settings)}")
         return
     stop = threading.Event()
 
@@ -205,7 +206,7 @@ def worker(once: bool) -> None:
         passback.wake()
 
     signal.signal(signal.SIGTERM, stop_on_sigterm)
-    threading.Thread(target=run_housekeeping, args=(database, stop), name="housekeeping", daemon=True).start()
+    threading.Thread(target=run_housekeeping, args=(database, stop, settings), name="housekeeping", daemon=True).start()
     with contextlib.suppress(KeyboardInterrupt):
         passback.run_forever(stop)
 
@@ -428,6 +429,7 @@ main.add_command(admin_cli.admin)
 
 
 main.add_command(registrations_cli.registrations)
+main.add_command(privacy_cli.privacy)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -49,7 +49,7 @@ PUBLIC_ENDPOINTS = frozenset({"admin.login"})
 LOGIN_FAILED = "Unknown username or wrong password."
 # Changes that take something away from a school: asked again ("Are you sure?") before they happen.
 NEEDS_CONFIRMATION = frozenset({"deployment-disable", "registration-deactivate", "registration-reject",
-                                "assessment-deactivate"})
+                                "assessment-deactivate", "privacy-delete"})
 CONFIRM_FIELD = "confirmed"
 # What a page says after a change; the redirect names the message, so no user input is reflected.
 NOTICES = {
@@ -66,6 +66,7 @@ NOTICES = {
     "submission-retry": "The submission will be sent in the worker's next round.",
     "itep-account": "iTEP account added. Its API key and webhook secret are stored on the server, shown masked.",
     "itep-product": "iTEP product added: teachers can choose it.",
+    "assessment-sharing": "Saved: the provider now gets what this assessment's setting says about each learner.",
 }
 
 

@@ -38,7 +38,8 @@ def learner_page(record: LtiLaunch, activity: Activity | None) -> tuple[str, int
         return render_template("lti/learner.html", launch=record, resource_link=record.claims.get(
             "https://purl.imsglobal.org/spec/lti/claim/resource_link") or {}, context={}), 200
     try:
-        test = start_test(session, get_services().providers, get_services().ags, record, activity)
+        test = start_test(session, get_services().providers, get_services().ags, record, activity,
+                          identity_default=get_services().settings.share_learner_identity)
     except ProviderError as error:
         session.commit()  # the attempt is recorded even when the provider fails
         log.warning("provider failed for launch of user %s on link %s: %s", record.user_id,
