@@ -173,13 +173,24 @@ def export_subject(session: orm.Session, registration: LtiRegistration, user: Lt
 
 def _columns(row: Any) -> dict[str, Any]:
     table = row.__table__
-    values: dict[str, Any] = {}
-    for column in table.columns:
-        value = getattr(row, orm.class_mapper(type(row)).get_property_by_column(column).key)
-        if (table.name, column.name) in WITHHELD_COLUMNS and value is not None:
-            value = WITHHELD
-        values[column.name] = value.isoformat() if isinstance(value, dt.datetime) else value
-    return values
+    mapper = orm.class_mapper(type(row))
+    values = {column.name: getattr(row, mapper.get_property_by_column(column).key) for column in table.columns}
+    # A withheld value is withheld wherever the row repeats it (Speechace's report URL is also the result's
+    # external id and sits in the callback's payload).
+    secrets = {str(values[name]) for (table_name, name) in WITHHELD_COLUMNS
+               if table_name == table.name and values.get(name)}
+    return {name: _withheld(value.isoformat() if isinstance(value, dt.datetime) else value, secrets)
+            for name, value in values.items()}
+
+
+def _withheld(value: Any, secrets: set[str]) -> Any:
+    if isinstance(value, str):
+        return WITHHELD if value in secrets else value
+    if isinstance(value, dict):
+        return {key: _withheld(item, secrets) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_withheld(item, secrets) for item in value]
+    return value
 
 
 def count_subject(session: orm.Session, user: LtiUser) -> dict[str, int]:
