@@ -1,11 +1,11 @@
 """Retention (``LTI_TOOL_RETENTION_DAYS``): what learners did is removed a number of days after its last activity.
 
-One round of the worker's housekeeping removes, in batches:
+One round of the worker's housekeeping removes, in batches (launches are removed anyway an hour after they expire,
+``LAUNCH_TTL_SECONDS``, whatever the retention):
 
 - attempts (with their results and score submissions) with no activity since the cutoff — no launch refreshing
   the attempt, no result received, no score queued or sent — and no score still waiting for the LMS: a pending
   submission keeps its attempt, however old, until it is delivered or parked;
-- launches older than the cutoff (they expire within hours anyway; this covers a long ``LAUNCH_TTL_SECONDS``);
 - memberships not refreshed since the cutoff, and users not seen since then who have nothing left.
 
 The LMS gradebook is never touched: grades already delivered stay in the LMS, which is their system of record.
@@ -37,8 +37,8 @@ def apply_retention(session: orm.Session, retention_days: int, now: dt.datetime 
     if retention_days <= 0:
         return {}
     cutoff = (now or utcnow()) - dt.timedelta(days=retention_days)
+    # Launches need nothing here: housekeeping deletes each an hour after it expires (LAUNCH_TTL_SECONDS).
     removed = {"attempts": _delete_batch(session, Attempt, Attempt.id, _attempt_expired(cutoff)),
-               "launches": _delete_batch(session, LtiLaunch, LtiLaunch.id, LtiLaunch.expires_at < cutoff),
                "memberships": _delete_batch(session, LtiMembership, LtiMembership.id,
                                             LtiMembership.datetime_updated < cutoff)}
     removed["users"] = _delete_batch(session, LtiUser, LtiUser.id, sa.and_(
