@@ -84,10 +84,11 @@ def scoped_subject(session: orm.Session, scope: AdminScope, platform: str, sub: 
         raise NotFound(NO_SUCH_USER) from exc
 
 
-def export_user(session: orm.Session, scope: AdminScope, platform: str, sub: str) -> dict[str, Any]:
-    """:raise BadInput, NotFound: see :func:`scoped_subject`."""
+def export_user(session: orm.Session, scope: AdminScope, platform: str,
+                sub: str) -> tuple[LtiRegistration, dict[str, Any]]:
+    """The user's registration and the export document. :raise BadInput, NotFound: see :func:`scoped_subject`."""
     registration, user = scoped_subject(session, scope, platform, sub)
-    return subject.export_subject(session, registration, user)
+    return registration, subject.export_subject(session, registration, user)
 
 
 @dataclass(frozen=True)

@@ -75,13 +75,13 @@ def privacy_export() -> ResponseReturnValue:
     session = get_session()
     platform, sub = request.form.get("platform", ""), request.form.get("sub", "")
     try:
-        document = privacy.export_user(session, g.admin.scope, platform, sub)
+        registration, document = privacy.export_user(session, g.admin.scope, platform, sub)
     except NotFound as exc:
         log.info("admin %s refused (404): %s", request.path, exc)
         abort(404)
     except BadInput as exc:
         return _privacy_page(str(exc), 400)
-    registration_pk = privacy.scoped_subject(session, g.admin.scope, platform, sub)[0].id
+    registration_pk = registration.id
     audit.record(session, _actor(), "privacy-export", "registration", registration_pk, registration_pk,
                  remote_addr=request.remote_addr, detail="personal data of one user exported")
     session.commit()

@@ -168,3 +168,18 @@ def test_large_backlogs_go_in_batches(database, monkeypatch):
     counts = [housekeeping(database, settings(DAYS)).get("retention_attempts", 0) for _ in range(4)]
     assert counts == [2, 2, 1, 0]
     assert remaining(database)["users"] == set()  # once their attempts were gone, the users followed
+
+
+def test_the_worker_applies_the_retention_setting(env, database, monkeypatch):
+    from click.testing import CliRunner
+
+    from lti_tool.cli import main
+
+    with database.session() as session:
+        School(session).learner("old-sent", OLD, OLD, OLD, ("sent", OLD))
+    kept = CliRunner().invoke(main, ["worker", "--once"], catch_exceptions=False)
+    assert kept.exit_code == 0 and "retention" not in kept.output and remaining(database)["attempts"] == {"old-sent"}
+    monkeypatch.setenv("LTI_TOOL_RETENTION_DAYS", str(DAYS))
+    removed = CliRunner().invoke(main, ["worker", "--once"], catch_exceptions=False)
+    assert removed.exit_code == 0 and "'retention_attempts': 1" in removed.output, removed.output
+    assert remaining(database)["users"] == set()
