@@ -14,6 +14,7 @@ from lti_tool.models import Assessment
 from lti_tool.models import LtiRegistration
 from lti_tool.privacy.sharing import REASON_KEY
 from lti_tool.privacy.sharing import SETTING_KEY
+from tests.admin.conftest import submit
 from tests.admin.conftest import text
 from tests.admin.test_tenant_matrix import actor_for  # noqa: F401  (fixtures)
 from tests.admin.test_tenant_matrix import installation  # noqa: F401
@@ -110,6 +111,16 @@ def test_the_privacy_page_lists_only_the_registrations_in_scope(installation, ac
     assert all(f"{name} LMS" in tool_page for name in installation.schools)
     assert "school-a LMS" in a_page and "school-b LMS" not in a_page and "stranger LMS" not in a_page
     assert 'data-testid="sharing-default">id-only<' in a_page and "kept until deleted" in a_page
+
+
+def test_the_page_form_exports_as_a_browser_submits_it(installation, actor_for):  # noqa: F811
+    for name, sub in (("tool", learner("school-a")), ("school-b", learner("school-b"))):
+        actor = actor_for(name)
+        page = text(actor.get("/admin/privacy"))
+        response = submit(actor.client, page, "/admin/privacy/export", sub=sub)
+        assert response.status_code == 200, text(response)[:300]
+        assert json.loads(text(response))["sub"] == sub
+        assert 'formaction="/admin/privacy/delete' in page
 
 
 def test_bad_input_is_a_400_with_a_message(installation, actor_for):  # noqa: F811
