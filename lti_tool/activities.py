@@ -23,6 +23,10 @@ from lti_tool.models import LtiLaunch
 from lti_tool.models import LtiResourceLink
 from lti_tool.models import LtiUser
 from lti_tool.models import Result
+from lti_tool.privacy.sharing import DEFAULT_SHARING
+from lti_tool.privacy.sharing import IdentitySharing
+from lti_tool.privacy.sharing import shared_learner
+from lti_tool.privacy.sharing import sharing_for
 from lti_tool.providers.interfaces import AssessmentProvider
 from lti_tool.providers.interfaces import EmbeddedTest
 from lti_tool.providers.interfaces import Learner
@@ -107,11 +111,11 @@ def record_attempt(session: orm.Session, record: LtiLaunch, activity: Activity, 
     return attempt
 
 
-def learner_of(session: orm.Session, user_id: int) -> Learner:
+def learner_of(session: orm.Session, user_id: int, sharing: IdentitySharing = DEFAULT_SHARING) -> Learner:
+    """The learner as the provider may see them: by default the LMS's opaque user id alone."""
     user = session.get(LtiUser, user_id)
     assert user is not None
-    return Learner(user_id=user.sub, name=user.name, given_name=user.given_name, family_name=user.family_name,
-                   email=user.email)
+    return shared_learner(user, sharing)
 
 
 @dataclass(frozen=True)
@@ -123,8 +127,10 @@ class LearnerTest:
 
 
 def start_test(session: orm.Session, providers: dict[str, AssessmentProvider], ags: AgsClient, record: LtiLaunch,
-               activity: Activity) -> LearnerTest:
+               activity: Activity, identity_default: str = DEFAULT_SHARING) -> LearnerTest:
     """Record the attempt and ask the provider for the test. :raise ProviderError: the provider failed.
+
+    ``identity_default`` is the installation's ``LTI_TOOL_SHARE_LEARNER_IDENTITY``; the assessment may override it.
 
     The caller commits before (the line item requests must not wait behind the link's first binding) and after
     (what the provider fetches is fetched with nothing pending: :func:`shown_test`). A missing gradebook column
@@ -144,7 +150,8 @@ def start_test(session: orm.Session, providers: dict[str, AssessmentProvider], a
     if provider is None:  # left out of LTI_TOOL_PROVIDERS after the activity was placed
         raise ProviderError("This test is no longer offered. Tell your teacher.",
                             f"provider {assessment.provider!r} is not offered (LTI_TOOL_PROVIDERS)", retryable=False)
-    view = provider.start_attempt(session, assessment, attempt, learner_of(session, record.user_id))
+    sharing = sharing_for(assessment.settings, identity_default)
+    view = provider.start_attempt(session, assessment, attempt, learner_of(session, record.user_id, sharing))
     return LearnerTest(activity=activity, attempt=attempt, view=view)
 
 

@@ -54,6 +54,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, services: Ser
     app.extensions["lti_tool.services"] = services
     services.database.init_app(app)
 
+    from lti_tool.admin import privacy_views  # noqa: F401  (adds the privacy routes to the admin blueprint)
     from lti_tool.admin import views as admin_views
     from lti_tool.callbacks import views as callback_views
     from lti_tool.launch import registration_views

@@ -20,6 +20,7 @@ from lti_tool import keys as tool_keys
 from lti_tool import migrate
 from lti_tool import serving
 from lti_tool.admin import cli as admin_cli
+from lti_tool.admin import privacy_cli
 from lti_tool.admin import provider_cli
 from lti_tool.admin import registrations_cli
 from lti_tool.config import ConfigError
@@ -243,7 +244,7 @@ def worker(once: bool) -> None:
     database = Database(settings.database_url)
     passback = passback_worker(database, settings)
     if once:
-        click.echo(f"passback: {passback.run_once()}; housekeeping: {housekeeping(database)}")
+        click.echo(f"passback: {passback.run_once()}; housekeeping: {housekeeping(database, settings)}")
         passback.heartbeat.beat()
         return
     stop = threading.Event()
@@ -253,7 +254,7 @@ def worker(once: bool) -> None:
         passback.wake()
 
     signal.signal(signal.SIGTERM, stop_on_sigterm)
-    threading.Thread(target=run_housekeeping, args=(database, stop), name="housekeeping", daemon=True).start()
+    threading.Thread(target=run_housekeeping, args=(database, stop, settings), name="housekeeping", daemon=True).start()
     with contextlib.suppress(KeyboardInterrupt):
         passback.run_forever(stop)
 
@@ -410,6 +411,7 @@ main.add_command(admin_cli.admin)
 
 
 main.add_command(registrations_cli.registrations)
+main.add_command(privacy_cli.privacy)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

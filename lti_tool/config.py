@@ -36,6 +36,23 @@ def _parse_bool(raw: str) -> bool:
     raise ValueError(f"expected true or false, got {raw!r}")
 
 
+IDENTITY_SHARING_CHOICES = ("id-only", "name", "name-and-email")
+
+
+def _parse_identity_sharing(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in IDENTITY_SHARING_CHOICES:
+        raise ValueError(f"expected one of {', '.join(IDENTITY_SHARING_CHOICES)}, got {raw!r}")
+    return value
+
+
+def _parse_retention_days(raw: str) -> int:
+    value = int(raw.strip() or "0")
+    if value < 0:
+        raise ValueError(f"expected a number of days (0: keep everything), got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Setting:
     """One admin-facing setting: its ``LTI_TOOL_`` name, how to parse it, and what it means."""
@@ -84,6 +101,13 @@ SETTINGS: tuple[Setting, ...] = (
             "schools: an LMS admin would otherwise manage the other schools' deployments too."),
     Setting("PROVIDERS", str, "The test providers offered, comma-separated: entry-point names (group "
             "lti_tool.providers) or module:Class paths (default: every installed provider)."),
+    Setting("SHARE_LEARNER_IDENTITY", _parse_identity_sharing, "What the tool gives the test provider about a "
+            "learner, unless an assessment says otherwise on the admin page: id-only (default: the "
+            "LMS's opaque user id, nothing that names the learner), name, or name-and-email."),
+    Setting("RETENTION_DAYS", _parse_retention_days, "Remove attempts, results, delivered or parked scores, "
+            "launches, and users and memberships with nothing left, this many days after their last activity "
+            "(the worker's housekeeping; the LMS gradebook keeps its grades, a score not yet delivered is never "
+            "removed). Unset or 0 (default): keep everything."),
 )
 
 
@@ -113,6 +137,8 @@ class Settings:
     lms_admin_access: bool = True
     allow_private_urls: bool | None = None
     providers: str = ""
+    share_learner_identity: str = "id-only"
+    retention_days: int = 0
     # Not admin settings: set by the sandbox demo and tests only.
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -169,6 +195,10 @@ def _complete(settings: Settings) -> Settings:
         raise ConfigError(f"{ENV_PREFIX}BASE_URL must start with http:// or https://")
     if settings.log_format not in LOG_FORMATS:
         raise ConfigError(f"{ENV_PREFIX}LOG_FORMAT must be text or json, not {settings.log_format!r}")
+    if settings.share_learner_identity not in IDENTITY_SHARING_CHOICES:
+        raise ConfigError(f"{ENV_PREFIX}SHARE_LEARNER_IDENTITY must be one of {', '.join(IDENTITY_SHARING_CHOICES)}")
+    if settings.retention_days < 0:
+        raise ConfigError(f"{ENV_PREFIX}RETENTION_DAYS must be 0 (keep everything) or a number of days")
     if settings.config_cache_seconds < 0:
         raise ConfigError(f"{ENV_PREFIX}CONFIG_CACHE_SECONDS must be 0 or more, not {settings.config_cache_seconds}")
     # A used login is recognised by the launch row that records its login id, so that row must outlive the

@@ -17,6 +17,7 @@ from lti_tool.grading import PassbackWorker
 from lti_tool.http import HttpSession
 from lti_tool.keys import purge_retired_keys
 from lti_tool.models import LtiLaunch
+from lti_tool.privacy.retention import apply_retention
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +27,15 @@ HOUSEKEEPING_INTERVAL_SECONDS = 60.0
 PURGE_GRACE = dt.timedelta(hours=1)
 
 
-def housekeeping(database: Database) -> dict[str, int]:
-    """Delete what has expired: launch handles, keys past their overlap."""
+def housekeeping(database: Database, settings: Settings | None = None) -> dict[str, int]:
+    """Delete what has expired: launch handles, keys past their overlap, and (``LTI_TOOL_RETENTION_DAYS``) what
+    learners did longer ago than the retention period."""
     with database.session() as session:
         return {
             "launches": purge_expired_launches(session),
             "keys": purge_retired_keys(session),
+            **{f"retention_{kind}": count for kind, count in
+               apply_retention(session, settings.retention_days if settings else 0).items()},
         }
 
 
@@ -42,11 +46,11 @@ def purge_expired_launches(session: orm.Session, now: dt.datetime | None = None)
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def run_housekeeping(database: Database, stop: threading.Event) -> None:
+def run_housekeeping(database: Database, stop: threading.Event, settings: Settings | None = None) -> None:
     """Loop until ``stop`` is set (at least one round). Errors are logged and retried, never fatal."""
     while True:
         try:
-            purged = housekeeping(database)
+            purged = housekeeping(database, settings)
             if any(purged.values()):
                 log.info("housekeeping purged %s", purged)
         except Exception:  # a transient database error must not kill the worker
@@ -62,7 +66,8 @@ def passback_worker(database: Database, settings: Settings) -> PassbackWorker:
 
 def start_background(database: Database, settings: Settings, stop: threading.Event) -> PassbackWorker:
     """Housekeeping and passback in daemon threads (the embedded server); returns the worker to wake."""
-    threading.Thread(target=run_housekeeping, args=(database, stop), name="housekeeping", daemon=True).start()
+    threading.Thread(target=run_housekeeping, args=(database, stop, settings), name="housekeeping",
+                     daemon=True).start()
     worker = passback_worker(database, settings)
     worker.start_thread(stop)
     return worker

@@ -50,7 +50,7 @@ PUBLIC_ENDPOINTS = frozenset({"admin.login"})
 LOGIN_FAILED = "Unknown username or wrong password."
 # Changes that take something away from a school: asked again ("Are you sure?") before they happen.
 NEEDS_CONFIRMATION = frozenset({"deployment-disable", "registration-deactivate", "registration-reject",
-                                "assessment-deactivate"})
+                                "assessment-deactivate", "privacy-delete"})
 CONFIRM_FIELD = "confirmed"
 # What a page says after a change; the redirect names the message, so no user input is reflected.
 NOTICES = {
@@ -63,6 +63,7 @@ NOTICES = {
     "assessment-activate": "Assessment activated: teachers can choose it.",
     "assessment-deactivate": "Assessment deactivated: teachers can no longer choose it.",
     "submission-retry": "The submission will be sent in the worker's next round.",
+    "assessment-sharing": "Saved: the provider now gets what this assessment's setting says about each learner.",
 }
 ASSESSMENT_ADDED = "assessment-added"
 

@@ -39,7 +39,8 @@ def learner_page(record: LtiLaunch, activity: Activity | None) -> tuple[str, int
         return render_template("lti/learner.html", launch=record, resource_link=record.claims.get(
             "https://purl.imsglobal.org/spec/lti/claim/resource_link") or {}, context={}), 200
     try:
-        test = start_test(session, get_services().providers, get_services().ags, record, activity)
+        test = start_test(session, get_services().providers, get_services().ags, record, activity,
+                          identity_default=get_services().settings.share_learner_identity)
         session.commit()  # the attempt (and a provider's claim on it) is stored before the provider is asked
         view = shown_test(session, test)
     except ProviderError as error:

@@ -148,8 +148,11 @@ class ItepProvider:
                       account: ProviderAccount) -> bytes:
         product_code = str(assessment.settings.get("product_code", ""))
         if product_code.upper().startswith("STX") and not learner.email:
-            raise ProviderError("iTEP e-mails this test to you, but your LMS did not share your email address. "
-                                "Ask your teacher.", "STX product without an email address", retryable=False)
+            raise ProviderError("iTEP e-mails this test to you, but the tool has no email address of yours it may "
+                                "give iTEP (your LMS did not share it, or your school does not send it to test "
+                                "providers). Ask your teacher.", "STX product without an email address "
+                                "(not shared by the LMS, or withheld by the assessment's privacy setting)",
+                                retryable=False)
         first = learner.given_name or (learner.name or "").split(" ")[0] or "Candidate"
         last = learner.family_name or " ".join((learner.name or "").split(" ")[1:]) or attempt.public_id[:8]
         registration = {"First_Name": first, "Last_Name": last, "Email": learner.email or "",

@@ -269,7 +269,7 @@ def _unrelated(state: dict[Any, Any], key: Any) -> dict[Any, Any]:
 
 
 PAGES = ["/admin", "/admin/deployments", "/admin/registrations", "/admin/assessments", "/admin/itep",
-         "/admin/queue", "/admin/activity"]
+         "/admin/queue", "/admin/activity", "/admin/privacy"]
 
 
 @pytest.mark.parametrize("actor_name", ACTORS)

@@ -39,7 +39,8 @@ def test_gtx_learner_gets_a_test_id_and_password(connected, itep_setup, database
     assert (attempt.provider_reference, attempt.fulfillment_state) == (test_id, FulfillmentState.DONE)
 
 
-def test_the_request_is_compact_json_signed_over_its_exact_bytes(connected, itep_setup, database):
+@pytest.mark.parametrize("settings_overrides", [{"share_learner_identity": "name-and-email"}])
+def test_the_request_is_compact_json_signed_over_its_exact_bytes(connected, itep_setup, database, settings_overrides):
     open_itep(connected, itep_setup.gtx_activity)
     (request,) = itep_setup.emulator.fulfillment_requests
     body = request.body
@@ -84,13 +85,15 @@ def test_double_click_or_two_tabs_yield_one_test_id(connected, itep_setup, datab
     assert len(itep_setup.emulator.available_tests("GTX-Academic-Plus")) == 2
 
 
-def test_stx_tells_the_learner_the_email_was_sent(connected, itep_setup):
+@pytest.mark.parametrize("settings_overrides", [{"share_learner_identity": "name-and-email"}])
+def test_stx_tells_the_learner_the_email_was_sent(connected, itep_setup, settings_overrides):
     page = open_itep(connected, itep_setup.stx_activity)
     assert 'data-testid="test-emailed"' in page.text and "test-password" not in page.text
     assert len(itep_setup.emulator.emails_sent) == 1
 
 
-def test_stx_without_an_email_is_refused_before_sending(connected, itep_setup):
+@pytest.mark.parametrize("settings_overrides", [{"share_learner_identity": "name-and-email"}])
+def test_stx_without_an_email_is_refused_before_sending(connected, itep_setup, settings_overrides):
     page = open_itep(connected, itep_setup.stx_activity, tamper=lambda header, claims: claims.pop("email") and None)
     assert page.status_code == 502 and "email address" in page.text
     assert itep_setup.emulator.fulfillment_requests == []

@@ -47,7 +47,8 @@ def test_learner_sees_the_test_in_an_iframe_with_the_microphone_delegated(connec
         assert attempt.lineitem_url  # the launch's lineitem claim
 
 
-def test_oembed_gets_the_learner_and_a_signed_callback_url(connected, speechace_setup):
+@pytest.mark.parametrize("settings_overrides", [{"share_learner_identity": "name-and-email"}])
+def test_oembed_gets_the_learner_and_a_signed_callback_url(connected, speechace_setup, settings_overrides):
     open_activity(connected, speechace_setup)
     (request,) = speechace_setup.emulator.oembed_requests
     params = request.params
@@ -61,7 +62,8 @@ def test_oembed_gets_the_learner_and_a_signed_callback_url(connected, speechace_
     assert request.user_agent.startswith("lti-tool/")
 
 
-def test_only_what_the_lms_shared_is_sent(connected, speechace_setup):
+@pytest.mark.parametrize("settings_overrides", [{"share_learner_identity": "name-and-email"}])
+def test_only_what_the_lms_shared_is_sent(connected, speechace_setup, settings_overrides):
     def private(header, claims):
         for name in ("email", "name", "given_name", "family_name"):
             claims.pop(name, None)
