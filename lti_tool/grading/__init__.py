@@ -10,7 +10,7 @@ from lti_tool.grading.ags import AgsUnauthorizedError
 from lti_tool.grading.ags import AgsUnavailableError
 from lti_tool.grading.ags import ScoreConflictError
 from lti_tool.grading.ags import scores_url
-from lti_tool.grading.outbox import Claim
+from lti_tool.grading.outbox import Lease
 from lti_tool.grading.scores import build_score
 from lti_tool.grading.tokens import AccessTokenError
 from lti_tool.grading.tokens import AccessTokens
@@ -26,7 +26,7 @@ __all__ = [
     "AgsThrottledError",
     "AgsUnauthorizedError",
     "AgsUnavailableError",
-    "Claim",
+    "Lease",
     "PassbackWorker",
     "ScoreConflictError",
     "backoff_delay",

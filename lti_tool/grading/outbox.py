@@ -1,9 +1,9 @@
 """The score outbox seen from a worker: claim due rows under a lease, and record what became of them.
 
-Every write after the claim is guarded by the claim token, so a worker that was paused past its lease (and whose
+Every write after the claim is guarded by the lease token, so a worker that was paused past its lease (and whose
 rows another worker took over) cannot overwrite the newer owner's outcome. Each method is one short transaction.
 While the lease holds, nobody else changes a claimed row (callbacks and admins leave leased rows alone), so a batch
-is read once, right after the claim.
+is read once, right after the lease.
 """
 
 from __future__ import annotations
@@ -34,11 +34,11 @@ FULLY_GRADED = "FullyGraded"
 
 
 @dataclass(frozen=True)
-class Claim:
+class Lease:
     submission_id: int
     token: str
     leased_until: dt.datetime | None = None  # as claimed; a renewal extends it in the database only
-    # The score timestamp this claim would have given the row; a row that already had another one was claimed
+    # The score timestamp this lease would have given the row; a row that already had another one was claimed
     # before (a crash, a timeout, a retry): the platform may hold it already.
     stamped: dt.datetime | None = None
 
@@ -47,10 +47,10 @@ class Outbox:
     def __init__(self, database: Database, clock: Callable[[], dt.datetime], lease: dt.timedelta) -> None:
         self.database = database
         self.clock = clock
-        self.lease = lease
+        self.lease_length = lease
 
     def claim(self, limit: int, skip_registrations: Collection[int] = (),
-              only_registration: int | None = None) -> list[Claim]:
+              only_registration: int | None = None) -> list[Lease]:
         """Lease up to ``limit`` due rows to this worker, oldest due first; committed before returning.
 
         The same write fixes each row's score timestamp if it has none yet, so a resend carries the first one.
@@ -76,7 +76,7 @@ class Outbox:
             due.append(Submission.attempt_id.not_in(
                 sa.select(Attempt.id).where(Attempt.registration_id.in_(list(skip_registrations)))))
         oldest_due = sa.select(Submission.id).where(*due).order_by(Submission.next_attempt_at, Submission.id)
-        leased_until = now + self.lease
+        leased_until = now + self.lease_length
         lease = {"claim_token": token, "locked_until": leased_until,
                  "score_timestamp": sa.func.coalesce(Submission.score_timestamp,
                                                      sa.literal(stamp, Submission.score_timestamp.type))}
@@ -92,18 +92,18 @@ class Outbox:
                 claimed = sa.update(Submission).where(Submission.id.in_(oldest_due.limit(limit)), *due)
                 ids = list(session.scalars(claimed.values(**lease).returning(Submission.id),
                                            execution_options={"synchronize_session": False}))
-        return [Claim(submission_id, token, leased_until, stamp) for submission_id in sorted(ids)]
+        return [Lease(submission_id, token, leased_until, stamp) for submission_id in sorted(ids)]
 
-    def release(self, claims: list[Claim]) -> None:
+    def release(self, leases: list[Lease]) -> None:
         """Give claimed rows back unsent and untouched (their platform's breaker just opened): one statement."""
-        if not claims:
+        if not leases:
             return
         with self.database.session() as session:
-            for token in {claim.token for claim in claims}:
-                ids = [claim.submission_id for claim in claims if claim.token == token]
-                stamp = next(claim.stamped for claim in claims if claim.token == token)
-                # A timestamp this claim gave was never sent: the next claim stamps afresh. One from an earlier
-                # claim stays (that claim may have delivered it).
+            for token in {lease.token for lease in leases}:
+                ids = [lease.submission_id for lease in leases if lease.token == token]
+                stamp = next(lease.stamped for lease in leases if lease.token == token)
+                # A timestamp this lease gave was never sent: the next lease stamps afresh. One from an earlier
+                # lease stays (that lease may have delivered it).
                 stamped_here = Submission.score_timestamp == sa.literal(stamp, Submission.score_timestamp.type)
                 session.execute(sa.update(Submission).where(Submission.id.in_(ids), Submission.claim_token == token,
                                                             Submission.status == PENDING)
@@ -111,25 +111,25 @@ class Outbox:
                                     (stamped_here, sa.null()), else_=Submission.score_timestamp)),
                                 execution_options={"synchronize_session": False})
 
-    def renew(self, claim: Claim) -> bool:
+    def renew(self, lease: Lease) -> bool:
         """Extend the lease before a send; False when the row is no longer ours (taken over or superseded)."""
         with self.database.session() as session:
-            return self._update(session, claim, pending_only=True, locked_until=self.clock() + self.lease)
+            return self._update(session, lease, pending_only=True, locked_until=self.clock() + self.lease_length)
 
-    def load(self, claims: list[Claim]) -> dict[int, ScoreJob]:
+    def load(self, leases: list[Lease]) -> dict[int, ScoreJob]:
         """What is needed to send each claimed row that is still ours and pending, by submission id: one query
         for a whole batch."""
-        if not claims:
+        if not leases:
             return {}
         with self.database.session() as session:
-            return self._jobs(session, {claim.submission_id: claim.token for claim in claims})
+            return self._jobs(session, {lease.submission_id: lease.token for lease in leases})
 
-    def renew_and_load(self, claim: Claim) -> ScoreJob | None:
+    def renew_and_load(self, lease: Lease) -> ScoreJob | None:
         """Extend the lease and read the row again; None when it is no longer ours (taken over or superseded)."""
         with self.database.session() as session:
-            if not self._update(session, claim, pending_only=True, locked_until=self.clock() + self.lease):
+            if not self._update(session, lease, pending_only=True, locked_until=self.clock() + self.lease_length):
                 return None
-            return self._jobs(session, {claim.submission_id: claim.token}).get(claim.submission_id)
+            return self._jobs(session, {lease.submission_id: lease.token}).get(lease.submission_id)
 
     @staticmethod
     def _jobs(session: orm.Session, tokens: dict[int, str]) -> dict[int, ScoreJob]:
@@ -169,39 +169,39 @@ class Outbox:
                 graded_before=bool(row.graded_before), result_sent_before=bool(row.result_sent_before))
         return jobs
 
-    def mark_sent(self, claim: Claim, job: ScoreJob, timestamp: dt.datetime) -> bool:
-        """Record the LMS's acceptance. The attempt is updated even if the claim was lost: the LMS has the score."""
+    def mark_sent(self, lease: Lease, job: ScoreJob, timestamp: dt.datetime) -> bool:
+        """Record the LMS's acceptance. The attempt is updated even if the lease was lost: the LMS has the score."""
         now = self.clock()
         last = Attempt.last_score_timestamp
         with self.database.session() as session:
-            recorded = self._update(session, claim, pending_only=False, status=SubmissionStatus.SENT.value,
+            recorded = self._update(session, lease, pending_only=False, status=SubmissionStatus.SENT.value,
                                     datetime_sent=now, locked_until=None, last_error=None, last_http_status=200)
             session.execute(sa.update(Attempt).where(Attempt.id == job.attempt_id).values(
                 status=AttemptStatus.GRADED.value, status_detail=None,
                 last_score_timestamp=sa.case((sa.or_(last.is_(None), last < timestamp), timestamp), else_=last)))
         return recorded
 
-    def park(self, claim: Claim, job: ScoreJob, message: str, http_status: int | None) -> bool:
+    def park(self, lease: Lease, job: ScoreJob, message: str, http_status: int | None) -> bool:
         """Give up on the row and tell the teacher why, in the LMS's words."""
         with self.database.session() as session:
-            parked = self._update(session, claim, pending_only=True, status=SubmissionStatus.PARKED.value,
+            parked = self._update(session, lease, pending_only=True, status=SubmissionStatus.PARKED.value,
                                   locked_until=None, last_error=message, last_http_status=http_status)
             if parked:
                 session.execute(sa.update(Attempt).where(Attempt.id == job.attempt_id).values(
                     status=AttemptStatus.GRADE_FAILED.value, status_detail=message))
         return parked
 
-    def retry_later(self, claim: Claim, delay: dt.timedelta, error: str, http_status: int | None,
+    def retry_later(self, lease: Lease, delay: dt.timedelta, error: str, http_status: int | None,
                     new_timestamp: bool = False) -> bool:
-        """Schedule another try. ``new_timestamp``: the next claim stamps the row afresh (the platform holds
+        """Schedule another try. ``new_timestamp``: the next lease stamps the row afresh (the platform holds
         newer timestamps than any we tried, so the one we had is no proof of delivery)."""
         with self.database.session() as session:
-            return self._update(session, claim, pending_only=True, tries=Submission.tries + 1,
+            return self._update(session, lease, pending_only=True, tries=Submission.tries + 1,
                                 next_attempt_at=self.clock() + delay, locked_until=None, last_error=error,
                                 last_http_status=http_status,
                                 score_timestamp=None if new_timestamp else Submission.score_timestamp)
 
-    def supersede_if_newer(self, claim: Claim, job: ScoreJob, newer_statuses: tuple[str, ...]) -> bool:
+    def supersede_if_newer(self, lease: Lease, job: ScoreJob, newer_statuses: tuple[str, ...]) -> bool:
         """Mark the row superseded if a newer submission of the attempt has one of ``newer_statuses``.
 
         Sending an older score after a newer one (a paused worker), or re-stamping it after a 409, would make the
@@ -211,7 +211,7 @@ class Outbox:
         newer = sa.select(other.id).where(other.attempt_id == job.attempt_id, other.id > job.submission_id,
                                           other.status.in_(newer_statuses))
         with self.database.session() as session:
-            return self._update(session, claim, pending_only=True, extra_guard=sa.exists(newer),
+            return self._update(session, lease, pending_only=True, extra_guard=sa.exists(newer),
                                 status=SubmissionStatus.SUPERSEDED.value, locked_until=None)
 
     def remember_timestamp(self, attempt_id: int, timestamp: dt.datetime) -> None:
@@ -227,9 +227,9 @@ class Outbox:
         ).values(last_score_timestamp=timestamp))
 
     @staticmethod
-    def _update(session: orm.Session, claim: Claim, pending_only: bool,
+    def _update(session: orm.Session, lease: Lease, pending_only: bool,
                 extra_guard: sa.ColumnElement[bool] | None = None, **values: object) -> bool:
-        guard = [Submission.id == claim.submission_id, Submission.claim_token == claim.token]
+        guard = [Submission.id == lease.submission_id, Submission.claim_token == lease.token]
         if pending_only:  # never bring a superseded row back to life
             guard.append(Submission.status == PENDING)
         if extra_guard is not None:

@@ -31,7 +31,7 @@ from lti_tool.grading.breaker import Breakers
 from lti_tool.grading.breaker import BreakerState
 from lti_tool.grading.breaker import is_platform_failure
 from lti_tool.grading.breaker import parse_retry_after
-from lti_tool.grading.outbox import Claim
+from lti_tool.grading.outbox import Lease
 from lti_tool.grading.outbox import Outbox
 from lti_tool.grading.scores import ONE_SECOND
 from lti_tool.grading.scores import ScoreJob
@@ -131,17 +131,17 @@ class PassbackWorker:
         self._tripped = {registration_id for registration_id, state in breakers.items() if state.opened}
         counts: Counter[str] = Counter()
         probes = self._probes(breakers, counts)
-        self._probe_ids = {claim.submission_id for claim in probes}
-        claims = probes + self.outbox.claim(limit, skip_registrations=self._tripped)
-        counts["claimed"] += len(claims)
-        jobs = self.outbox.load(claims)
-        lanes: dict[tuple[int, int], list[tuple[Claim, ScoreJob]]] = defaultdict(list)
-        for claim in claims:
-            job = jobs.get(claim.submission_id)
+        self._probe_ids = {lease.submission_id for lease in probes}
+        leases = probes + self.outbox.claim(limit, skip_registrations=self._tripped)
+        counts["claimed"] += len(leases)
+        jobs = self.outbox.load(leases)
+        lanes: dict[tuple[int, int], list[tuple[Lease, ScoreJob]]] = defaultdict(list)
+        for lease in leases:
+            job = jobs.get(lease.submission_id)
             if job is None:
-                counts[self._process_safely(claim, None)] += 1  # no longer ours: settled without a send
+                counts[self._process_safely(lease, None)] += 1  # no longer ours: settled without a send
             else:  # one lane per attempt, so two scores of an attempt go out in order
-                lanes[(job.registration.id, job.attempt_id % self.concurrency)].append((claim, job))
+                lanes[(job.registration.id, job.attempt_id % self.concurrency)].append((lease, job))
         recovering = {registration_id for registration_id, state in breakers.items() if state.failures}
         if len(lanes) <= 1:
             for lane in lanes.values():
@@ -152,29 +152,29 @@ class PassbackWorker:
                     counts.update(lane_counts)
         return dict(counts)
 
-    def _probes(self, breakers: dict[int, BreakerState], counts: Counter[str]) -> list[Claim]:
+    def _probes(self, breakers: dict[int, BreakerState], counts: Counter[str]) -> list[Lease]:
         """One row of each open platform whose probe is due, if this worker wins the probe."""
-        now, claims = self.clock(), []
+        now, leases = self.clock(), []
         for registration_id, state in breakers.items():
             if not state.opened or (state.probe_at is not None and state.probe_at > now):
                 continue
             if self.breakers.take_probe(registration_id):
                 probe = self.outbox.claim(1, only_registration=registration_id)
                 counts[PROBES] += len(probe)
-                claims += probe
-        return claims
+                leases += probe
+        return leases
 
-    def _run_lane(self, lane: list[tuple[Claim, ScoreJob]], recovering: set[int]) -> Counter[str]:
+    def _run_lane(self, lane: list[tuple[Lease, ScoreJob]], recovering: set[int]) -> Counter[str]:
         counts: Counter[str] = Counter()
         handled: set[int] = set()
-        for index, (claim, job) in enumerate(lane):
+        for index, (lease, job) in enumerate(lane):
             registration_id = job.registration.id
-            if registration_id in self._tripped and claim.submission_id not in self._probe_ids:
+            if registration_id in self._tripped and lease.submission_id not in self._probe_ids:
                 # The platform went down under this lane: hand the rest back untouched, a probe will tell.
-                self.outbox.release([claim for claim, _ in lane[index:]])
+                self.outbox.release([lease for lease, _ in lane[index:]])
                 counts[RELEASED] += len(lane) - index
                 break
-            outcome = self._process_safely(claim, None if job.attempt_id in handled else job)
+            outcome = self._process_safely(lease, None if job.attempt_id in handled else job)
             counts[outcome] += 1
             handled.add(job.attempt_id)
             if outcome == SENT and (registration_id in recovering or registration_id in self._tripped):
@@ -197,88 +197,88 @@ class PassbackWorker:
         except Exception:
             log.exception("registration %s: could not close the breaker", registration_id)
 
-    def claim(self, limit: int = 50) -> list[Claim]:
+    def claim(self, limit: int = 50) -> list[Lease]:
         """Claim without sending (what a worker killed right after claiming leaves behind; used by tests)."""
         return self.outbox.claim(limit)
 
     # --- one submission ----------------------------------------------------------------------------------
-    def _process_safely(self, claim: Claim, job: ScoreJob | None) -> str:
+    def _process_safely(self, lease: Lease, job: ScoreJob | None) -> str:
         try:
-            return self.process(claim, job)
+            return self.process(lease, job)
         except Exception as exc:  # a bug or a database error: keep the row, retry it later, say so
-            log.exception("score submission %s: unexpected error", claim.submission_id)
+            log.exception("score submission %s: unexpected error", lease.submission_id)
             # The type only: database errors carry statement parameters, which may include a token.
             error = f"internal error ({type(exc).__name__}); see the worker's log"
             try:
-                self.outbox.retry_later(claim, backoff_delay(0, self.random), error, None)
+                self.outbox.retry_later(lease, backoff_delay(0, self.random), error, None)
             except Exception:
                 log.exception("score submission %s: could not record the error; its lease will expire",
-                              claim.submission_id)
+                              lease.submission_id)
             return RETRYING
 
-    def process(self, claim: Claim, job: ScoreJob | None = None) -> str:
+    def process(self, lease: Lease, job: ScoreJob | None = None) -> str:
         """Send one claimed submission and record the outcome: sent, retrying, parked, superseded or lost.
 
-        ``job`` is the row as read with its batch right after the claim; it is read again (and the lease renewed)
+        ``job`` is the row as read with its batch right after the lease; it is read again (and the lease renewed)
         when it is not given or when less than half the lease is left.
         """
-        if job is None or not self._lease_holds(claim):
-            job = self.outbox.renew_and_load(claim)
+        if job is None or not self._lease_holds(lease):
+            job = self.outbox.renew_and_load(lease)
         if job is None:
-            log.info("score submission %s: claim lost (taken over or superseded); not sent", claim.submission_id)
+            log.info("score submission %s: lease lost (taken over or superseded); not sent", lease.submission_id)
             return LOST
         if job.lineitem_url is None:
-            return self._park(claim, job, NO_LINEITEM, None)
+            return self._park(lease, job, NO_LINEITEM, None)
         if not job.registration.is_active:
-            return self._park(claim, job, REGISTRATION_DISABLED, None)
-        if job.newer_sent and self.outbox.supersede_if_newer(claim, job, (SubmissionStatus.SENT,)):
+            return self._park(lease, job, REGISTRATION_DISABLED, None)
+        if job.newer_sent and self.outbox.supersede_if_newer(lease, job, (SubmissionStatus.SENT,)):
             log.info("score submission %s: a newer score was sent already; superseded", job.submission_id)
             return SUPERSEDED
-        return self._send(claim, job, job.lineitem_url)
+        return self._send(lease, job, job.lineitem_url)
 
-    def _lease_holds(self, claim: Claim) -> bool:
+    def _lease_holds(self, lease: Lease) -> bool:
         """True while at least half the lease taken at the claim is left: nobody else can have the row."""
-        return claim.leased_until is not None and self.clock() < claim.leased_until - self.outbox.lease / 2
+        return lease.leased_until is not None and self.clock() < lease.leased_until - self.outbox.lease_length / 2
 
-    def _send(self, claim: Claim, job: ScoreJob, lineitem_url: str) -> str:
-        # The row's own timestamp, fixed by its first claim: the same score always goes out under the same one.
+    def _send(self, lease: Lease, job: ScoreJob, lineitem_url: str) -> str:
+        # The row's own timestamp, fixed by its first lease: the same score always goes out under the same one.
         timestamp = first_timestamp(job.score_timestamp or self.clock(), job.last_score_timestamp)
-        resend = None not in (job.score_timestamp, claim.stamped) and job.score_timestamp != claim.stamped
+        resend = None not in (job.score_timestamp, lease.stamped) and job.score_timestamp != lease.stamped
         conflict_status = 409
         for conflicts in range(MAX_CONFLICT_RETRIES + 1):
-            if conflicts and not self.outbox.renew(claim):
-                log.info("score submission %s: claim lost between retries; not sent", claim.submission_id)
+            if conflicts and not self.outbox.renew(lease):
+                log.info("score submission %s: lease lost between retries; not sent", lease.submission_id)
                 return LOST
             try:
                 self._post(job, lineitem_url, timestamp)
             except ScoreConflictError as exc:
                 conflict_status = exc.status or conflict_status
-                if self.outbox.supersede_if_newer(claim, job, (SubmissionStatus.PENDING, SubmissionStatus.SENT)):
+                if self.outbox.supersede_if_newer(lease, job, (SubmissionStatus.PENDING, SubmissionStatus.SENT)):
                     log.info("score submission %s: 409 and a newer score is queued; superseded", job.submission_id)
                     return SUPERSEDED
                 if resend and not conflicts:
-                    # An earlier claim of this row sent this very timestamp (then lost its lease, or its answer):
+                    # An earlier lease of this row sent this very timestamp (then lost its lease, or its answer):
                     # the platform holds it. Sending it again under a new timestamp would be a second grade.
                     log.info("score submission %s: the LMS already holds its timestamp %s; delivered by an earlier "
                              "attempt", job.submission_id, iso_timestamp(timestamp))
-                    return self._sent(claim, job, timestamp)
+                    return self._sent(lease, job, timestamp)
                 timestamp += ONE_SECOND
                 continue
             except AgsRejectedError as exc:
                 if resend and job.is_first_grade and is_attempt_limit(exc):
-                    # An earlier claim's post may have made the Canvas attempt already (Canvas takes the same
+                    # An earlier lease's post may have made the Canvas attempt already (Canvas takes the same
                     # timestamp again): grade that attempt instead of asking for another one.
                     log.info("score submission %s: no attempts left in Canvas after a resend; grading the last "
                              "attempt", job.submission_id)
                     job = dataclasses.replace(job, graded_before=True)
                     continue
-                return self._park(claim, job, exc.detail, exc.status)
+                return self._park(lease, job, exc.detail, exc.status)
             except (AgsUnavailableError, AccessTokenError) as exc:
                 self._platform_failed(job, exc)
-                return self._retry(claim, job, str(exc), exc.status)
-            return self._sent(claim, job, timestamp)
+                return self._retry(lease, job, str(exc), exc.status)
+            return self._sent(lease, job, timestamp)
         self.outbox.remember_timestamp(job.attempt_id, timestamp - ONE_SECOND)
-        return self._retry(claim, job, f"the LMS kept refusing the timestamp as not newer (HTTP {conflict_status}) "
+        return self._retry(lease, job, f"the LMS kept refusing the timestamp as not newer (HTTP {conflict_status}) "
                                        f"up to {iso_timestamp(timestamp - ONE_SECOND)}", conflict_status,
                            new_timestamp=True)
 
@@ -310,25 +310,25 @@ class PassbackWorker:
             self.ags.post_score(session, job.registration, lineitem_url, score)
 
     # --- outcomes (one log line each; never a token) ---------------------------------------------------------
-    def _sent(self, claim: Claim, job: ScoreJob, timestamp: dt.datetime) -> str:
-        if not self.outbox.mark_sent(claim, job, timestamp):
-            log.warning("score submission %s was sent but its claim had been taken over", job.submission_id)
+    def _sent(self, lease: Lease, job: ScoreJob, timestamp: dt.datetime) -> str:
+        if not self.outbox.mark_sent(lease, job, timestamp):
+            log.warning("score submission %s was sent but its lease had been taken over", job.submission_id)
         log.info("score submission %s sent: attempt %s, %s/%s, timestamp %s", job.submission_id, job.attempt_id,
                  job.score_given, job.score_maximum, iso_timestamp(timestamp))
         return SENT
 
-    def _park(self, claim: Claim, job: ScoreJob, message: str, http_status: int | None) -> str:
-        if not self.outbox.park(claim, job, message, http_status):
-            log.info("score submission %s: claim lost before it could be parked (%s)", job.submission_id, message)
+    def _park(self, lease: Lease, job: ScoreJob, message: str, http_status: int | None) -> str:
+        if not self.outbox.park(lease, job, message, http_status):
+            log.info("score submission %s: lease lost before it could be parked (%s)", job.submission_id, message)
             return LOST
         log.warning("score submission %s parked (HTTP %s): %s", job.submission_id, http_status, message)
         return PARKED
 
-    def _retry(self, claim: Claim, job: ScoreJob, error: str, http_status: int | None,
+    def _retry(self, lease: Lease, job: ScoreJob, error: str, http_status: int | None,
                new_timestamp: bool = False) -> str:
         delay = backoff_delay(job.tries, self.random)
-        if not self.outbox.retry_later(claim, delay, error, http_status, new_timestamp=new_timestamp):
-            log.info("score submission %s: claim lost before a retry could be scheduled (%s)", job.submission_id, error)
+        if not self.outbox.retry_later(lease, delay, error, http_status, new_timestamp=new_timestamp):
+            log.info("score submission %s: lease lost before a retry could be scheduled (%s)", job.submission_id, error)
             return LOST
         log.warning("score submission %s will be retried in %.0f s (try %s failed): %s", job.submission_id,
                     delay.total_seconds(), job.tries + 1, error)
