@@ -3,16 +3,4 @@ a domain helper (tests/providers/write_guard.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from tests.providers.write_guard import WriteGuard
-from tests.providers.write_guard import guarding
-
-
-@pytest.fixture(autouse=True)
-def write_guard() -> Iterator[WriteGuard]:
-    with guarding() as guard:
-        yield guard
-    assert guard.violations == [], guard.violations
+from tests.providers.write_guard import write_guard  # noqa: F401  (autouse: applies to every test of this folder)

@@ -3,7 +3,6 @@ registered through the LTI_TOOL_PROVIDERS setting) with its test-side adapter, u
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,8 +10,7 @@ import pytest
 from lti_tool.providers.registry import provider_classes
 from tests.providers.adapters import ADAPTERS
 from tests.providers.adapters import Adapter
-from tests.providers.write_guard import WriteGuard
-from tests.providers.write_guard import guarding
+from tests.providers.write_guard import write_guard  # noqa: F401  (autouse: every test here runs under it)
 
 ECHO = "tests.providers.echo_provider:EchoProvider"
 # Every installed provider, and the echo provider by its module path (no entry point, no edit in lti_tool).
@@ -25,12 +23,6 @@ def settings_overrides() -> dict[str, Any]:
     return {"providers": SELECTION}
 
 
-@pytest.fixture(autouse=True)
-def write_guard() -> Iterator[WriteGuard]:
-    """No HTTP while a write is pending, no commit inside a provider or helper — anywhere in these tests."""
-    with guarding() as guard:
-        yield guard
-    assert guard.violations == [], guard.violations
 
 
 @pytest.fixture(params=REGISTERED)

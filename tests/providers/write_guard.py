@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 import requests
 from sqlalchemy import event
 from sqlalchemy import orm
@@ -100,3 +101,12 @@ def guarding() -> Iterator[WriteGuard]:
         requests.Session.send = original_send  # type: ignore[method-assign]
         for name, listener in listeners:
             event.remove(orm.Session, name, listener)
+
+
+@pytest.fixture(autouse=True)
+def write_guard() -> Iterator[WriteGuard]:
+    """No HTTP while a write is pending, no commit inside a provider or helper: imported by the conftest of each
+    test folder that runs under the guard."""
+    with guarding() as guard:
+        yield guard
+    assert guard.violations == [], guard.violations
