@@ -19,6 +19,7 @@ from werkzeug.routing import Map
 
 # C0 controls (NUL included), DEL and C1 controls. Tab, newline and carriage return are allowed only in free text.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_BEYOND_LATIN1 = re.compile(r"[^\x00-\xff]")  # what an HTTP header value cannot carry
 _CONTROL_EXCEPT_WHITESPACE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 JSON_MAX_DEPTH = 32
 NUMBER_MAX_CHARS = 40  # a score or an id never needs more; int() and float() stay fast and never refuse
@@ -145,7 +146,7 @@ def request_problem(path: str, values: Any, headers: Any) -> str | None:
         if has_control(name) or has_control(value, allow_whitespace=True):
             return f"The value of {_shown(name)!r} contains control characters (such as NUL)."
     for name, value in headers.items():
-        if has_control(value) or any(ord(char) > 0xFF for char in value):
+        if has_control(value) or (not value.isascii() and _BEYOND_LATIN1.search(value)):
             return f"The {_shown(name)} header holds characters HTTP headers cannot carry."
     return None
 
