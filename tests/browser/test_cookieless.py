@@ -246,7 +246,9 @@ def test_canvas_platform_storage_launches_without_cookies_and_the_score_reaches_
         team_screenshot(page, "canvas-platform-storage-final")
         assert "POST /lti/launch/storage" in seen.paths
         assert not any(seen.cookie_answers)
-        expect_grade_in_gradebook(page, demo, title)
+        cell = expect_grade_in_gradebook(page, demo, title)
+        expect(cell.get_by_test_id("grade-analysis")).to_have_count(0)  # Canvas sends no Submission Review
+        expect(page.locator("header .brand")).to_have_text("Sandbox LMS · Canvas mode")
         team_screenshot(page, "canvas-platform-storage-gradebook")
     finally:
         platform.platform_storage = False
