@@ -89,7 +89,7 @@ def cookie_check(login_id: str) -> Response:
 def launch() -> str | tuple[str, int] | Response:
     services = get_services()
     launch_input = LaunchInput(id_token=request.form.get("id_token", ""), state=request.form.get("state", ""),
-                               cookies=request.cookies)
+                               cookies=request.cookies, platform_error=_platform_error())
     try:
         return _complete_launch(launch_input)
     except StateCookieMissing as missing:
@@ -107,6 +107,15 @@ def launch() -> str | tuple[str, int] | Response:
                                platform_origin=origin_of(registration.auth_login_url),
                                new_window_url=(services.settings.url(LOGIN_PATH) + "?" + restart) if restart else None)
         return _script_page(page)
+
+
+def _platform_error() -> str | None:
+    """The LMS's OIDC error answer, in words for the student (bounded: it is the LMS's text, shown and logged)."""
+    code = request.form.get("error", "").strip()
+    if not code:
+        return None
+    description = request.form.get("error_description", "").strip()
+    return (f"{description} ({code})" if description else code)[:300]
 
 
 def _resubmit_may_bring_the_cookie() -> bool:

@@ -51,6 +51,9 @@ class LaunchInput:
     # What the tool's launch page read back from platform storage (only the same-origin completion posts these).
     stored_state: str | None = None
     stored_nonce: str | None = None
+    # An OIDC error response instead of an id_token (OpenID Connect Core §3.1.2.6: ``error``, ``error_description``),
+    # e.g. Canvas's "launch_no_longer_valid" for a launch already consumed or expired.
+    platform_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,9 @@ def read_login_state(login_states: LoginStates, launch: LaunchInput) -> LoginSta
 
     :raise StateCookieMissing: neither binding holds.
     """
+    if not launch.id_token and launch.platform_error:
+        raise LaunchError(400, f"The LMS refused this launch: {launch.platform_error}. Open the activity again from "
+                               "the course page.", title="Please open the activity again")
     if not launch.id_token:
         raise LaunchError(400, "The launch request has no id_token. The LMS must post it to this URL.")
     if len(launch.id_token) > MAX_ID_TOKEN_LENGTH:

@@ -40,12 +40,14 @@ from lti_tool.sandbox.live_server import LiveServer
 from lti_tool.sandbox.platform import PlatformEmulator
 from lti_tool.sandbox.platform import constants
 from lti_tool.sandbox.platform import create_platform_app
+from lti_tool.sandbox.platform.models import Flavor
 from lti_tool.sandbox.speechace import SpeechaceEmulator
 from lti_tool.sandbox.speechace import create_speechace_app
 
 log = logging.getLogger(__name__)
 
 ADMIN_SUB = "margaret"
+CANVAS_ISSUER = "https://canvas.instructure.com"  # every hosted Canvas, and self-hosted ones by default
 SANDBOX_MARKER = "sandbox"  # in the settings of the assessments and accounts a demo run creates
 SPEECHACE_TITLE = "Speechace placement test (sandbox)"
 ITEP_TITLE = "iTEP Academic (sandbox)"
@@ -64,8 +66,12 @@ def require_development(settings: Settings) -> None:
                           f"{settings.env!r}); it registers an emulated LMS with the tool")
 
 
-def build_sandbox(settings: Settings, database: Database, sandbox_url: str) -> Sandbox:
-    platform = PlatformEmulator(issuer=sandbox_url, base_url=sandbox_url)
+def build_sandbox(settings: Settings, database: Database, sandbox_url: str, flavor: Flavor = "moodle") -> Sandbox:
+    """The sandbox LMS, registered with the tool. ``flavor="canvas"``: Canvas's rules (its shared issuer, auth, token
+    and keys on the OIDC auth domain, no deployment id at login): the tool learns the deployment at the first launch
+    and holds it pending until an administrator approves it, as with a real Canvas."""
+    canvas = flavor == "canvas"
+    platform = PlatformEmulator(issuer=CANVAS_ISSUER if canvas else sandbox_url, base_url=sandbox_url, flavor=flavor)
     client = platform.register_tool("Speaking tests", oidc_initiation_url=settings.url("/lti/login"),
                                     target_link_uri=settings.url("/lti/launch"), jwks_uri=settings.url("/lti/jwks"))
     course = platform.add_default_course(COURSE_ID)
@@ -79,13 +85,16 @@ def build_sandbox(settings: Settings, database: Database, sandbox_url: str) -> S
     platform.add_user(ADMIN_SUB, "Margaret", "Hamilton", email="margaret@example.edu")
     platform.enrol(COURSE_ID, ADMIN_SUB, [constants.ROLE_INSTRUCTOR, constants.ROLE_SYSTEM_ADMIN])
     people.append(Person(ADMIN_SUB, "Margaret Hamilton", "LMS admin"))
+    name = "Sandbox Canvas" if canvas else "Sandbox LMS"
     with database.session() as session:
-        # Each demo run gets a fresh emulator (new keys, new client_id): drop the previous run's registration.
-        session.execute(sa.delete(LtiRegistration).where(LtiRegistration.issuer == platform.issuer))
+        # Each demo run gets a fresh emulator (new keys, new client_id): drop the previous run's registration (under
+        # Canvas's shared issuer, only the sandbox's own).
+        stale = sa.delete(LtiRegistration).where(LtiRegistration.issuer == platform.issuer)
+        session.execute(stale.where(LtiRegistration.name == name) if canvas else stale)
         register_platform(session, PlatformDetails(
-            issuer=platform.issuer, client_id=client.client_id, auth_login_url=platform.url("/auth"),
-            auth_token_url=platform.url("/token"), key_set_url=platform.url("/jwks"), name="Sandbox LMS",
-            product_family_code="moodle"), "manual", [client.deployment_id], approve=True)
+            issuer=platform.issuer, client_id=client.client_id, auth_login_url=platform.auth_url,
+            auth_token_url=platform.token_url, key_set_url=platform.jwks_url, name=name,
+            product_family_code=flavor), "manual", [] if canvas else [client.deployment_id], approve=True)
     return Sandbox(platform=platform, client=client, people=people)
 
 
@@ -135,7 +144,7 @@ def create_sandbox_app(sandbox: Sandbox, tool_origin: str) -> Flask:
 
 
 def start_sandbox(settings: Settings, database: Database, sandbox_port: int, speechace_port: int | None = None,
-                  itep_port: int | None = None) -> tuple[LiveServer, Sandbox]:
+                  itep_port: int | None = None, flavor: Flavor = "moodle") -> tuple[LiveServer, Sandbox]:
     """Start the sandbox LMS and the Speechace and iTEP emulators next to the tool, and configure the tool.
 
     The emulators listen on ``sandbox_port`` + 1 and + 2 unless told otherwise (port 0: any free port). Returns
@@ -147,7 +156,7 @@ def start_sandbox(settings: Settings, database: Database, sandbox_port: int, spe
         ("Speechace emulator", _port_after(sandbox_port, SPEECHACE_PORT_OFFSET, speechace_port)),
         ("iTEP emulator", _port_after(sandbox_port, ITEP_PORT_OFFSET, itep_port)))
     try:
-        sandbox = build_sandbox(settings, database, lms.url)
+        sandbox = build_sandbox(settings, database, lms.url, flavor)
         sandbox.servers = servers
         sandbox.speechace = SpeechaceEmulator(speechace_server.url)
         sandbox.itep = ItepEmulator(itep_server.url)

@@ -126,7 +126,7 @@ def _course_blueprint(sandbox: Sandbox, tool_origin: str) -> Blueprint:
         if not viewer.edits_the_course and viewer.sub != learner:
             abort(403)
         chosen = next((item for item in course_links(sandbox) if item.id == link), None)
-        if chosen is None or sandbox.person(learner) is None:
+        if chosen is None or sandbox.person(learner) is None or sandbox.platform.flavor == "canvas":
             abort(404)
         launch_url = sandbox.platform.begin_launch(sandbox.client.client_id, viewer.sub, sandbox.course_id,
                                                    resource_link_id=chosen.id, resource_link_title=chosen.title,
@@ -255,7 +255,8 @@ def gradebook_page(sandbox: Sandbox, viewer: Person) -> str:
     rows = "".join(
         f"<tr data-learner='{escape(student.sub)}'><th>{escape(student.name)}</th>"
         + "".join(_grade_cell(item.id, book.get(item.id, {}).get(student.sub),
-                              _review_url(viewer, item.resource_link_id, student.sub)) for item in items) + "</tr>"
+                              _review_url(sandbox, viewer, item.resource_link_id, student.sub)) for item in items)
+        + "</tr>"
         for student in students)
     if not items:
         table = "<p class='muted'>No graded activities yet: add a speaking test to the course.</p>"
@@ -280,8 +281,11 @@ def _grade_cell(lineitem_id: str, grade: dict[str, Any] | None, review_url: str 
             f"{_small(grade.get('gradingProgress', ''))}{review}</td>")
 
 
-def _review_url(viewer: Person, link_id: str | None, learner: str) -> str | None:
-    """Moodle's "Grade analysis" for a column coupled to an activity (a tool-created column has no link)."""
+def _review_url(sandbox: Sandbox, viewer: Person, link_id: str | None, learner: str) -> str | None:
+    """Moodle's "Grade analysis" for a column coupled to an activity (a tool-created column has no link). Canvas
+    sends no Submission Review (SpeedGrader uses its submission extension): none in Canvas mode."""
+    if sandbox.platform.flavor == "canvas":
+        return None
     return f"/course/review/{viewer.sub}/{link_id}/{learner}" if link_id else None
 
 
@@ -309,9 +313,10 @@ def _layout(sandbox: Sandbox, viewer: Person, section: str, title: str, body: st
         f"<a href='{escape(switch(person))}' class='{'current' if person == viewer else ''}' "
         f"data-person='{escape(person.sub)}'>{escape(person.name)} <small>{escape(person.role)}</small></a>"
         for person in sandbox.people)
-    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)} · Sandbox LMS"
+    brand = "Sandbox LMS · Canvas mode" if sandbox.platform.flavor == "canvas" else "Sandbox LMS"
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)} · {brand}"
             f"</title><style>{STYLE}</style></head><body>"
-            f"<header class='bar'><a class='brand' href='{escape(_course_url(viewer.sub))}'>Sandbox LMS</a>"
+            f"<header class='bar'><a class='brand' href='{escape(_course_url(viewer.sub))}'>{brand}</a>"
             f"<span>{COURSE_TITLE} <span class='muted' style='color:#dbeafe'>PHON101</span></span><nav>{nav}</nav>"
             f"<span class='aside'>signed in as {escape(viewer.name)}</span></header>"
             f"<main><div class='people'><span class='muted'>View as:</span>{people}</div>{body}</main>"

@@ -28,6 +28,7 @@ from lti_tool.maintenance import start_background
 from lti_tool.sandbox.demo import Sandbox
 from lti_tool.sandbox.demo import start_sandbox
 from lti_tool.sandbox.live_server import LiveServer
+from lti_tool.sandbox.platform.models import Flavor
 from lti_tool.services import Services
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -74,7 +75,14 @@ def cross_site_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     yield from _run_demo(tmp_path_factory, "localhost")
 
 
-def _run_demo(tmp_path_factory: pytest.TempPathFactory, tool_host: str) -> Iterator[Demo]:
+@pytest.fixture(scope="module")
+def canvas_cross_site_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """:func:`cross_site_demo` with the sandbox LMS in Canvas mode (Canvas's issuer, auth domain, message hints,
+    AGS rules). Its deployment reaches the tool at the first launch, pending, as a real Canvas's does."""
+    yield from _run_demo(tmp_path_factory, "localhost", "canvas")
+
+
+def _run_demo(tmp_path_factory: pytest.TempPathFactory, tool_host: str, flavor: Flavor = "moodle") -> Iterator[Demo]:
     tool_server = LiveServer()
     tool_url = f"http://{tool_host}:{tool_server.port}"
     settings = load_settings({"env": "development", "base_url": tool_url, "proxy_count": 0,
@@ -86,7 +94,7 @@ def _run_demo(tmp_path_factory: pytest.TempPathFactory, tool_host: str) -> Itera
     stop = threading.Event()
     services.passback = start_background(services.database, settings, stop)
     tool_server.start(app)
-    lms, sandbox = start_sandbox(settings, services.database, 0)
+    lms, sandbox = start_sandbox(settings, services.database, 0, flavor=flavor)
     try:
         yield Demo(settings=settings, services=services, sandbox=sandbox, lms_url=lms.url)
     finally:

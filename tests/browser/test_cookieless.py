@@ -6,7 +6,8 @@
 - Without it (as Moodle), the tool offers a new window before the login reaches the LMS, whose single-use
   ``lti_message_hint`` is then still fresh; the framed page says where the test went.
 
-Both end with the score in the sandbox gradebook.
+Both end with the score in the sandbox gradebook, in its Moodle mode and in its Canvas mode (Canvas's issuer and
+auth domain, its signed message hints whose launch is single use, its AGS rules).
 """
 
 from __future__ import annotations
@@ -15,8 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
 
+from lti_tool.cli import main as cli_main
+from lti_tool.models import DeploymentStatus
+from lti_tool.models import LtiDeployment
+from lti_tool.sandbox.browser import FormBrowser
 from lti_tool.sandbox.demo import SPEECHACE_TITLE
+from lti_tool.sandbox.platform.constants import MSG_DEEP_LINKING
 from tests.browser.conftest import VIEWPORT
 from tests.browser.test_click_path import add_activity
 from tests.browser.test_click_path import reload_until_visible
@@ -110,11 +118,15 @@ def check_storage_route(page: Any, demo: Any, seen: ToolRequests) -> None:
 
 
 def test_without_storage_the_new_window_route_works_against_a_single_use_hint(blocked_page, cross_site_demo):
-    page, demo = blocked_page, cross_site_demo
+    check_new_window_route(blocked_page, cross_site_demo, "New-window speaking", "cookieless")
+
+
+def check_new_window_route(page: Any, demo: Any, title: str, screens: str) -> None:
     platform = demo.sandbox.platform
-    assert platform.single_use_message_hint and not platform.platform_storage  # Moodle's rules
+    # Moodle's hint is single use, and so is the launch Canvas's signed hint names: the tool must leave the frame
+    # before the login reaches the LMS.
+    assert platform.single_use_message_hint and not platform.platform_storage
     seen = ToolRequests(page, demo.tool_url)
-    title = "New-window speaking"
 
     # The teacher adds the test: in the frame the tool offers the new window, where the picker opens.
     page.goto(f"{demo.lms_url}/course")
@@ -131,18 +143,18 @@ def test_without_storage_the_new_window_route_works_against_a_single_use_hint(bl
     # The student opens it: same offer; the test runs in the new window and the frame says where it is.
     page.goto(f"{demo.lms_url}/course?as=grace")
     page.get_by_role("link", name=title).click()
-    student_window = open_in_new_window(page, "cookieless-new-window-offer")
+    student_window = open_in_new_window(page, f"{screens}-new-window-offer")
     take_the_test(student_window)
     expect(page.frame_locator("#tool").get_by_test_id("opened-elsewhere")).to_contain_text(
         "open in another window")
-    team_screenshot(page, "cookieless-new-window-frame")
-    team_screenshot(student_window, "cookieless-new-window-final")
+    team_screenshot(page, f"{screens}-new-window-frame")
+    team_screenshot(student_window, f"{screens}-new-window-final")
 
     assert seen.cookie_answers and not any(seen.cookie_answers)
     assert "POST /lti/launch/storage" not in seen.paths
-    assert not any("Invalid request" in event for event in platform.events)
+    assert not any("Invalid request" in event or "launch_no_longer_valid" in event for event in platform.events)
     expect_grade_in_gradebook(page, demo, title)
-    team_screenshot(page, "cookieless-new-window-gradebook")
+    team_screenshot(page, f"{screens}-new-window-gradebook")
 
 
 def open_in_new_window(page: Any, screenshot_name: str | None = None) -> Any:
@@ -196,3 +208,64 @@ def test_the_sandbox_storage_frame_answers_the_tools_origin_only(page, cross_sit
         assert page.evaluate(STORAGE_PROBE, [frame_url, "k"]) == {"capabilities": None, "put": None, "got": None}
     finally:
         demo.sandbox.platform.platform_storage = False
+
+
+# --- Canvas: the same two routes against the sandbox in Canvas mode -------------------------------------------------
+
+@pytest.fixture(scope="module")
+def canvas_demo(canvas_cross_site_demo: Any) -> Any:
+    """The Canvas-mode demo once its deployment is approved: Canvas's login names no deployment, so the tool records
+    it pending at the first launch (a teacher's), and the tool's administrator approves it with the CLI."""
+    demo = canvas_cross_site_demo
+    sandbox = demo.sandbox
+    first = FormBrowser().get(sandbox.platform.begin_launch(sandbox.client.client_id, sandbox.teacher.sub,
+                                                            sandbox.course_id, message_type=MSG_DEEP_LINKING))
+    assert first.status_code == 403 and "waiting for approval" in first.text, first.text[:500]
+    with demo.services.database.session() as session:
+        (pending,) = session.scalars(sa.select(LtiDeployment)).all()
+    assert pending.status == DeploymentStatus.PENDING.value
+    environment = {"LTI_TOOL_ENV": "development", "LTI_TOOL_DATABASE_URL": demo.settings.database_url,
+                   "LTI_TOOL_DATA_DIR": demo.settings.data_dir, "LTI_TOOL_BASE_URL": demo.tool_url}
+    answer = CliRunner().invoke(cli_main, ["deployments", "approve", str(pending.id)], env=environment)
+    assert answer.exit_code == 0 and "is now active" in answer.output, answer.output
+    return demo
+
+
+def test_canvas_platform_storage_launches_without_cookies_and_the_score_reaches_the_gradebook(blocked_page,
+                                                                                              canvas_demo):
+    page, demo = blocked_page, canvas_demo
+    platform = demo.sandbox.platform
+    platform.platform_storage = True  # as Canvas: lti_storage_target=post_message_forwarding
+    try:
+        seen = ToolRequests(page, demo.tool_url)
+        title = "Canvas storage speaking"
+        add_activity(page, demo, SPEECHACE_TITLE, title, 20)
+        page.goto(f"{demo.lms_url}/course?as=grace")
+        page.get_by_role("link", name=title).click()
+        take_the_test(page.frame_locator("#tool"))
+        team_screenshot(page, "canvas-platform-storage-final")
+        assert "POST /lti/launch/storage" in seen.paths
+        assert not any(seen.cookie_answers)
+        cell = expect_grade_in_gradebook(page, demo, title)
+        expect(cell.get_by_test_id("grade-analysis")).to_have_count(0)  # Canvas sends no Submission Review
+        expect(page.locator("header .brand")).to_have_text("Sandbox LMS · Canvas mode")
+        team_screenshot(page, "canvas-platform-storage-gradebook")
+    finally:
+        platform.platform_storage = False
+    expect_canvas_grade(demo, title)
+
+
+def test_canvas_without_storage_the_new_window_route_works_and_the_score_reaches_the_gradebook(blocked_page,
+                                                                                               canvas_demo):
+    check_new_window_route(blocked_page, canvas_demo, "Canvas new-window speaking", "canvas")
+    expect_canvas_grade(canvas_demo, "Canvas new-window speaking")
+
+
+def expect_canvas_grade(demo: Any, title: str) -> None:
+    """Under Canvas's rules: one attempt, dated when Grace finished, and its token asked with the aud Canvas wants."""
+    platform = demo.sandbox.platform
+    (item,) = [item for item in platform.line_items_of(demo.sandbox.course_id) if item.label == title]
+    grade = platform.gradebook(demo.sandbox.course_id)[item.id]["grace"]
+    assert (grade["score"], grade["attempts"]) == (16, 1)
+    assert grade["submitted_at"]
+    assert {request.status for request in platform.token_requests} == {200}

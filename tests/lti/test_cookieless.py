@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from lti_tool.sandbox.browser import FormBrowser
 from lti_tool.sandbox.browser import parse_forms
 from lti_tool.sandbox.platform import constants as c
 from tests.lti.test_launch_refused import assert_refused
@@ -178,3 +179,18 @@ def test_the_sandbox_refuses_a_replayed_hint_as_moodle_does(connected):
     assert session.get(auth_url, timeout=10).status_code == 200
     replay_auth = session.get(session.get(url, allow_redirects=False, timeout=10).headers["Location"], timeout=10)
     assert replay_auth.status_code == 400 and replay_auth.text == "Invalid request"
+
+
+def test_canvas_refusing_a_consumed_launch_is_explained_to_the_student(connected):
+    """A login replayed after its launch was used (a reload, a copied link): Canvas posts ``launch_no_longer_valid``
+    instead of an id_token, and the student is told to start again from the course, not to call an administrator."""
+    connected.platform.flavor = "canvas"  # its signed hint, its consumed-launch answer
+    browser = FormBrowser()
+    url = connected.launch_url()
+    assert browser.get(url).status_code == 200
+    again = browser.get(url)
+    assert again.status_code == 400
+    assert again.url.endswith("/lti/launch")  # Canvas posted its error to the tool
+    assert ("The LMS refused this launch: The launch has either expired or already been consumed "
+            "(launch_no_longer_valid). Open the activity again from the course page.") in html.unescape(again.text)
+    assert "Please open the activity again" in again.text

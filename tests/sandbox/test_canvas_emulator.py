@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
@@ -159,3 +162,38 @@ def test_throttling_answers_403_and_calls_need_a_user_agent(canvas: Lms) -> None
                                        "User-Agent": ""})
     assert anonymous.status_code == 403 and "User-Agent" in anonymous.text
     assert post_score(canvas, lineitem_url, score(canvas.course.learner, NOW)).status_code == 200
+
+
+def test_the_message_hint_is_a_signed_jwt_for_five_minutes_and_its_launch_is_consumed_at_the_first_use(
+        canvas: Lms) -> None:
+    """As lti_advantage_adapter.rb and authentication_controller.rb: the hint is Canvas's own HS256 JWT naming the
+    cached launch; the first /authorize fetches and deletes that launch, a second one is told so in the form post."""
+    login = canvas.emulator.begin_launch(canvas.client.client_id, canvas.course.learner, canvas.course.context_id)
+    hint = parse_qs(urlsplit(login).query)["lti_message_hint"][0]
+    header, claims = (json.loads(base64.urlsafe_b64decode(part + "==")) for part in hint.split(".")[:2])
+    assert header["alg"] == "HS256"
+    assert claims["context_id"] == canvas.course.context_id and len(claims["verifier"]) == 128
+    assert 290 <= claims["exp"] - time.time() <= 300
+    assert canvas.browser.get(login).text == "launched"
+    assert "id_token" in canvas.tool.posts[-1]
+    # The same login again (a tool replaying it in a new window): no id_token, Canvas's error instead.
+    assert canvas.browser.get(login).text == "launched"
+    assert canvas.tool.posts[-1] == {"error": "launch_no_longer_valid", "state": canvas.tool.posts[-1]["state"],
+                                     "error_description": "The launch has either expired or already been consumed"}
+
+
+@pytest.mark.parametrize("spoil", ["altered", "expired"])
+def test_an_altered_or_expired_message_hint_is_refused(canvas: Lms, spoil: str) -> None:
+    login = canvas.emulator.begin_launch(canvas.client.client_id, canvas.course.learner, canvas.course.context_id)
+    hint = parse_qs(urlsplit(login).query)["lti_message_hint"][0]
+    if spoil == "altered":
+        head, body, signature = hint.split(".")
+        claims = {**json.loads(base64.urlsafe_b64decode(body + "==")), "context_id": "another-course"}
+        forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+        canvas.emulator.launches[f"{head}.{forged}.{signature}"] = canvas.emulator.launches[hint]
+        login = login.replace(hint, f"{head}.{forged}.{signature}")
+    else:
+        canvas.emulator.clock = lambda: time.time() + 301
+    answer = canvas.browser.get(login)
+    assert (answer.status_code, answer.text) == (400, "Invalid lti_message_hint")
+    assert canvas.tool.posts == []

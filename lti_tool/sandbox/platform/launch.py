@@ -8,6 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
+from urllib.parse import urlsplit
+
+from joserfc import jwt
+from joserfc.errors import JoseError
 
 from lti_tool.sandbox.platform import constants as c
 from lti_tool.sandbox.platform.id_token import build_id_token_claims
@@ -18,16 +22,26 @@ from lti_tool.sandbox.platform.models import ResourceLink
 from lti_tool.sandbox.platform.models import ToolClient
 from lti_tool.sandbox.platform.state import PlatformState
 
+# Canvas's MESSAGE_HINT_LIFESPAN and its cached launch's TTL: five minutes.
+CANVAS_MESSAGE_HINT_SECONDS = 300
+CANVAS_CONSUMED_LAUNCH = {"error": "launch_no_longer_valid",
+                          "error_description": "The launch has either expired or already been consumed"}
+
 IdTokenTamper = Callable[[dict[str, Any], dict[str, Any]], "str | None"]
 
 
 @dataclass
 class AuthorizationResult:
-    """What the LMS posts back to the tool: an auto-submitting form with id_token and state."""
+    """What the LMS posts back to the tool: an auto-submitting form with id_token and state, or (Canvas) with an
+    OIDC error and state instead of the id_token."""
 
     redirect_uri: str
     id_token: str
     state: str
+    error: dict[str, str] | None = None
+
+    def fields(self) -> dict[str, str]:
+        return {**self.error, "state": self.state} if self.error else {"id_token": self.id_token, "state": self.state}
 
 
 @dataclass
@@ -75,7 +89,7 @@ class LaunchService:
                 raise PlatformError(400, f"unknown user {request.sub!r}")
             roles = request.roles if request.roles is not None else self._enrolled_roles(request)
             launch = PendingLaunch(
-                message_hint=secrets.token_urlsafe(16),
+                message_hint=self._message_hint(request.context_id),
                 login_hint=request.sub if state.flavor == "moodle" else secrets.token_hex(20),
                 client_id=tool.client_id, deployment_id=deployment_id, sub=request.sub,
                 context_id=request.context_id, message_type=request.message_type, roles=roles,
@@ -93,6 +107,16 @@ class LaunchService:
         state.log(f"launch started: {launch.message_type} user={launch.sub} context={launch.context_id} "
                   f"client={launch.client_id} hint={launch.message_hint}")
         return with_query(tool.oidc_initiation_url, self._login_params(launch))
+
+    def _message_hint(self, context_id: str) -> str:
+        """Moodle: an opaque id. Canvas (lti_advantage_adapter.rb): a JWT signed with Canvas's own secret, naming the
+        cached launch (its verifier) and the course, valid for five minutes."""
+        if self.state.flavor != "canvas":
+            return secrets.token_urlsafe(16)
+        claims = {"verifier": secrets.token_hex(64), "canvas_domain": urlsplit(self.state.base_url).netloc,
+                  "context_type": "Course", "context_id": context_id,
+                  "exp": int(self.state.now()) + CANVAS_MESSAGE_HINT_SECONDS}
+        return jwt.encode({"alg": "HS256"}, claims, self.state.message_hint_key)
 
     def _enrolled_roles(self, request: LaunchRequest) -> list[str]:
         roles = self.state.enrolments[request.context_id].get(request.sub)
@@ -147,6 +171,12 @@ class LaunchService:
         launch = self._validated_launch(params)
         with self.state.lock:
             if launch.hint_used and self.state.single_use_message_hint:
+                if self.state.flavor == "canvas":
+                    # Canvas fetches and deletes the cached launch at the first request (redis_message_client.rb),
+                    # then posts this error to the tool instead of an id_token (authentication_controller.rb).
+                    self.state.log("authorization refused: launch_no_longer_valid")
+                    return AuthorizationResult(redirect_uri=params["redirect_uri"], id_token="",
+                                               state=params["state"], error=CANVAS_CONSUMED_LAUNCH)
                 # What Moodle's auth.php answers once the first request cleared the hint's session slot.
                 raise PlatformError(400, "Invalid request")
             claims = build_id_token_claims(self.state, launch, params["nonce"])
@@ -178,6 +208,8 @@ class LaunchService:
             if not tool.allows_redirect(params["redirect_uri"]):
                 raise PlatformError(400, f"invalid_request: redirect_uri {params['redirect_uri']!r} "
                                          "is not registered for this tool")
+            if self.state.flavor == "canvas":
+                self._check_canvas_hint(params["lti_message_hint"])
             launch = self.state.launches.get(params["lti_message_hint"])
         if launch is None or launch.client_id != tool.client_id:
             raise PlatformError(400, "invalid_request: unknown lti_message_hint")
@@ -185,3 +217,12 @@ class LaunchService:
         if launch.login_hint != params["login_hint"]:
             raise PlatformError(400, "login_required: login_hint does not match the user who launched")
         return launch
+
+    def _check_canvas_hint(self, hint: str) -> None:
+        """Canvas decodes the hint first: a forged, altered or expired one gets "Invalid lti_message_hint"."""
+        try:
+            claims = jwt.decode(hint, self.state.message_hint_key, algorithms=["HS256"]).claims
+        except (JoseError, ValueError) as exc:
+            raise PlatformError(400, "Invalid lti_message_hint") from exc
+        if not isinstance(claims.get("exp"), int) or claims["exp"] <= self.state.now():
+            raise PlatformError(400, "Invalid lti_message_hint")

@@ -161,7 +161,7 @@ class PendingLaunch:
     lineitem_url: str | None = None
     deep_link_data: str | None = None
     extra_claims: dict[str, Any] = field(default_factory=dict)
-    # Set when an id_token was issued for this hint: Moodle's hint is single use.
+    # Set when an id_token was issued for this hint: Moodle's hint and Canvas's cached launch are single use.
     hint_used: bool = False
 
 

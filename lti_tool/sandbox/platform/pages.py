@@ -17,7 +17,7 @@ def _page(title: str, body: str, onload: str = "") -> str:
 def autosubmit_form(result: AuthorizationResult) -> str:
     """The OIDC form_post response: browsers submit it on load, FormBrowser on data-autosubmit."""
     fields = "".join(f"<input type='hidden' name='{escape(name)}' value='{escape(value)}'>"
-                     for name, value in (("id_token", result.id_token), ("state", result.state)))
+                     for name, value in result.fields().items())
     form = (f"<form id='lti-autosubmit' data-autosubmit method='post' action='{escape(result.redirect_uri)}'>"
             f"{fields}<noscript><button type='submit'>Continue</button></noscript></form>")
     return _page("Launching tool", form, " onload='document.forms[0].submit()'")

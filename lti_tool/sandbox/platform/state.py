@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from joserfc.jwk import OctKey
+
 from lti_tool.sandbox.platform.constants import SERVICE_SCOPES
 from lti_tool.sandbox.platform.keys import KeyRing
 from lti_tool.sandbox.platform.models import AccessToken
@@ -92,8 +94,11 @@ class PlatformState:
         self.requests_while_down = 0  # what a down LMS received (its access log, as counted by an operator)
         self.id_token_aud_as_list = False
         # Moodle keeps the launch's lti_message_hint in one session slot and clears it at the first /auth: a second
-        # authorization request with the same hint gets "Invalid request".
-        self.single_use_message_hint = flavor == "moodle"
+        # authorization request with the same hint gets "Invalid request". Canvas's hint is a signed JWT valid for
+        # five minutes, but the launch it names is fetched and deleted at the first /authorize: the second gets
+        # "launch_no_longer_valid". Both are single use.
+        self.single_use_message_hint = True
+        self.message_hint_key = OctKey.import_key(secrets.token_bytes(32))  # Canvas signs its hints (HS256)
         # Platform storage (LTI client-side postMessages), as Canvas offers it: the login and the launch carry
         # lti_storage_target, and the LMS page holds a sibling frame of that name answering lti.* messages.
         self.platform_storage = False
