@@ -1,0 +1,40 @@
+"""Words for people: score names, numbers of things and settings as teachers and students read them."""
+
+from __future__ import annotations
+
+from lti_tool.grading.policy import COMPONENT_LABELS
+from lti_tool.models import AttemptsPolicy
+
+# Speechace's scoring rubrics (its report's "default_rubric") by their names in the report.
+RUBRIC_NAMES = {"speechace": "the Speechace scale", "ielts": "the IELTS band scale", "pte": "the PTE scale",
+                "toefl": "the TOEFL scale", "cefr": "CEFR levels"}
+POLICY_WORDS = {AttemptsPolicy.LATEST.value: "the latest attempt counts",
+                AttemptsPolicy.BEST.value: "the best attempt counts"}
+
+
+def component_label(component: str) -> str:
+    """A provider's score name as people read it ("vocab" → "vocabulary")."""
+    return COMPONENT_LABELS.get(component, component).replace("_", " ")
+
+
+def counted(number: int, singular: str, plural: str | None = None) -> str:
+    """ "1 grade", "3 grades"."""
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"
+
+
+def points(value: float) -> str:
+    """A number of points without a trailing ".0" (16, 16.5, 7.25)."""
+    return f"{round(value, 2):g}"
+
+
+def policy_words(policy: str) -> str:
+    return POLICY_WORDS.get(policy, policy)
+
+
+def rubric_words(provider: str, rubric: str | None) -> str | None:
+    """What the report's rubric means: Speechace's scoring scale, or iTEP's CEFR level."""
+    if not rubric:
+        return None
+    if provider == "itep":
+        return f"CEFR level {rubric}"
+    return f"Scored on {RUBRIC_NAMES.get(rubric.lower(), rubric)}"
