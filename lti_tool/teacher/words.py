@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from lti_tool.grading.policy import COMPONENT_LABELS
 from lti_tool.models import AttemptsPolicy
 
@@ -38,3 +40,13 @@ def rubric_words(provider: str, rubric: str | None) -> str | None:
     if provider == "itep":
         return f"CEFR level {rubric}"
     return f"Scored on {RUBRIC_NAMES.get(rubric.lower(), rubric)}"
+
+
+def machine_time(value: dt.datetime) -> str:
+    """For ``<time datetime>``: ISO 8601 in UTC, to the second."""
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def shown_time(value: dt.datetime) -> str:
+    """For people: the date and the minute, in UTC (the tool does not know the reader's time zone)."""
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -45,7 +45,7 @@ def test_teacher_sees_the_named_students_result(connected, speechace_setup):
 
     alan = html.unescape(review(connected, speechace_setup, connected.course.instructor,
                                 connected.course.learner).text)
-    assert "Alan Turing — Unit 3 speaking test" in alan and "6.5 / 9.0" in alan
+    assert "Alan Turing — Unit 3 speaking test" in alan and "Overall</td><td>6.5 of 9" in alan
 
 
 def test_student_sees_their_own_result_only(connected, speechace_setup):
