@@ -54,3 +54,8 @@ def link_url(page_text: str, suffix: str) -> str:
 
 def text_of(page_text: str) -> str:
     return html.unescape(re.sub(r"\s+", " ", page_text))
+
+
+def words_of(page_text: str) -> str:
+    """The page's text as a reader sees it: no tags, spaces collapsed."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page_text)).split())

@@ -49,7 +49,7 @@ def test_summary_counts_and_statistics_of_a_known_class(connected, speechace_set
     assert (_stat(page.text, "mean"), _stat(page.text, "median")) == ("76.67", "80")
     assert (_stat(page.text, "lowest"), _stat(page.text, "highest"), _stat(page.text, "spread")) == \
         ("50", "100", "20.55")
-    states = _states((page.text))
+    states = _states(page.text)
     assert states["Edsger Dijkstra"] == "on_its_way" and states["Stella Ström"] == "graded"
 
 
@@ -58,7 +58,8 @@ def test_chart_and_its_table_show_the_summary(connected, speechace_setup, settin
     _, page = teacher_page(connected, speechace_setup)
     svg = re.search(r"<svg[^>]*data-testid=\"chart-svg\".*?</svg>", page.text, re.S)
     assert svg and 'role="img"' in svg.group(0) and 'aria-labelledby="chart-title chart-desc"' in svg.group(0)
-    bars = {int(index): int(count) for index, count in re.findall(r'<g data-bin="(\d+)" data-count="(\d+)"', svg.group(0))}
+    bars = {int(index): int(count)
+            for index, count in re.findall(r'<g data-bin="(\d+)" data-count="(\d+)"', svg.group(0))}
     assert len(bars) == 10 and sum(bars.values()) == _count(page.text, "graded") == 3
     assert (bars[5], bars[8], bars[9]) == (1, 1, 1)  # 50, 80 and 100 (the last range includes the maximum)
     # Every bar carries its number as text: the chart reads without colour.
@@ -92,10 +93,10 @@ def test_status_filter_lists_only_that_status(connected, speechace_setup, settin
     known_class(connected, speechace_setup, settings, database)
     browser, page = teacher_page(connected, speechace_setup)
     filtered = browser.get(connected.tool_url + link_url(page.text, "?status=on_its_way"))
-    assert set(_states((filtered.text))) == {"Edsger Dijkstra"}
+    assert set(_states(filtered.text)) == {"Edsger Dijkstra"}
     assert _count(filtered.text, "students") == 5  # the summary stays the class's
     unknown = browser.get(connected.tool_url + link_url(page.text, "?status=nonsense"))
-    assert len(_states((unknown.text))) == 5
+    assert len(_states(unknown.text)) == 5
 
 
 def test_resend_all_queues_every_grade_again(connected, speechace_setup, settings, database):
@@ -128,7 +129,6 @@ def test_status_json_follows_the_outbox(connected, speechace_setup, settings, da
 @pytest.mark.parametrize("suffix", ["/status.json", "/export.csv", "/settings"])
 def test_a_learner_gets_403(connected, speechace_setup, settings, database, suffix):
     known_class(connected, speechace_setup, settings, database)
-    browser, page = teacher_page(connected, speechace_setup)
     learner_browser, _ = teacher_page(connected, speechace_setup, sub=connected.course.learner)
     from lti_tool.models import LtiLaunch
     from lti_tool.models import LtiUser
