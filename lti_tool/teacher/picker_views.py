@@ -30,6 +30,7 @@ from lti_tool.teacher.picker import ActivityFormError
 from lti_tool.teacher.picker import activity_from_form
 from lti_tool.teacher.picker import offered_assessments
 from lti_tool.teacher.service import require_staff
+from lti_tool.teacher.words import component_label
 
 bp = Blueprint("picker", __name__, url_prefix=LTI_PREFIX)
 
@@ -42,7 +43,7 @@ def render_picker(record: LtiLaunch, error: str | None = None, status: int = 200
     action = url_for("picker.deep_link_submit" if deep_linking else "picker.setup_link", launch_id=record.id)
     assessments = offered_assessments(get_session(), record.deployment_id)
     return render_template("lti/activity_form.html", assessments=assessments, providers=providers, action=action,
-                           error=error, form=submitted or {},
+                           error=error, form=submitted or {}, component_label=component_label,
                            deep_linking=deep_linking), status
 
 
