@@ -74,8 +74,11 @@ def _read(session: orm.Session, ags: AgsClient, record: LtiLaunch) -> tuple[Colu
     registration = session.get(LtiRegistration, record.registration_id)
     if url is None or registration is None:
         return Column(url=None), {}
+    scope = _read_scope(session.get(LtiContext, record.context_id) if record.context_id else None)
+    if scope is None:
+        return Column(url=url), {}  # the LMS lets the tool read no line item: nothing to compare
     try:
-        item = _get(session, ags, registration, url)
+        item = _get(session, ags, registration, url, scope)
     except (AgsError, AccessTokenError) as exc:
         log.warning("line item %s could not be read: %s", url, exc)
         return Column(url=url, problem="The LMS did not tell the tool its gradebook column's maximum "
@@ -114,9 +117,17 @@ def write_column(session: orm.Session, ags: AgsClient, record: LtiLaunch, activi
     return Column(url=written.url, label=written.label, maximum=written.maximum, updated=True)
 
 
-def _get(session: orm.Session, ags: AgsClient, registration: LtiRegistration, url: str) -> dict[str, Any]:
-    response = ags.request(session, registration, [Scope.LINEITEM_READONLY], "GET", url,
-                           headers={"Accept": MEDIA_LINEITEM})
+def _read_scope(context: LtiContext | None) -> str | None:
+    """The scope to read a line item with: the launch's AGS claim lists what the LMS grants (none listed: ask)."""
+    granted = context.ags_scopes if context is not None else []
+    if not granted or Scope.LINEITEM_READONLY in granted:
+        return Scope.LINEITEM_READONLY.value
+    return Scope.LINEITEM.value if Scope.LINEITEM in granted else None
+
+
+def _get(session: orm.Session, ags: AgsClient, registration: LtiRegistration, url: str,
+         scope: str) -> dict[str, Any]:
+    response = ags.request(session, registration, [scope], "GET", url, headers={"Accept": MEDIA_LINEITEM})
     item = _json_object(response.text)
     if not item:
         raise AgsRejectedError(response.status_code, "the line item is not a JSON object", url)

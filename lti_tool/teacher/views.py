@@ -109,6 +109,7 @@ def status_json(launch_id: str) -> Response:
     """The statuses the class view polls: stored state only, so polling never calls the LMS."""
     session = get_session()
     record = load_launch(session, launch_id)
+    require_staff(record)
     activity = activity_for_launch(session, record)
     if activity is None:
         abort(404)
