@@ -25,9 +25,10 @@ from lti_tool.models import LtiRegistration
 from lti_tool.models import ReviewStatus
 
 DISABLED_REGISTRATION = "The tool's registration with this platform has been disabled by an admin."
-AWAITING_APPROVAL = ("This LMS registered the tool, and the registration is waiting for the tool administrator's "
-                     "approval. Tool administrator: approve it on the admin page (Registrations) or with "
-                     "lti-tool registrations approve. Launches work as soon as it is approved.")
+AWAITING_APPROVAL = ("For the tool administrator: this LMS has registered itself with the speaking-test tool, and "
+                     "the registration is waiting for your approval. Approve it on the tool's admin page, under "
+                     "Registrations, or with \"lti-tool registrations approve\"; the activity opens as soon as it is "
+                     "approved. Until then there is nothing to do in the course.")
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ class PlatformDirectory:
         if found is None:
             row = session.get(LtiRegistration, registration_id)
             if row is not None and row.review_status == ReviewStatus.PENDING.value:
-                raise LaunchError(403, AWAITING_APPROVAL, title="Waiting for the tool administrator")
+                raise LaunchError(403, AWAITING_APPROVAL, title="Waiting for the tool administrator", waiting=True)
             if row is None or not row.is_active:
                 raise LaunchError(403, DISABLED_REGISTRATION)
             found = ActiveRegistration.of(row)
@@ -129,7 +130,7 @@ def _find_registration(session: orm.Session, issuer: str, client_id: str | None,
     # Registrations waiting for review (or rejected) never make an approved one ambiguous: anyone can add one.
     candidates = [row for row in found if row.review_status == ReviewStatus.APPROVED.value]
     if not candidates and any(row.review_status == ReviewStatus.PENDING.value for row in found):
-        raise LaunchError(403, AWAITING_APPROVAL, title="Waiting for the tool administrator")
+        raise LaunchError(403, AWAITING_APPROVAL, title="Waiting for the tool administrator", waiting=True)
     if not candidates and found:
         raise LaunchError(403, DISABLED_REGISTRATION)
     if not candidates:

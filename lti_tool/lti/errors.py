@@ -11,10 +11,12 @@ class LaunchError(Exception):
     """
 
     def __init__(self, status: int, reason: str, *, title: str = "This launch could not be completed",
-                 retry_query: str | None = None) -> None:
+                 retry_query: str | None = None, waiting: bool = False) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
         self.title = title
         # Query string for the login URL that restarts this launch in a new window.
         self.retry_query = retry_query
+        # Nothing is wrong, something is pending (a registration awaiting approval): shown as news, not an error.
+        self.waiting = waiting

@@ -269,7 +269,8 @@ class ItepProvider:
 
     def report_details(self, result: Result) -> ReportDetails:
         return ReportDetails(scores=result.scores, link=result.report_url,
-                             rubric=str(result.payload.get("Overall_cefr") or "") or None)
+                             rubric=f"CEFR level {result.payload['Overall_cefr']}"
+                             if result.payload.get("Overall_cefr") else None)
 
 
 def _account_for(session: orm.Session, assessment: Assessment) -> ProviderAccount:

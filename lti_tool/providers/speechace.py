@@ -59,6 +59,9 @@ __all__ = ["SpeechaceProvider", "split_share_link"]
 MAX_CALLBACK_BYTES = 64 * 1024
 SCALE_MAXIMUM = 9.0
 SCORE_FIELDS = ("overall", "pronunciation", "fluency", "vocab", "grammar")
+# Speechace's scoring rubrics (its report's "default_rubric") in words.
+RUBRIC_NAMES = {"speechace": "the Speechace scale", "ielts": "the IELTS band scale", "pte": "the PTE scale",
+                "toefl": "the TOEFL scale", "cefr": "CEFR levels"}
 COMPONENT_LABELS = {"overall": "overall", "pronunciation": "pronunciation", "fluency": "fluency",
                     "vocab": "vocabulary", "grammar": "grammar"}
 # What Speechace's page posts to its parent when the learner finishes.
@@ -247,7 +250,8 @@ def _report_from_json(document: Any, result: Result) -> ReportDetails:
     ]
     rubric = document.get("default_rubric")
     return ReportDetails(scores=scores or result.scores, questions=questions,
-                         rubric=str(rubric) if rubric else None, link=result.report_url)
+                         rubric=f"Scored on {RUBRIC_NAMES.get(str(rubric).lower(), rubric)}" if rubric else None,
+                         link=result.report_url)
 
 
 def _callback_payload(request: CallbackRequest) -> dict[str, Any]:

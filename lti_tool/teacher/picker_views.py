@@ -25,10 +25,12 @@ from lti_tool.models import Activity
 from lti_tool.models import LtiLaunch
 from lti_tool.models import LtiResourceLink
 from lti_tool.services import get_services
+from lti_tool.teacher.gradebook_column import match_column
 from lti_tool.teacher.picker import ActivityFormError
 from lti_tool.teacher.picker import activity_from_form
 from lti_tool.teacher.picker import offered_assessments
 from lti_tool.teacher.service import require_staff
+from lti_tool.teacher.words import component_label
 
 bp = Blueprint("picker", __name__, url_prefix=LTI_PREFIX)
 
@@ -43,7 +45,7 @@ def render_picker(record: LtiLaunch, error: str | None = None, status: int = 200
     assessments = [assessment for assessment in offered_assessments(get_session(), record.deployment_id)
                    if assessment.provider in providers]
     return render_template("lti/activity_form.html", assessments=assessments, providers=providers, action=action,
-                           error=error, form=submitted or {},
+                           error=error, form=submitted or {}, component_label=component_label,
                            deep_linking=deep_linking), status
 
 
@@ -78,7 +80,9 @@ def setup_link(launch_id: str) -> Response | tuple[str, int]:
         return render_picker(record, str(error), 400, request.form)
     link.activity_id = activity.id
     session.commit()
-    return redirect(url_for("teacher.link_page", launch_id=record.id), code=303)
+    # The LMS may have made the column already (Moodle: 100 points): give it the teacher's maximum, or say why not.
+    column = match_column(session, record, activity)
+    return redirect(url_for("teacher.link_page", launch_id=record.id, column=column), code=303)
 
 
 def placed_link(activity: Activity) -> PlacedLink:

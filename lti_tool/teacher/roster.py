@@ -24,6 +24,8 @@ class Member:
     sub: str
     name: str
     email: str | None
+    given_name: str | None = None  # as the LMS gave them, for the CSV export
+    family_name: str | None = None
 
 
 class RosterUnavailable(Exception):
@@ -56,5 +58,6 @@ def _is_active_learner(member: object) -> bool:
 def _member(member: dict[str, object]) -> Member:
     joined = " ".join(str(member[part]) for part in ("given_name", "family_name") if member.get(part))
     name = str(member.get("name") or joined or member.get("email") or member["user_id"])
-    email = member.get("email")
-    return Member(sub=str(member["user_id"]), name=name, email=str(email) if email else None)
+    email, given, family = member.get("email"), member.get("given_name"), member.get("family_name")
+    return Member(sub=str(member["user_id"]), name=name, email=str(email) if email else None,
+                  given_name=str(given) if given else None, family_name=str(family) if family else None)

@@ -9,6 +9,8 @@ from sqlalchemy import orm
 
 from lti_tool.activities import NotAllowed
 from lti_tool.grading import AgsClient
+from lti_tool.grading.columns import Column
+from lti_tool.grading.columns import read_column
 from lti_tool.grading.policy import requeue_grade
 from lti_tool.lti.claims import Claim
 from lti_tool.lti.claims import is_staff
@@ -22,28 +24,17 @@ from lti_tool.models import LtiMembership
 from lti_tool.models import LtiRegistration
 from lti_tool.models import LtiUser
 from lti_tool.models import Result
+from lti_tool.models import ScoreSubmission
+from lti_tool.teacher.classview import ClassView
+from lti_tool.teacher.classview import Grade
+from lti_tool.teacher.classview import class_view
+from lti_tool.teacher.classview import grade_of
 from lti_tool.teacher.roster import Member
 from lti_tool.teacher.roster import RosterUnavailable
 from lti_tool.teacher.roster import learners
 
-
-@dataclass(frozen=True)
-class AttemptRow:
-    learner: str
-    email: str | None
-    status: str
-    status_detail: str | None
-    score: float | None
-    scale_maximum: float | None
-    result_public_id: str | None
-    attempt_public_id: str | None
-
-
-@dataclass(frozen=True)
-class LinkOverview:
-    activity: Activity | None
-    rows: list[AttemptRow]
-    roster_problem: str | None = None
+RESEND_REFUSED = "refused"
+RESEND_ALL = "all"
 
 
 def require_staff(record: LtiLaunch) -> None:
@@ -51,29 +42,24 @@ def require_staff(record: LtiLaunch) -> None:
         raise NotAllowed("Only the course's teachers can open this page.")
 
 
-def link_overview(session: orm.Session, record: LtiLaunch, activity: Activity | None,
-                  ags: AgsClient | None = None) -> LinkOverview:
-    """Every learner of the course (the LMS roster) with their attempt's status and score, for ``activity``, the
-    one on the launched link (:func:`~lti_tool.activities.activity_for_launch`)."""
+def class_view_for(session: orm.Session, record: LtiLaunch, activity: Activity, ags: AgsClient) -> ClassView:
+    """The class view with the LMS's roster (NRPS) and gradebook column. Asks the LMS over HTTP: the caller has
+    committed its writes."""
     require_staff(record)
-    if activity is None:
-        return LinkOverview(activity=None, rows=[])
-    attempts = session.execute(
-        sa.select(Attempt, LtiUser).join(LtiUser, LtiUser.id == Attempt.user_id)
-        .where(Attempt.resource_link_id == record.resource_link_id)
-    ).all()
-    rows = {user.sub: _attempt_row(session, activity, attempt, user) for attempt, user in attempts}
     roster_problem = None
-    if ags is not None:
-        try:
-            for member in _roster(session, ags, record):
-                rows.setdefault(member.sub, AttemptRow(
-                    learner=member.name, email=member.email, status="not_started", status_detail=None, score=None,
-                    scale_maximum=None, result_public_id=None, attempt_public_id=None))
-        except RosterUnavailable as exc:
-            roster_problem = str(exc)
-    ordered = sorted(rows.values(), key=lambda row: (row.status == "not_started", row.learner.lower()))
-    return LinkOverview(activity=activity, rows=ordered, roster_problem=roster_problem)
+    members: list[Member] = []
+    try:
+        members = _roster(session, ags, record)
+    except RosterUnavailable as exc:
+        roster_problem = str(exc)
+    return class_view(session, record, activity, members, read_column(session, ags, record), roster_problem)
+
+
+def stored_class_view(session: orm.Session, record: LtiLaunch, activity: Activity) -> ClassView:
+    """The class view from stored state alone (no roster, no column): for the status poll, which must not ask
+    the LMS every few seconds."""
+    require_staff(record)
+    return class_view(session, record, activity, [], Column(url=None))
 
 
 def _roster(session: orm.Session, ags: AgsClient, record: LtiLaunch) -> list[Member]:
@@ -85,26 +71,20 @@ def _roster(session: orm.Session, ags: AgsClient, record: LtiLaunch) -> list[Mem
     return learners(session, ags, registration, context.memberships_url)
 
 
-def _attempt_row(session: orm.Session, activity: Activity, attempt: Attempt, user: LtiUser) -> AttemptRow:
-    latest = session.scalars(sa.select(Result).where(Result.attempt_id == attempt.id)
-                             .order_by(Result.id.desc()).limit(1)).first()
-    score = latest.scores.get(activity.score_component) if latest else None
-    return AttemptRow(learner=user.display_name, email=user.email, status=attempt.status,
-                      status_detail=attempt.status_detail, score=score,
-                      scale_maximum=latest.scale_maximum if latest else None,
-                      result_public_id=latest.public_id if latest else None, attempt_public_id=attempt.public_id)
-
-
-def resend_grades(session: orm.Session, record: LtiLaunch, attempt_public_id: str | None = None) -> int:
-    """Queue the current grade again: one attempt of this link, or every attempt whose grade failed.
+def resend_grades(session: orm.Session, record: LtiLaunch, attempt_public_id: str | None = None,
+                  which: str = RESEND_REFUSED) -> int:
+    """Queue the current grade again: one attempt of this link, every attempt whose grade the LMS refused, or
+    (``which`` "all") every attempt of the link that has a grade to send.
 
     :return: how many grades were queued. :raise NotAllowed: a learner, or an attempt of another link.
     """
     require_staff(record)
-    query = sa.select(Attempt).where(Attempt.resource_link_id == record.resource_link_id)
+    query = sa.select(Attempt).where(Attempt.registration_id == record.registration_id,
+                                     Attempt.context_id == record.context_id,
+                                     Attempt.resource_link_id == record.resource_link_id)
     if attempt_public_id is not None:
         query = query.where(Attempt.public_id == attempt_public_id)
-    else:
+    elif which != RESEND_ALL:
         query = query.where(Attempt.status == AttemptStatus.GRADE_FAILED.value)
     attempts = list(session.scalars(query))
     if attempt_public_id is not None and not attempts:
@@ -119,6 +99,14 @@ class ResultView:
     learner: LtiUser
     activity: Activity
     provider: str
+
+
+def result_grade(session: orm.Session, view: ResultView, column: Column) -> Grade | None:
+    """The gradebook points the result became, if the tool queued a grade for it (the newest such score)."""
+    submission = session.scalars(sa.select(ScoreSubmission).where(
+        ScoreSubmission.result_id == view.result.id, ScoreSubmission.attempt_id == view.attempt.id,
+        ScoreSubmission.score_given.is_not(None)).order_by(ScoreSubmission.id.desc()).limit(1)).first()
+    return grade_of(submission, view.result, column) if submission is not None else None
 
 
 def result_for_teacher(session: orm.Session, record: LtiLaunch, result_public_id: str) -> ResultView | None:

@@ -109,9 +109,12 @@ def _run_demo(tmp_path_factory: pytest.TempPathFactory, tool_host: str, flavor: 
 def playwright_driver() -> Iterator[Any]:
     """One Playwright driver for the session (a second one cannot run beside it), shared by the browsers."""
     try:
+        from playwright.sync_api import expect
         from playwright.sync_api import sync_playwright
     except ImportError:
         _unavailable("the playwright package is not installed (pip install -e '.[test]')")
+    # Assertions wait as long as actions do: on a busy CI machine a frame can take longer than expect's 5 s.
+    expect.set_options(timeout=TIMEOUT_MS)
     if not CHROMIUM.exists():
         _unavailable(f"{CHROMIUM} is missing; run scripts/ensure-browser (as root) or apt-get install chromium")
     with sync_playwright() as playwright:

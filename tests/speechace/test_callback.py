@@ -270,7 +270,7 @@ def test_teacher_sees_the_attempt_and_opens_the_report(connected, speechace_setu
     report = browser.get(f"{connected.tool_url}{report_link}")
     assert report.status_code == 200, report.text[:300]
     assert 'data-testid="report-answers"' in report.text and "report-problem" not in report.text
-    assert "overall" in report.text and "6.5" in report.text
+    assert "Overall" in report.text and "6.5" in report.text
 
 
 def test_learner_cannot_open_a_report(connected, speechace_setup, database):

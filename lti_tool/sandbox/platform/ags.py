@@ -76,11 +76,22 @@ class AgsService:
     def update_lineitem(self, context_id: str, lineitem_id: str, client_id: str, body: Any) -> dict[str, Any]:
         with self.state.lock:
             item = self._owned_lineitem(context_id, lineitem_id, client_id)
+            old_maximum = item.score_maximum
             for name, value in self._lineitem_fields(body, context_id, creating=False).items():
                 if name != "resource_link_id":  # the link of a line item cannot be changed
                     setattr(item, name, value)
-            self.state.log(f"line item {lineitem_id} updated")
+            if self.state.flavor == "moodle" and item.score_maximum != old_maximum:
+                self._rescale_grades(lineitem_id, old_maximum, item.score_maximum)
+            self.state.log(f"line item {lineitem_id} updated: {item.label!r} max={item.score_maximum}")
             return item.to_json(self.state.lineitem_url(item))
+
+    def _rescale_grades(self, lineitem_id: str, old_maximum: float, new_maximum: float) -> None:
+        """Moodle's grade_item::rescale_grades_keep_percentage after a PUT changed grademax; Canvas keeps the
+        points a submission has when points_possible changes."""
+        for grade in self.state.grades.get(lineitem_id, {}).values():
+            if grade.score is not None:
+                grade.score = grade.score / old_maximum * new_maximum
+            grade.max = new_maximum
 
     def delete_lineitem(self, context_id: str, lineitem_id: str, client_id: str) -> None:
         with self.state.lock:

@@ -1,0 +1,93 @@
+"""Changing an activity after it was added: title, maximum points, score, attempts policy, showing the score.
+
+Only a teacher of the launch's course, and only for the activity of the launched link: an activity that another
+link uses too (the same custom parameter placed in another course or twice) is not changed from here, because
+the change would reach the other placement as well.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from lti_tool.activities import NotAllowed
+from lti_tool.activities import activity_for_launch
+from lti_tool.models import Activity
+from lti_tool.models import Assessment
+from lti_tool.models import AttemptsPolicy
+from lti_tool.models import LtiLaunch
+from lti_tool.models import LtiResourceLink
+from lti_tool.providers.interfaces import AssessmentProvider
+from lti_tool.teacher.service import require_staff
+from lti_tool.teacher.words import component_label
+
+SHARED = ("This speaking test is also used by another activity (in this course or another one), so its settings "
+          "cannot be changed from here: the change would reach that activity too. Ask the tool administrator.")
+MAXIMUM_POINTS = 10000
+
+
+class SettingsError(ValueError):
+    """The form cannot be saved; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Changed:
+    title: bool
+    maximum: bool
+
+
+def editable_activity(session: orm.Session, record: LtiLaunch) -> Activity:
+    """The launched link's activity, if this teacher may change it. :raise NotAllowed: a learner, no activity on
+    the link, or an activity that another link uses too."""
+    require_staff(record)
+    activity = activity_for_launch(session, record)
+    if activity is None:
+        raise NotAllowed("No speaking test is set up for this activity yet.")
+    elsewhere = session.scalar(sa.select(sa.func.count()).select_from(LtiResourceLink).where(
+        LtiResourceLink.activity_id == activity.id, LtiResourceLink.id != record.resource_link_id))
+    if elsewhere:
+        raise NotAllowed(SHARED)
+    return activity
+
+
+def provider_of(session: orm.Session, providers: Mapping[str, AssessmentProvider],
+                activity: Activity) -> AssessmentProvider:
+    assessment = session.get(Assessment, activity.assessment_id)
+    assert assessment is not None  # the foreign key restricts deletion
+    return providers[assessment.provider]
+
+
+def component_choices(provider: AssessmentProvider) -> list[tuple[str, str]]:
+    """The scores the provider reports, as (value, words) pairs for a select."""
+    return [(name, component_label(name)) for name in provider.components]
+
+
+def apply_settings(activity: Activity, provider: AssessmentProvider, form: Mapping[str, str]) -> Changed:
+    """Validate the whole form, then change the activity. :raise SettingsError: nothing is changed."""
+    title = form.get("title", "").strip()[:200]
+    if not title:
+        raise SettingsError("Give the activity a title.")
+    try:
+        maximum = float(form.get("score_maximum", ""))
+    except ValueError as exc:
+        raise SettingsError("Maximum points must be a number.") from exc
+    if not math.isfinite(maximum) or not 0 < maximum <= MAXIMUM_POINTS:
+        raise SettingsError(f"Maximum points must be above 0 and at most {MAXIMUM_POINTS}.")
+    component = form.get("score_component", "")
+    if component not in provider.components:
+        names = ", ".join(component_label(name) for name in provider.components)
+        raise SettingsError(f"{provider.label} reports these scores: {names}.")
+    policy = form.get("attempts_policy", "")
+    if policy not in set(AttemptsPolicy):
+        raise SettingsError("Choose whether the latest or the best attempt counts.")
+    changed = Changed(title=title != activity.title, maximum=not math.isclose(maximum, activity.score_maximum))
+    activity.title = title
+    activity.score_maximum = maximum
+    activity.score_component = component
+    activity.attempts_policy = policy
+    activity.show_score_to_student = form.get("show_score") == "on"
+    return changed

@@ -1,0 +1,50 @@
+"""Words for people: score names, numbers of things and settings as teachers and students read them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+
+from lti_tool.models import AttemptsPolicy
+from lti_tool.providers.registry import provider_classes
+
+POLICY_WORDS = {AttemptsPolicy.LATEST.value: "the latest attempt counts",
+                AttemptsPolicy.BEST.value: "the best attempt counts"}
+
+
+def component_label(component: str) -> str:
+    """A provider's score name as people read it ("vocab" → "vocabulary"), from the providers' own labels."""
+    return _component_labels().get(component, component).replace("_", " ")
+
+
+@functools.cache
+def _component_labels() -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for provider in provider_classes():
+        for name, label in provider.component_labels.items():
+            labels.setdefault(name, label)
+    return labels
+
+
+def counted(number: int, singular: str, plural: str | None = None) -> str:
+    """ "1 grade", "3 grades"."""
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"
+
+
+def points(value: float) -> str:
+    """A number of points without a trailing ".0" (16, 16.5, 7.25)."""
+    return f"{round(value, 2):g}"
+
+
+def policy_words(policy: str) -> str:
+    return POLICY_WORDS.get(policy, policy)
+
+
+def machine_time(value: dt.datetime) -> str:
+    """For ``<time datetime>``: ISO 8601 in UTC, to the second."""
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def shown_time(value: dt.datetime) -> str:
+    """For people: the date and the minute, in UTC (the tool does not know the reader's time zone)."""
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
