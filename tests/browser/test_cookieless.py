@@ -161,6 +161,7 @@ def open_in_new_window(page: Any, screenshot_name: str | None = None) -> Any:
     """The tool's offer in the LMS frame: a clear button, visible without scrolling; click it, get the window."""
     button = page.frame_locator("#tool").get_by_test_id("open-in-new-window")
     expect(button).to_have_text("Open the test in a new window")
+    expect(button).to_be_visible()  # the script reveals it once the cookie check has answered
     box = button.bounding_box()
     assert box is not None and box["y"] + box["height"] <= VIEWPORT["height"], box
     if screenshot_name:
