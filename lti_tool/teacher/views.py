@@ -61,7 +61,7 @@ def render_submission_review(record: LtiLaunch) -> str | tuple[str, int]:
         details = get_services().providers[review.result.provider].report_details(review.result.result)
         return render_template("teacher/result.html", view=review.result, details=details, launch=record)
     return render_template("lti/submission_review.html", review=review,
-                           status=attempt_status(session, record) if review.own else None,
+                           status=attempt_status(session, record, get_services().providers) if review.own else None,
                            resource_link=record.claims.get("https://purl.imsglobal.org/spec/lti/claim/resource_link")
                            or {})
 
