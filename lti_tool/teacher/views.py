@@ -92,7 +92,7 @@ def result_page(result_public_id: str) -> str | tuple[str, int]:
                                        "follow the report link there."), 401
     session = get_session()
     record = load_launch(session, launch_id)
-    view = result_for_teacher(session, record, result_public_id)
+    view = result_for_teacher(session, record, result_public_id, get_services().providers)
     if view is None:
         abort(404)
     provider = get_services().providers.get(view.provider)
