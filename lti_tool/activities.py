@@ -216,6 +216,18 @@ def start_retake(session: orm.Session, attempt: Attempt, activity: Activity) -> 
     attempt.status_detail = None
 
 
+def reset_attempt(attempt: Attempt) -> None:
+    """A teacher's reset: the learner's tries start again and earlier results no longer describe the attempt.
+    The gradebook keeps what it holds until the next result replaces it."""
+    now = utcnow()
+    attempt.tries = 1
+    attempt.datetime_reset = now
+    attempt.datetime_started = now
+    attempt.datetime_finished = None
+    attempt.status = AttemptStatus.STARTED.value
+    attempt.status_detail = "Reset by a teacher."
+
+
 def attempt_status(session: orm.Session, record: LtiLaunch,
                    providers: Mapping[str, AssessmentProvider]) -> dict[str, Any]:
     """What the learner's page may show and its script polls: the state, a sentence for the learner, the score
