@@ -65,3 +65,27 @@
     });
   });
 })();
+
+/* Before a test that records the learner: check the microphone here, and say how to fix a blocked one. */
+(function () {
+  "use strict";
+
+  var row = document.querySelector("[data-mic-check]");
+  if (!row || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) { return; }
+  var button = row.querySelector("button");
+  var result = row.querySelector("[role=status]");
+  row.hidden = false;
+  button.addEventListener("click", function () {
+    result.textContent = "Checking…";
+    navigator.mediaDevices.getUserMedia({audio: true}).then(function (stream) {
+      stream.getTracks().forEach(function (track) { track.stop(); });
+      result.textContent = "Your microphone works.";
+    }).catch(function (error) {
+      var blocked = error && (error.name === "NotAllowedError" || error.name === "SecurityError");
+      result.textContent = blocked
+        ? "The browser blocks the microphone here. Allow it in the address bar's site settings (the lock or " +
+          "camera icon), or open the test in a new window with the link above."
+        : "No microphone was found. Plug one in, or choose it in your system's sound settings, then try again.";
+    });
+  });
+})();
