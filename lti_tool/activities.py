@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import orm
 
+from lti_tool.attempt_state import AttemptView
+from lti_tool.attempt_state import State
+from lti_tool.attempt_state import attempt_view
 from lti_tool.db import upsert
 from lti_tool.db import utcnow
 from lti_tool.grading import AgsClient
@@ -22,7 +26,6 @@ from lti_tool.models import AttemptStatus
 from lti_tool.models import LtiLaunch
 from lti_tool.models import LtiResourceLink
 from lti_tool.models import LtiUser
-from lti_tool.models import Result
 from lti_tool.privacy.sharing import DEFAULT_SHARING
 from lti_tool.privacy.sharing import IdentitySharing
 from lti_tool.privacy.sharing import shared_learner
@@ -167,19 +170,126 @@ def shown_test(session: orm.Session, test: LearnerTest) -> EmbeddedTest | TestTi
     return test.view.finish(session, fetched)
 
 
-def attempt_status(session: orm.Session, record: LtiLaunch) -> dict[str, Any]:
-    """What the learner's page may show: the attempt's state and, if the activity allows, the score."""
-    attempt = session.scalars(sa.select(Attempt).where(Attempt.resource_link_id == record.resource_link_id,
-                                                       Attempt.user_id == record.user_id)).first()
-    if attempt is None:
-        return {"status": "not_started"}
-    status: dict[str, Any] = {"status": attempt.status,
-                              "submitted": attempt.status != AttemptStatus.STARTED.value}
-    activity = session.get(Activity, attempt.activity_id)
-    latest = session.scalars(sa.select(Result).where(Result.attempt_id == attempt.id)
-                             .order_by(Result.id.desc()).limit(1)).first()
-    if activity is not None and latest is not None and activity.show_score_to_student:
-        value = latest.scores.get(activity.score_component)
-        if value is not None:
-            status["score"] = {"value": value, "out_of": latest.scale_maximum, "component": activity.score_component}
+def learner_attempt(session: orm.Session, record: LtiLaunch) -> Attempt | None:
+    return session.scalars(sa.select(Attempt).where(Attempt.resource_link_id == record.resource_link_id,
+                                                    Attempt.user_id == record.user_id)).first()
+
+
+def view_of(session: orm.Session, providers: Mapping[str, AssessmentProvider], attempt: Attempt | None,
+            activity: Activity | None) -> AttemptView:
+    """The attempt's state (:mod:`lti_tool.attempt_state`) with its provider's words."""
+    assessment = session.get(Assessment, activity.assessment_id) if activity is not None else None
+    provider = providers.get(assessment.provider) if assessment is not None else None
+    return attempt_view(session, attempt, activity, provider)
+
+
+@dataclass(frozen=True)
+class Retake:
+    allowed: bool
+    replaces_grade: bool  # under "latest attempt" the retake's result replaces the grade that stands
+    tries: int
+    max_attempts: int | None
+
+
+def retake_rule(activity: Activity, attempt: Attempt | None, view: AttemptView) -> Retake:
+    tries = attempt.tries if attempt is not None else 0
+    allowed = activity.max_attempts is None or tries < activity.max_attempts
+    replaces = (activity.attempts_policy == AttemptsPolicy.LATEST.value
+                and view.state in (State.GRADED, State.GRADE_ON_ITS_WAY, State.REFUSED))
+    return Retake(allowed=allowed, replaces_grade=replaces, tries=tries, max_attempts=activity.max_attempts)
+
+
+def shows_completed(view: AttemptView) -> bool:
+    """Reopening the activity shows the outcome, not a new test: the try is finished or its result withdrawn."""
+    return view.finished or view.state == State.WITHDRAWN
+
+
+def start_retake(session: orm.Session, attempt: Attempt, activity: Activity) -> None:
+    """Begin the learner's next try. :raise NotAllowed: the activity allows no more tries."""
+    if activity.max_attempts is not None and attempt.tries >= activity.max_attempts:
+        raise NotAllowed("You have used every attempt this activity allows.")
+    now = utcnow()
+    attempt.tries += 1
+    attempt.datetime_started = now
+    attempt.datetime_finished = None
+    attempt.status = AttemptStatus.STARTED.value
+    attempt.status_detail = None
+
+
+def reset_attempt(attempt: Attempt) -> None:
+    """A teacher's reset: the learner's tries start again and earlier results no longer describe the attempt.
+    The gradebook keeps what it holds until the next result replaces it."""
+    now = utcnow()
+    attempt.tries = 1
+    attempt.datetime_reset = now
+    attempt.datetime_started = now
+    attempt.datetime_finished = None
+    attempt.status = AttemptStatus.STARTED.value
+    attempt.status_detail = "Reset by a teacher."
+
+
+def attempt_status(session: orm.Session, record: LtiLaunch,
+                   providers: Mapping[str, AssessmentProvider]) -> dict[str, Any]:
+    """What the learner's page may show and its script polls: the state, a sentence for the learner, the score
+    and gradebook points if the activity allows, and whether a retake is allowed."""
+    attempt = learner_attempt(session, record)
+    activity = session.get(Activity, attempt.activity_id) if attempt is not None else None
+    view = view_of(session, providers, attempt, activity)
+    if attempt is None or activity is None:
+        return {"state": view.state.value, "label": view.label, "status": "not_started", "submitted": False,
+                "message": student_message(view, None, "")}
+    assessment = session.get(Assessment, activity.assessment_id)
+    provider = providers.get(assessment.provider) if assessment is not None else None
+    status: dict[str, Any] = {
+        "state": view.state.value, "label": view.label, "status": attempt.status,
+        "submitted": view.finished or view.state == State.WITHDRAWN, "in_gradebook": view.in_gradebook,
+        "completed_on": view.finished_at.date().isoformat() if view.finished_at else None,
+        "message": student_message(view, activity, provider.label if provider else "The provider"),
+    }
+    if view.provider_said:
+        status["provider_said"] = view.provider_said
+    if activity.show_score_to_student and view.score is not None and view.scale_maximum:
+        labels = provider.component_labels if provider else {}
+        status["score"] = {"value": view.score, "out_of": view.scale_maximum, "component": activity.score_component,
+                           "label": labels.get(activity.score_component, activity.score_component)}
+        if view.points is not None and view.points_maximum:
+            status["score"]["points"] = view.points
+            status["score"]["points_out_of"] = view.points_maximum
+        status["score"]["text"] = score_text(view)
+    if shows_completed(view):
+        retake = retake_rule(activity, attempt, view)
+        status["retake"] = {"allowed": retake.allowed, "replaces_grade": retake.replaces_grade}
     return status
+
+
+def score_text(view: AttemptView) -> str:
+    """The provider's value beside the gradebook's points: "7.2 of 9 → 16 of 20 points"."""
+    if view.score is None or view.scale_maximum is None:
+        return ""
+    text = f"{view.score:g} of {view.scale_maximum:g}"
+    if view.points is not None and view.points_maximum is not None:
+        text += f" → {round(view.points, 2):g} of {view.points_maximum:g} points"
+    return text
+
+
+def student_message(view: AttemptView, activity: Activity | None, provider_label: str) -> str:
+    """The sentence the learner reads about their attempt; never more than stored state and the LMS say."""
+    done = f"You completed the test on {view.finished_at:%d %B %Y}. " if view.finished_at else ""
+    match view.state:
+        case State.NOT_STARTED | State.IN_PROGRESS:
+            return "You have not finished the test yet."
+        case State.AWAITING_GRADING:
+            note = f" ({provider_label} says: {view.provider_said})" if view.provider_said else ""
+            return f"{done}It is waiting for {provider_label}'s grading{note}."
+        case State.GRADE_ON_ITS_WAY:
+            return f"{done}Your grade is on its way to your course gradebook."
+        case State.GRADED:
+            return f"{done}Your grade is in your course gradebook ✓"
+        case State.REFUSED:
+            return f"{done}Your course gradebook has not accepted the grade yet; your teacher can see why."
+        case State.WITHDRAWN:
+            said = f" ({view.provider_said})" if view.provider_said else ""
+            return (f"{provider_label} withdrew the result of this test{said}. "
+                    "Your teacher will tell you what comes next.")
+        case State.RESET:
+            return "Your attempt was reset: you can take the test again."

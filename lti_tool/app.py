@@ -61,6 +61,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, services: Ser
     from lti_tool.launch import views as launch_views
     from lti_tool.learner import views as learner_views
     from lti_tool.teacher import picker_views
+    from lti_tool.teacher import reset_views  # noqa: F401  (adds the attempt reset to the teacher blueprint)
     from lti_tool.teacher import views as teacher_views
 
     for blueprint in (launch_views.bp, registration_views.bp, learner_views.bp, picker_views.bp, callback_views.bp,

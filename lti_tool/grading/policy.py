@@ -4,7 +4,9 @@ queued."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ from lti_tool.providers.interfaces import CallbackTarget
 from lti_tool.providers.interfaces import ReportedResult
 
 log = logging.getLogger(__name__)
+MAX_KEY_CHARS = 1000  # result.external_id
 
 # What each non-graded outcome tells the gradebook (AGS activityProgress, gradingProgress), and the teacher.
 UNGRADED_OUTCOMES = {
@@ -76,10 +79,42 @@ def record_result(session: orm.Session, target: CallbackTarget, config: Activity
                             submission=submission, invalidate_others=False, now=now, finish="finished")
     else:
         write = _ungraded_write(session, target, config, report, provider_label, result, now)
-    stored = store_result(session, target.attempt, target.activity_id if check_activity else None, write)
+    guard = target.activity_id if check_activity else None
+    stored = store_result(session, target.attempt, guard, write)
+    if stored is None:
+        # The provider's key is taken. Only an identical repeat of the attempt's last result is a duplicate; a
+        # correction (Complete 4.5 → Invalidated → Complete 5.0 on one day, same TestID and date) is new. The
+        # usual delivery stays one statement: the last result is read only when the key is taken.
+        last = _last_result(session, target.attempt)
+        if last is None or _same_outcome(last, report):
+            return None
+        keyed = {**result, "external_id": _idempotency_key(report.external_id, last)}
+        stored = store_result(session, target.attempt, guard, dataclasses.replace(write, result=keyed))
     if stored is None:
         return None
     return RecordedResult(result_id=stored.result_id, is_new=True, submission_id=stored.submission_id)
+
+
+def _last_result(session: orm.Session, attempt_key: Mapping[str, int | str]) -> Result | None:
+    return session.scalars(
+        sa.select(Result).join(Attempt, Attempt.id == Result.attempt_id)
+        .where(*(getattr(Attempt, name) == value for name, value in attempt_key.items()))
+        .order_by(Result.id.desc()).limit(1)).first()
+
+
+def _same_outcome(last: Result, report: ReportedResult) -> bool:
+    """Only a result identical to the attempt's last one (status, every score, the provider's payload: its level
+    and words) is a repeat; a correction — even one with the provider's same id and date — is new."""
+    return (last.status == report.status and last.scores == report.scores
+            and float(last.scale_maximum) == float(report.scale_maximum) and last.payload == report.payload)
+
+
+def _idempotency_key(external_id: str, last: Result) -> str:
+    """The stored key names the result it follows: two deliveries of one correction race to the same key (the
+    unique constraint keeps one), while a correction back to an earlier outcome (Complete 4.5 → Invalidated →
+    Complete 4.5) gets a key of its own."""
+    key = f"{external_id}#after-{last.id}"
+    return key if len(key) <= MAX_KEY_CHARS else hashlib.sha256(key.encode()).hexdigest()
 
 
 def _graded_value(session: orm.Session, target: CallbackTarget, config: ActivityConfig,

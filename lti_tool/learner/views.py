@@ -6,15 +6,24 @@ import logging
 
 from flask import Blueprint
 from flask import jsonify
+from flask import redirect
 from flask import render_template
+from flask import request
 from flask import url_for
 from werkzeug.wrappers import Response
 
+from lti_tool.activities import LaunchExpired
+from lti_tool.activities import NotAllowed
 from lti_tool.activities import activity_for_launch
 from lti_tool.activities import attempt_status
+from lti_tool.activities import learner_attempt
 from lti_tool.activities import load_launch
+from lti_tool.activities import retake_rule
 from lti_tool.activities import shown_test
+from lti_tool.activities import shows_completed
+from lti_tool.activities import start_retake
 from lti_tool.activities import start_test
+from lti_tool.activities import view_of
 from lti_tool.db import get_session
 from lti_tool.lti.endpoints import LTI_PREFIX
 from lti_tool.models import Activity
@@ -38,11 +47,19 @@ def learner_page(record: LtiLaunch, activity: Activity | None) -> tuple[str, int
     if activity is None:
         return render_template("lti/learner.html", launch=record, resource_link=record.claims.get(
             "https://purl.imsglobal.org/spec/lti/claim/resource_link") or {}, context={}), 200
+    attempt = learner_attempt(session, record)
+    view = view_of(session, get_services().providers, attempt, activity)
+    if attempt is not None and attempt.activity_id == activity.id and shows_completed(view):
+        # A finished try is shown as finished: a new test starts only through an allowed, confirmed retake.
+        return render_template("lti/attempt_done.html", activity=activity, launch=record,
+                               status=attempt_status(session, record, get_services().providers),
+                               retake=retake_rule(activity, attempt, view),
+                               status_url=url_for("learner.attempt_status_json", launch_id=record.id)), 200
     try:
         test = start_test(session, get_services().providers, get_services().ags, record, activity,
                           identity_default=get_services().settings.share_learner_identity)
         session.commit()  # the attempt (and a provider's claim on it) is stored before the provider is asked
-        view = shown_test(session, test)
+        test_view = shown_test(session, test)
     except ProviderError as error:
         session.commit()  # the attempt is recorded even when the provider fails
         log.warning("provider failed for launch of user %s on link %s: %s", record.user_id,
@@ -51,8 +68,8 @@ def learner_page(record: LtiLaunch, activity: Activity | None) -> tuple[str, int
                                retry_url=url_for("learner.attempt_page", launch_id=record.id)), 502
     session.commit()
     status_url = url_for("learner.attempt_status_json", launch_id=record.id)
-    template = "lti/test_embedded.html" if isinstance(view, EmbeddedTest) else "lti/test_ticket.html"
-    return render_template(template, activity=activity, view=view, status_url=status_url), 200
+    template = "lti/test_embedded.html" if isinstance(test_view, EmbeddedTest) else "lti/test_ticket.html"
+    return render_template(template, activity=activity, view=test_view, status_url=status_url), 200
 
 
 @bp.get("/attempt/<launch_id>")
@@ -62,9 +79,43 @@ def attempt_page(launch_id: str) -> tuple[str, int]:
     return learner_page(record, activity_for_launch(session, record))
 
 
+@bp.post("/attempt/<launch_id>/retake")
+def retake(launch_id: str) -> Response | tuple[str, int]:
+    """The learner's next try, if the activity allows one; replacing a grade needs the learner's confirmation."""
+    session = get_session()
+    record = load_launch(session, launch_id)
+    activity = activity_for_launch(session, record)
+    attempt = learner_attempt(session, record)
+    if activity is None or attempt is None:
+        return redirect(url_for("learner.attempt_page", launch_id=launch_id), code=303)
+    rule = retake_rule(activity, attempt, view_of(session, get_services().providers, attempt, activity))
+    if not rule.allowed:
+        raise NotAllowed("You have used every attempt this activity allows.")
+    if rule.replaces_grade and request.form.get("confirm") != "replace":
+        return render_template("error.html", status=400, title="Confirm the retake",
+                               message="Your new attempt replaces the grade you have: tick the box to confirm."), 400
+    start_retake(session, attempt, activity)
+    session.commit()
+    log.info("learner %s retakes the test on link %s (try %d)", record.user_id, record.resource_link_id,
+             attempt.tries)
+    return redirect(url_for("learner.attempt_page", launch_id=launch_id), code=303)
+
+
+EXPIRED_MESSAGE = "Your session has expired: open the activity again from your course."
+
+
 @bp.get("/attempt/<launch_id>/status")
-def attempt_status_json(launch_id: str) -> Response:
-    response = jsonify(attempt_status(get_session(), load_launch(get_session(), launch_id)))
+def attempt_status_json(launch_id: str) -> tuple[Response, int]:
+    """The page's poll. An expired launch answers 401 (an unknown handle) or 410 (past its lifetime) with the
+    sentence the page shows, instead of leaving it "checking" forever."""
+    session = get_session()
+    try:
+        record = load_launch(session, launch_id)
+    except LaunchExpired:
+        gone = session.get(LtiLaunch, launch_id) is not None
+        response, code = jsonify({"state": "expired", "message": EXPIRED_MESSAGE}), 410 if gone else 401
+    else:
+        response, code = jsonify(attempt_status(session, record, get_services().providers)), 200
     response.headers["Cache-Control"] = "no-store"
-    return response
+    return response, code
 

@@ -61,6 +61,9 @@ class Activity(Base):
     score_component: Mapped[str] = mapped_column(sa.String(40), default="overall")
     attempts_policy: Mapped[str] = mapped_column(sa.String(20), default=AttemptsPolicy.LATEST.value)
     show_score_to_student: Mapped[bool] = mapped_column(default=True)
+    # How many times a learner may take the test here (None: as often as they like); a teacher's reset gives
+    # one learner their tries back.
+    max_attempts: Mapped[int | None] = mapped_column()
     datetime_created: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -97,6 +100,10 @@ class Attempt(Base):
     # When the learner finished (the first "finished" or graded result since the last reset): Canvas marks the
     # submission late by this time, not by when the grade arrived.
     datetime_finished: Mapped[dt.datetime | None] = mapped_column()
+    # Which try the learner is on (a retake adds one), and when a teacher last reset the attempt: results
+    # received before the current try started belong to an earlier one.
+    tries: Mapped[int] = mapped_column(default=1, server_default="1")
+    datetime_reset: Mapped[dt.datetime | None] = mapped_column()
     datetime_started: Mapped[dt.datetime] = mapped_column(default=utcnow)
     datetime_updated: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -152,6 +152,15 @@ class ReportDetails:
     problem: str | None = None  # why the full report could not be shown
 
 
+@dataclass(frozen=True)
+class ProviderOutcome:
+    """What a stored result meant in the provider's own words ("Invalidated", "Review"…), for the status people
+    see; ``reset`` says the provider put the test back to the start rather than withdrawing its grade."""
+
+    words: str | None = None
+    reset: bool = False
+
+
 RESULT_STATUSES = ("complete", "finished", "withdrawn", "pending", "attention")
 
 
@@ -337,4 +346,8 @@ class AssessmentProvider(Protocol):
 
     def report_details(self, result: Result) -> ReportDetails:
         """The report's main parts for a teacher; never raises (a fetch problem goes in ``problem``)."""
+        ...
+
+    def outcome(self, result: Result) -> ProviderOutcome:
+        """The provider's own word for a stored result (see :mod:`lti_tool.attempt_state`); never raises."""
         ...

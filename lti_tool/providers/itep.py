@@ -55,6 +55,7 @@ from lti_tool.providers.interfaces import Learner
 from lti_tool.providers.interfaces import PendingStart
 from lti_tool.providers.interfaces import ProviderContext
 from lti_tool.providers.interfaces import ProviderError
+from lti_tool.providers.interfaces import ProviderOutcome
 from lti_tool.providers.interfaces import ReportDetails
 from lti_tool.providers.interfaces import ReportedResult
 from lti_tool.providers.interfaces import TestTicket
@@ -271,6 +272,11 @@ class ItepProvider:
         return ReportDetails(scores=result.scores, link=result.report_url,
                              rubric=f"CEFR level {result.payload['Overall_cefr']}"
                              if result.payload.get("Overall_cefr") else None)
+
+
+    def outcome(self, result: Result) -> ProviderOutcome:
+        words = str(result.payload.get("Status") or "").strip()[:LABEL_MAX_CHARS]
+        return ProviderOutcome(words=words or None, reset=words.lower() in RESET)
 
 
 def _account_for(session: orm.Session, assessment: Assessment) -> ProviderAccount:

@@ -49,6 +49,7 @@ from lti_tool.providers.interfaces import Learner
 from lti_tool.providers.interfaces import PendingStart
 from lti_tool.providers.interfaces import ProviderContext
 from lti_tool.providers.interfaces import ProviderError
+from lti_tool.providers.interfaces import ProviderOutcome
 from lti_tool.providers.interfaces import ReportDetails
 from lti_tool.providers.interfaces import ReportedResult
 from lti_tool.providers.signing import CallbackSigner
@@ -202,6 +203,9 @@ class SpeechaceProvider:
                               scale_maximum=SCALE_MAXIMUM, report_url=report_url, payload=stored)
 
     # --- the report -------------------------------------------------------------------------------------------
+
+    def outcome(self, result: Result) -> ProviderOutcome:
+        return ProviderOutcome()  # Speechace reports one thing: a completed, scored test
 
     def report_details(self, result: Result) -> ReportDetails:
         api_url = _report_api_url(result.report_url or "")

@@ -32,8 +32,9 @@ def offered_assessments(session: orm.Session, deployment_pk: int) -> list[Assess
 def activity_from_form(session: orm.Session, providers: Mapping[str, AssessmentProvider],
                        form: Mapping[str, str], deployment_pk: int) -> Activity:
     """Create the activity a teacher described. :raise ActivityFormError: a choice is missing or invalid."""
+    chosen, component = _test_and_score(form)
     assessment = next((offered for offered in offered_assessments(session, deployment_pk)
-                       if offered.public_id == form.get("assessment", "")), None)
+                       if offered.public_id == chosen), None)
     if assessment is None or assessment.provider not in providers:
         raise ActivityFormError("Choose one of the speaking tests in the list.")
     title = form.get("title", "").strip() or assessment.title
@@ -43,12 +44,34 @@ def activity_from_form(session: orm.Session, providers: Mapping[str, AssessmentP
         raise ActivityFormError("Maximum points must be a number.") from exc
     if not 0 < score_maximum <= 10000:
         raise ActivityFormError("Maximum points must be above 0 and at most 10000.")
-    component = form.get("score_component", "overall")
     provider = providers[assessment.provider]
     if component not in provider.components:
-        raise ActivityFormError(f"{provider.label} reports these scores: {', '.join(provider.components)}.")
+        offered = ", ".join(provider.component_labels.get(name, name) for name in provider.components)
+        raise ActivityFormError(f"{provider.label} reports these scores: {offered}. Choose one of them for "
+                                f"{assessment.title}.")
     policy = form.get("attempts_policy", AttemptsPolicy.LATEST.value)
     if policy not in set(AttemptsPolicy):
         raise ActivityFormError("Choose the latest or the best attempt.")
-    return create_activity(session, assessment, title[:200], score_maximum, component, policy,
-                           show_score_to_student=form.get("show_score") == "on")
+    activity = create_activity(session, assessment, title[:200], score_maximum, component, policy,
+                               show_score_to_student=form.get("show_score") == "on")
+    activity.max_attempts = _max_attempts(form.get("max_attempts", ""))
+    return activity
+
+
+def _test_and_score(form: Mapping[str, str]) -> tuple[str, str]:
+    """The picker's one choice of test and score (``<assessment>:<component>``); the separate fields
+    ``assessment`` and ``score_component``, as scripts and older forms send them, win when present."""
+    assessment, _, component = form.get("score_choice", "").partition(":")
+    return form.get("assessment", assessment), form.get("score_component", component or "overall")
+
+
+def _max_attempts(value: str) -> int | None:
+    if not value.strip():
+        return None  # no limit
+    try:
+        number = int(value)
+    except ValueError as exc:
+        raise ActivityFormError("Attempts allowed must be a whole number, or empty for no limit.") from exc
+    if not 1 <= number <= 100:
+        raise ActivityFormError("Attempts allowed must be between 1 and 100, or empty for no limit.")
+    return number

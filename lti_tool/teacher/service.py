@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy import orm
 
 from lti_tool.activities import NotAllowed
+from lti_tool.activities import view_of
+from lti_tool.attempt_state import AttemptView
 from lti_tool.grading import AgsClient
 from lti_tool.grading.columns import Column
 from lti_tool.grading.columns import read_column
@@ -25,6 +28,7 @@ from lti_tool.models import LtiRegistration
 from lti_tool.models import LtiUser
 from lti_tool.models import Result
 from lti_tool.models import ScoreSubmission
+from lti_tool.providers.interfaces import AssessmentProvider
 from lti_tool.teacher.classview import ClassView
 from lti_tool.teacher.classview import Grade
 from lti_tool.teacher.classview import class_view
@@ -99,6 +103,8 @@ class ResultView:
     learner: LtiUser
     activity: Activity
     provider: str
+    # Where the attempt stands (lti_tool.attempt_state): the page shows this, never the raw attempt status.
+    state: AttemptView | None = None
 
 
 def result_grade(session: orm.Session, view: ResultView, column: Column) -> Grade | None:
@@ -109,7 +115,8 @@ def result_grade(session: orm.Session, view: ResultView, column: Column) -> Grad
     return grade_of(submission, view.result, column) if submission is not None else None
 
 
-def result_for_teacher(session: orm.Session, record: LtiLaunch, result_public_id: str) -> ResultView | None:
+def result_for_teacher(session: orm.Session, record: LtiLaunch, result_public_id: str,
+                       providers: Mapping[str, AssessmentProvider] | None = None) -> ResultView | None:
     """The result, if it belongs to the teacher's course. :raise NotAllowed: learner, or another course."""
     require_staff(record)
     found = session.execute(
@@ -124,11 +131,10 @@ def result_for_teacher(session: orm.Session, record: LtiLaunch, result_public_id
     result, attempt, learner, activity = found
     if attempt.context_id != record.context_id:
         raise NotAllowed("This result belongs to another course.")
-    from lti_tool.models import Assessment
-
     assessment = session.get(Assessment, activity.assessment_id)
     return ResultView(result=result, attempt=attempt, learner=learner, activity=activity,
-                      provider=assessment.provider if assessment else "")
+                      provider=assessment.provider if assessment else "",
+                      state=view_of(session, providers or {}, attempt, activity))
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,7 @@ def render_submission_review(record: LtiLaunch) -> str | tuple[str, int]:
                                words=words, grade=result_grade(session, review.result,
                                                                read_column(session, get_services().ags, record)))
     return render_template("lti/submission_review.html", review=review,
-                           status=attempt_status(session, record) if review.own else None,
+                           status=attempt_status(session, record, get_services().providers) if review.own else None,
                            resource_link=record.claims.get("https://purl.imsglobal.org/spec/lti/claim/resource_link")
                            or {})
 
@@ -223,7 +223,7 @@ def result_page(result_public_id: str) -> str | tuple[str, int]:
                                        "follow the report link there."), 401
     session = get_session()
     record = load_launch(session, launch_id)
-    view = result_for_teacher(session, record, result_public_id)
+    view = result_for_teacher(session, record, result_public_id, get_services().providers)
     if view is None:
         abort(404)
     provider = get_services().providers.get(view.provider)

@@ -45,7 +45,9 @@ def add_activity(page: Any, demo: Any, test_title: str, title: str, max_points: 
     page.get_by_test_id("add-speaking-test").click()
     tool = page.frame_locator("#tool")
     expect(tool.get_by_test_id("activity-form")).to_be_visible()
-    tool.get_by_label(test_title).check()
+    # One choice of test and score: each test's group lists only its provider's scores.
+    choice = tool.get_by_test_id("score-choice")
+    choice.select_option(choice.locator("option", has_text=f"{test_title}: Overall").get_attribute("value"))
     tool.get_by_label("Title in the course").fill(title)
     tool.get_by_label("Maximum points").fill(str(max_points))
     tool.get_by_label("Show students their score").check()
@@ -76,9 +78,12 @@ def test_teacher_adds_a_test_student_takes_it_grade_reaches_gradebook_and_teache
     provider.locator("#finish").click()
     # The provider posts "speechaceActivityComplete" to the tool's page, which asks the tool for the attempt.
     status = tool.get_by_test_id("attempt-status")
-    expect(status).to_contain_text("Your test has been submitted")
-    expect(status).to_contain_text("Score: 7.2 / 9")
+    expect(status).to_contain_text("You completed the test on")
+    expect(status).to_contain_text("7.2 of 9 → 16 of 20 points")  # the provider's scale beside the gradebook's
+    expect(status).to_have_attribute("aria-live", "polite")
     expect(provider.locator("#done")).to_be_visible()
+    # The page keeps asking: once the LMS accepted the grade, it says so (announced to screen readers).
+    expect(status).to_contain_text("in your course gradebook ✓", timeout=30_000)
     screenshot("05-student-submitted", docs=True)
 
     # The passback thread sends the score to the LMS: the gradebook shows 16 of 20.

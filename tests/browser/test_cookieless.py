@@ -68,7 +68,7 @@ def take_the_test(tool: Any) -> None:
     expect(provider.locator("#candidate")).to_contain_text("Candidate: grace")
     provider.locator("#score-overall").fill(str(OVERALL))
     provider.locator("#finish").click()
-    expect(tool.get_by_test_id("attempt-status")).to_contain_text("Your test has been submitted")
+    expect(tool.get_by_test_id("attempt-status")).to_contain_text("You completed the test on")
 
 
 def expect_grade_in_gradebook(page: Any, demo: Any, title: str, viewer: str | None = None) -> Any:
@@ -112,7 +112,7 @@ def check_storage_route(page: Any, demo: Any, seen: ToolRequests) -> None:
     team_screenshot(page, "submission-review-teacher")
     # ...and Grace her own result, without the teacher's report.
     expect_grade_in_gradebook(page, demo, title, viewer="grace").get_by_test_id("grade-analysis").click()
-    expect(tool.get_by_test_id("own-score")).to_contain_text("7.2 / 9")
+    expect(tool.get_by_test_id("own-score")).to_contain_text("7.2 of 9 → 16 of 20 points")
     expect(tool.get_by_test_id("report-scores")).to_have_count(0)
     team_screenshot(page, "submission-review-student")
 
@@ -132,7 +132,8 @@ def check_new_window_route(page: Any, demo: Any, title: str, screens: str) -> No
     page.goto(f"{demo.lms_url}/course")
     page.get_by_test_id("add-speaking-test").click()
     teacher_popup = open_in_new_window(page)
-    teacher_popup.get_by_label(SPEECHACE_TITLE).check()
+    choice = teacher_popup.get_by_test_id("score-choice")
+    choice.select_option(choice.locator("option", has_text=f"{SPEECHACE_TITLE}: Overall").get_attribute("value"))
     teacher_popup.get_by_label("Title in the course").fill(title)
     teacher_popup.get_by_label("Maximum points").fill("20")
     teacher_popup.get_by_label("Show students their score").check()

@@ -54,7 +54,7 @@ def test_student_sees_their_own_result_only(connected, speechace_setup):
     own = review(connected, speechace_setup, connected.course.learner, connected.course.learner)
     assert own.status_code == 200, own.text[:300]
     assert 'data-testid="own-result"' in own.text and 'data-testid="own-score"' in own.text
-    assert "6.5 / 9.0" in own.text
+    assert "6.5 of 9 →" in own.text
     assert 'data-testid="report-scores"' not in own.text  # the teacher's report (and its capability link) stays hidden
 
     someone_else = review(connected, speechace_setup, connected.course.learner, "grace")

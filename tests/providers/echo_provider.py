@@ -32,6 +32,7 @@ from lti_tool.providers.interfaces import EmbeddedTest
 from lti_tool.providers.interfaces import FormField
 from lti_tool.providers.interfaces import Learner
 from lti_tool.providers.interfaces import ProviderContext
+from lti_tool.providers.interfaces import ProviderOutcome
 from lti_tool.providers.interfaces import ReportDetails
 from lti_tool.providers.interfaces import ReportedResult
 from lti_tool.providers.signing import CallbackSigner
@@ -111,6 +112,9 @@ class EchoProvider:
 
     def report_details(self, result: Result) -> ReportDetails:
         return ReportDetails(scores=result.scores, rubric=f"echo said {result.payload.get('score')}")
+
+    def outcome(self, result: Result) -> ProviderOutcome:
+        return ProviderOutcome()
 
 _conforms: type[AssessmentProvider] = EchoProvider  # mypy checks the module against the interface
 

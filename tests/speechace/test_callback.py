@@ -74,19 +74,21 @@ def test_json_with_a_charset_is_accepted(connected, speechace_setup, database):
 def test_status_shows_submitted_and_the_score_after_the_callback(connected, speechace_setup):
     browser = FormBrowser()
     page = open_activity(connected, speechace_setup, browser=browser)
-    status_url = re.search(r'var statusUrl = "([^"]+)"', page.text).group(1)
+    status_url = re.search(r'data-status-url="([^"]+)"', page.text).group(1)
     token = speechace_setup.emulator.session_for_user(connected.course.learner).token
     speechace_setup.emulator.complete(token)
     status = browser.get(f"{connected.tool_url}{status_url}").json()
     assert status["submitted"] is True and status["status"] == "submitted"
-    assert status["score"] == {"value": 6.5, "out_of": 9.0, "component": "overall"}
+    assert {name: status["score"][name] for name in ("value", "out_of", "component")} == {
+        "value": 6.5, "out_of": 9.0, "component": "overall"}
+    assert status["state"] == "grade_on_its_way" and status["in_gradebook"] is False
 
 
 @pytest.mark.parametrize("speechace_activity_options", [{"show_score_to_student": False}])
 def test_score_is_hidden_when_the_activity_says_so(connected, speechace_setup, speechace_activity_options):
     browser = FormBrowser()
     page = open_activity(connected, speechace_setup, browser=browser)
-    status_url = re.search(r'var statusUrl = "([^"]+)"', page.text).group(1)
+    status_url = re.search(r'data-status-url="([^"]+)"', page.text).group(1)
     speechace_setup.emulator.complete(speechace_setup.emulator.session_for_user(connected.course.learner).token)
     assert "score" not in browser.get(f"{connected.tool_url}{status_url}").json()
 

@@ -40,7 +40,7 @@ def test_learner_sees_the_test_in_an_iframe_with_the_microphone_delegated(connec
     for feature in ("microphone", "camera", "autoplay"):
         assert f"{feature} {origin}" in iframe["allow"]
     assert 'data-testid="new-window"' in page.text  # the fallback when the LMS frame blocks the microphone
-    assert f'var providerOrigin = "{origin}"' in page.text  # postMessage accepted from the provider only
+    assert f'data-provider-origin="{origin}"' in page.text  # postMessage accepted from the provider only
     with database.session() as session:
         attempt = session.scalars(sa.select(Attempt)).one()
         assert attempt.status == AttemptStatus.STARTED
@@ -124,9 +124,9 @@ def test_activity_not_set_up_tells_the_learner(connected):
 def test_status_before_any_result_is_started(connected, speechace_setup):
     browser = FormBrowser()
     page = open_activity(connected, speechace_setup, browser=browser)
-    status_url = re.search(r'var statusUrl = "([^"]+)"', page.text).group(1)
+    status_url = re.search(r'data-status-url="([^"]+)"', page.text).group(1)
     status = browser.get(f"{connected.tool_url}{status_url}").json()
-    assert status == {"status": "started", "submitted": False}
+    assert (status["state"], status["status"], status["submitted"]) == ("in_progress", "started", False)
 
 
 def test_expired_or_forged_launch_handle_is_refused(connected, app):

@@ -19,7 +19,7 @@ LAYERS: list[set[str]] = [
     {"models"},
     {"keys", "providers", "migrations", "telemetry"},
     {"lti"},  # the LTI protocol, and the claim and scope vocabulary everything above uses
-    {"grading", "activity_configs", "privacy"},
+    {"grading", "activity_configs", "privacy", "attempt_state"},
     {"activities", "services", "maintenance"},
     {"learner", "teacher", "callbacks", "admin", "launch", "operations"},  # the surfaces people and systems meet
     {"app", "serving"},
