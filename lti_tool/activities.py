@@ -64,49 +64,49 @@ def create_activity(session: orm.Session, assessment: Assessment, title: str, sc
 
 
 def load_launch(session: orm.Session, launch_id: str) -> LtiLaunch:
-    record = session.get(LtiLaunch, launch_id)
-    if record is None or record.expires_at < utcnow():
+    launch = session.get(LtiLaunch, launch_id)
+    if launch is None or launch.expires_at < utcnow():
         raise LaunchExpired(launch_id)
-    return record
+    return launch
 
 
-def activity_for_launch(session: orm.Session, record: LtiLaunch) -> Activity | None:
+def activity_for_launch(session: orm.Session, launch: LtiLaunch) -> Activity | None:
     """The activity placed at the launched link; a deep-linked link names it in a custom parameter, and the
     first launch records the binding."""
-    if record.resource_link_id is None:
+    if launch.resource_link_id is None:
         return None
-    link = session.get(LtiResourceLink, record.resource_link_id)
+    link = session.get(LtiResourceLink, launch.resource_link_id)
     if link is None:
         return None
-    return activity_at_link(session, record, link.activity_id)
+    return activity_at_link(session, launch, link.activity_id)
 
 
-def activity_at_link(session: orm.Session, record: LtiLaunch, link_activity_id: int | None) -> Activity | None:
+def activity_at_link(session: orm.Session, launch: LtiLaunch, link_activity_id: int | None) -> Activity | None:
     """:func:`activity_for_launch` when the link's ``activity_id`` is known already (the launch's write returns
     it), which saves reading the link on every launch."""
-    if record.resource_link_id is None:
+    if launch.resource_link_id is None:
         return None
     if link_activity_id is not None:
         return session.get(Activity, link_activity_id)
-    custom = record.claims.get(Claim.CUSTOM) or {}
+    custom = launch.claims.get(Claim.CUSTOM) or {}
     public_id = custom.get(ACTIVITY_CUSTOM_PARAMETER) if isinstance(custom, dict) else None
     if not public_id:
         return None
     activity = session.scalars(sa.select(Activity).where(Activity.public_id == str(public_id))).first()
     if activity is not None:
         # An ORM-enabled UPDATE: it also refreshes the link if this session has it loaded.
-        session.execute(sa.update(LtiResourceLink).where(LtiResourceLink.id == record.resource_link_id)
+        session.execute(sa.update(LtiResourceLink).where(LtiResourceLink.id == launch.resource_link_id)
                         .values(activity_id=activity.id))
     return activity
 
 
-def record_attempt(session: orm.Session, record: LtiLaunch, activity: Activity, lineitem_url: str | None) -> Attempt:
+def record_attempt(session: orm.Session, launch: LtiLaunch, activity: Activity, lineitem_url: str | None) -> Attempt:
     """The learner's attempt at this placement, created on the first launch, refreshed on the next ones."""
-    assert record.context_id is not None
-    assert record.resource_link_id is not None
+    assert launch.context_id is not None
+    assert launch.resource_link_id is not None
     attempt_pk = upsert(session, Attempt, ["resource_link_id", "user_id"], {
-        "resource_link_id": record.resource_link_id, "user_id": record.user_id, "activity_id": activity.id,
-        "context_id": record.context_id, "registration_id": record.registration_id,
+        "resource_link_id": launch.resource_link_id, "user_id": launch.user_id, "activity_id": activity.id,
+        "context_id": launch.context_id, "registration_id": launch.registration_id,
         "lineitem_url": lineitem_url, "datetime_updated": utcnow(),
     })
     attempt = session.get(Attempt, attempt_pk)
@@ -129,7 +129,7 @@ class LearnerTest:
     view: EmbeddedTest | TestTicket | PendingStart
 
 
-def start_test(session: orm.Session, providers: dict[str, AssessmentProvider], ags: AgsClient, record: LtiLaunch,
+def start_test(session: orm.Session, providers: dict[str, AssessmentProvider], ags: AgsClient, launch: LtiLaunch,
                activity: Activity, identity_default: str = DEFAULT_SHARING) -> LearnerTest:
     """Record the attempt and ask the provider for the test. :raise ProviderError: the provider failed.
 
@@ -142,11 +142,11 @@ def start_test(session: orm.Session, providers: dict[str, AssessmentProvider], a
     assessment = session.get(Assessment, activity.assessment_id)
     assert assessment is not None
     try:
-        lineitem_url: str | None = resolve_lineitem(session, ags, record, activity)
+        lineitem_url: str | None = resolve_lineitem(session, ags, launch, activity)
         problem = None
     except LineItemUnavailable as exc:
         lineitem_url, problem = None, str(exc)
-    attempt = record_attempt(session, record, activity, lineitem_url)
+    attempt = record_attempt(session, launch, activity, lineitem_url)
     if problem and attempt.status == AttemptStatus.STARTED:
         attempt.status_detail = problem
     provider = providers.get(assessment.provider)
@@ -154,7 +154,7 @@ def start_test(session: orm.Session, providers: dict[str, AssessmentProvider], a
         raise ProviderError("This test is no longer offered. Tell your teacher.",
                             f"provider {assessment.provider!r} is not offered (LTI_TOOL_PROVIDERS)", retryable=False)
     sharing = sharing_for(assessment.settings, identity_default)
-    view = provider.start_attempt(session, assessment, attempt, learner_of(session, record.user_id, sharing))
+    view = provider.start_attempt(session, assessment, attempt, learner_of(session, launch.user_id, sharing))
     return LearnerTest(activity=activity, attempt=attempt, view=view)
 
 
@@ -170,9 +170,9 @@ def shown_test(session: orm.Session, test: LearnerTest) -> EmbeddedTest | TestTi
     return test.view.finish(session, fetched)
 
 
-def learner_attempt(session: orm.Session, record: LtiLaunch) -> Attempt | None:
-    return session.scalars(sa.select(Attempt).where(Attempt.resource_link_id == record.resource_link_id,
-                                                    Attempt.user_id == record.user_id)).first()
+def learner_attempt(session: orm.Session, launch: LtiLaunch) -> Attempt | None:
+    return session.scalars(sa.select(Attempt).where(Attempt.resource_link_id == launch.resource_link_id,
+                                                    Attempt.user_id == launch.user_id)).first()
 
 
 def view_of(session: orm.Session, providers: Mapping[str, AssessmentProvider], attempt: Attempt | None,
@@ -228,11 +228,11 @@ def reset_attempt(attempt: Attempt) -> None:
     attempt.status_detail = "Reset by a teacher."
 
 
-def attempt_status(session: orm.Session, record: LtiLaunch,
+def attempt_status(session: orm.Session, launch: LtiLaunch,
                    providers: Mapping[str, AssessmentProvider]) -> dict[str, Any]:
     """What the learner's page may show and its script polls: the state, a sentence for the learner, the score
     and gradebook points if the activity allows, and whether a retake is allowed."""
-    attempt = learner_attempt(session, record)
+    attempt = learner_attempt(session, launch)
     activity = session.get(Activity, attempt.activity_id) if attempt is not None else None
     view = view_of(session, providers, attempt, activity)
     if attempt is None or activity is None:

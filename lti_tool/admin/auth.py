@@ -87,24 +87,24 @@ def _identify_lms_admin(session: orm.Session, launch_id: str) -> AdminIdentity:
     if not get_services().settings.lms_admin_access:
         raise NotAllowed("LMS administrators' access to the admin pages is turned off here "
                          "(LTI_TOOL_LMS_ADMIN_ACCESS=false): use a tool admin login.")
-    record = load_launch(session, launch_id)
-    if not is_platform_admin(record.roles):
+    launch = load_launch(session, launch_id)
+    if not is_platform_admin(launch.roles):
         raise NotAllowed("Only the tool's administrators and LMS administrators can open the admin pages.")
     # The launch outlives the decision to trust its LMS: a since disabled deployment or registration no longer
     # grants anything.
-    if not _launched_through_active_installation(session, record):
+    if not _launched_through_active_installation(session, launch):
         raise NotAllowed("The LMS installation you launched from has been disabled in the tool.")
-    user = session.get(LtiUser, record.user_id)
-    registration = session.get(LtiRegistration, record.registration_id)
-    return AdminIdentity(name=f"LMS admin {user.display_name if user else record.user_id}", launch_id=record.id,
-                         actor=user.sub if user else str(record.user_id),
+    user = session.get(LtiUser, launch.user_id)
+    registration = session.get(LtiRegistration, launch.registration_id)
+    return AdminIdentity(name=f"LMS admin {user.display_name if user else launch.user_id}", launch_id=launch.id,
+                         actor=user.sub if user else str(launch.user_id),
                          issuer=registration.issuer if registration else None,
-                         registration_pk=record.registration_id, deployment_pk=record.deployment_id)
+                         registration_pk=launch.registration_id, deployment_pk=launch.deployment_id)
 
 
-def _launched_through_active_installation(session: orm.Session, record: LtiLaunch) -> bool:
-    deployment = session.get(LtiDeployment, record.deployment_id)
-    registration = session.get(LtiRegistration, record.registration_id)
+def _launched_through_active_installation(session: orm.Session, launch: LtiLaunch) -> bool:
+    deployment = session.get(LtiDeployment, launch.deployment_id)
+    registration = session.get(LtiRegistration, launch.registration_id)
     return (deployment is not None and deployment.status == DeploymentStatus.ACTIVE
             and registration is not None and registration.is_active)
 

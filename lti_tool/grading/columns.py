@@ -55,26 +55,26 @@ class Column:
         return self.maximum is not None and not math.isclose(self.maximum, activity.score_maximum)
 
 
-def known_lineitem_url(session: orm.Session, record: LtiLaunch) -> str | None:
+def known_lineitem_url(session: orm.Session, launch: LtiLaunch) -> str | None:
     """The launched link's column, if the launch names it or the tool already found it (no HTTP, no write)."""
-    claim = record.claims.get(Claim.AGS_ENDPOINT)
+    claim = launch.claims.get(Claim.AGS_ENDPOINT)
     if isinstance(claim, dict) and claim.get("lineitem"):
         return str(claim["lineitem"])
-    link = session.get(LtiResourceLink, record.resource_link_id) if record.resource_link_id else None
+    link = session.get(LtiResourceLink, launch.resource_link_id) if launch.resource_link_id else None
     return link.lineitem_url if link is not None else None
 
 
-def read_column(session: orm.Session, ags: AgsClient, record: LtiLaunch) -> Column:
+def read_column(session: orm.Session, ags: AgsClient, launch: LtiLaunch) -> Column:
     """The column's label and maximum as the LMS holds them; a ``problem`` when it cannot be asked."""
-    return _read(session, ags, record)[0]
+    return _read(session, ags, launch)[0]
 
 
-def _read(session: orm.Session, ags: AgsClient, record: LtiLaunch) -> tuple[Column, dict[str, Any]]:
-    url = known_lineitem_url(session, record)
-    registration = session.get(LtiRegistration, record.registration_id)
+def _read(session: orm.Session, ags: AgsClient, launch: LtiLaunch) -> tuple[Column, dict[str, Any]]:
+    url = known_lineitem_url(session, launch)
+    registration = session.get(LtiRegistration, launch.registration_id)
     if url is None or registration is None:
         return Column(url=None), {}
-    scope = _read_scope(session.get(LtiContext, record.context_id) if record.context_id else None)
+    scope = _read_scope(session.get(LtiContext, launch.context_id) if launch.context_id else None)
     if scope is None:
         return Column(url=url), {}  # the LMS lets the tool read no line item: nothing to compare
     try:
@@ -86,19 +86,19 @@ def _read(session: orm.Session, ags: AgsClient, record: LtiLaunch) -> tuple[Colu
     return _column(url, item), item
 
 
-def write_column(session: orm.Session, ags: AgsClient, record: LtiLaunch, activity: Activity,
+def write_column(session: orm.Session, ags: AgsClient, launch: LtiLaunch, activity: Activity,
                  label: str | None = None) -> Column:
     """Make the column's maximum the activity's, and its label ``label`` when given; the LMS's refusal comes back
     as the column's ``problem`` (the column keeps what the LMS holds)."""
-    column, item = _read(session, ags, record)
+    column, item = _read(session, ags, launch)
     if column.url is None or column.maximum is None:
         return column
     if not column.differs_from(activity) and (label is None or label == column.label):
         return column
-    context = session.get(LtiContext, record.context_id) if record.context_id else None
+    context = session.get(LtiContext, launch.context_id) if launch.context_id else None
     if context is not None and context.ags_scopes and Scope.LINEITEM not in context.ags_scopes:
         return _refused(column, NO_COLUMN_MANAGEMENT)
-    registration = session.get(LtiRegistration, record.registration_id)
+    registration = session.get(LtiRegistration, launch.registration_id)
     assert registration is not None  # read_column found it
     body = {"label": label or column.label or activity.title, "scoreMaximum": activity.score_maximum,
             **{name: item[name] for name in KEPT_FIELDS if item.get(name) is not None}}

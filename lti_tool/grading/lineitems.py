@@ -34,19 +34,19 @@ class LineItemUnavailable(Exception):
     """No gradebook column can be found or made; the message tells the teacher what to change."""
 
 
-def resolve_lineitem(session: orm.Session, ags: AgsClient, record: LtiLaunch, activity: Activity) -> str:
+def resolve_lineitem(session: orm.Session, ags: AgsClient, launch: LtiLaunch, activity: Activity) -> str:
     """The line item URL for the launched link, remembered on the link. :raise LineItemUnavailable:"""
-    claim = record.claims.get(Claim.AGS_ENDPOINT)
+    claim = launch.claims.get(Claim.AGS_ENDPOINT)
     endpoint = claim if isinstance(claim, dict) else {}
     if endpoint.get("lineitem"):
         return str(endpoint["lineitem"])
-    link = session.get(LtiResourceLink, record.resource_link_id) if record.resource_link_id else None
+    link = session.get(LtiResourceLink, launch.resource_link_id) if launch.resource_link_id else None
     if link is None:
         raise LineItemUnavailable("This launch has no activity link.")
     if link.lineitem_url:
         return link.lineitem_url
     context = session.get(LtiContext, link.context_id)
-    registration = session.get(LtiRegistration, record.registration_id)
+    registration = session.get(LtiRegistration, launch.registration_id)
     if context is None or registration is None or not context.lineitems_url:
         raise LineItemUnavailable(MISSING_SETTING)
     try:

@@ -16,13 +16,13 @@ from lti_tool.teacher.views import render_submission_review
 
 
 def render_landing(recorded: RecordedLaunch) -> str | tuple[str, int]:
-    record = recorded.launch
-    staff = is_staff(record.roles)
-    if record.message_type == MessageType.DEEP_LINKING:
-        return render_picker(record) if staff else (render_template("lti/not_allowed.html"), 403)
-    if record.message_type == MessageType.SUBMISSION_REVIEW:
-        return render_submission_review(record)
+    launch = recorded.launch
+    staff = is_staff(launch.roles)
+    if launch.message_type == MessageType.DEEP_LINKING:
+        return render_picker(launch) if staff else (render_template("lti/not_allowed.html"), 403)
+    if launch.message_type == MessageType.SUBMISSION_REVIEW:
+        return render_submission_review(launch)
     if staff:
-        return render_link_overview(record)
+        return render_link_overview(launch)
     # The launch's write returned the link's activity: no need to read the link again.
-    return learner_page(record, activity_at_link(get_session(), record, recorded.link_activity_id))
+    return learner_page(launch, activity_at_link(get_session(), launch, recorded.link_activity_id))

@@ -37,7 +37,7 @@ bp = Blueprint("learner", __name__, url_prefix=LTI_PREFIX)
 log = logging.getLogger(__name__)
 
 
-def learner_page(record: LtiLaunch, activity: Activity | None) -> tuple[str, int]:
+def learner_page(launch: LtiLaunch, activity: Activity | None) -> tuple[str, int]:
     """Start or resume the learner's test at ``activity`` (the one placed on the launched link); a provider
     failure gives a page with a retry."""
     session = get_session()
@@ -45,29 +45,29 @@ def learner_page(record: LtiLaunch, activity: Activity | None) -> tuple[str, int
     # asks the LMS for the gradebook column and the provider for the test, over HTTP, with no write pending.
     session.commit()
     if activity is None:
-        return render_template("lti/learner.html", launch=record, resource_link=record.claims.get(
+        return render_template("lti/learner.html", launch=launch, resource_link=launch.claims.get(
             "https://purl.imsglobal.org/spec/lti/claim/resource_link") or {}, context={}), 200
-    attempt = learner_attempt(session, record)
+    attempt = learner_attempt(session, launch)
     view = view_of(session, get_services().providers, attempt, activity)
     if attempt is not None and attempt.activity_id == activity.id and shows_completed(view):
         # A finished try is shown as finished: a new test starts only through an allowed, confirmed retake.
-        return render_template("lti/attempt_done.html", activity=activity, launch=record,
-                               status=attempt_status(session, record, get_services().providers),
+        return render_template("lti/attempt_done.html", activity=activity, launch=launch,
+                               status=attempt_status(session, launch, get_services().providers),
                                retake=retake_rule(activity, attempt, view),
-                               status_url=url_for("learner.attempt_status_json", launch_id=record.id)), 200
+                               status_url=url_for("learner.attempt_status_json", launch_id=launch.id)), 200
     try:
-        test = start_test(session, get_services().providers, get_services().ags, record, activity,
+        test = start_test(session, get_services().providers, get_services().ags, launch, activity,
                           identity_default=get_services().settings.share_learner_identity)
         session.commit()  # the attempt (and a provider's claim on it) is stored before the provider is asked
         test_view = shown_test(session, test)
     except ProviderError as error:
         session.commit()  # the attempt is recorded even when the provider fails
-        log.warning("provider failed for launch of user %s on link %s: %s", record.user_id,
-                    record.resource_link_id, error.detail)
+        log.warning("provider failed for launch of user %s on link %s: %s", launch.user_id,
+                    launch.resource_link_id, error.detail)
         return render_template("lti/provider_error.html", error=error, activity=activity,
-                               retry_url=url_for("learner.attempt_page", launch_id=record.id)), 502
+                               retry_url=url_for("learner.attempt_page", launch_id=launch.id)), 502
     session.commit()
-    status_url = url_for("learner.attempt_status_json", launch_id=record.id)
+    status_url = url_for("learner.attempt_status_json", launch_id=launch.id)
     template = "lti/test_embedded.html" if isinstance(test_view, EmbeddedTest) else "lti/test_ticket.html"
     return render_template(template, activity=activity, view=test_view, status_url=status_url), 200
 
@@ -75,17 +75,17 @@ def learner_page(record: LtiLaunch, activity: Activity | None) -> tuple[str, int
 @bp.get("/attempt/<launch_id>")
 def attempt_page(launch_id: str) -> tuple[str, int]:
     session = get_session()
-    record = load_launch(session, launch_id)
-    return learner_page(record, activity_for_launch(session, record))
+    launch = load_launch(session, launch_id)
+    return learner_page(launch, activity_for_launch(session, launch))
 
 
 @bp.post("/attempt/<launch_id>/retake")
 def retake(launch_id: str) -> Response | tuple[str, int]:
     """The learner's next try, if the activity allows one; replacing a grade needs the learner's confirmation."""
     session = get_session()
-    record = load_launch(session, launch_id)
-    activity = activity_for_launch(session, record)
-    attempt = learner_attempt(session, record)
+    launch = load_launch(session, launch_id)
+    activity = activity_for_launch(session, launch)
+    attempt = learner_attempt(session, launch)
     if activity is None or attempt is None:
         return redirect(url_for("learner.attempt_page", launch_id=launch_id), code=303)
     rule = retake_rule(activity, attempt, view_of(session, get_services().providers, attempt, activity))
@@ -96,7 +96,7 @@ def retake(launch_id: str) -> Response | tuple[str, int]:
                                message="Your new attempt replaces the grade you have: tick the box to confirm."), 400
     start_retake(session, attempt, activity)
     session.commit()
-    log.info("learner %s retakes the test on link %s (try %d)", record.user_id, record.resource_link_id,
+    log.info("learner %s retakes the test on link %s (try %d)", launch.user_id, launch.resource_link_id,
              attempt.tries)
     return redirect(url_for("learner.attempt_page", launch_id=launch_id), code=303)
 
@@ -110,12 +110,12 @@ def attempt_status_json(launch_id: str) -> tuple[Response, int]:
     sentence the page shows, instead of leaving it "checking" forever."""
     session = get_session()
     try:
-        record = load_launch(session, launch_id)
+        launch = load_launch(session, launch_id)
     except LaunchExpired:
         gone = session.get(LtiLaunch, launch_id) is not None
         response, code = jsonify({"state": "expired", "message": EXPIRED_MESSAGE}), 410 if gone else 401
     else:
-        response, code = jsonify(attempt_status(session, record, get_services().providers)), 200
+        response, code = jsonify(attempt_status(session, launch, get_services().providers)), 200
     response.headers["Cache-Control"] = "no-store"
     return response, code
 

@@ -47,13 +47,13 @@ class PlacedLink:
     custom: Mapping[str, str]
 
 
-def deep_link_response(session: orm.Session, record: LtiLaunch, link: PlacedLink) -> DeepLinkReturn:
+def deep_link_response(session: orm.Session, launch: LtiLaunch, link: PlacedLink) -> DeepLinkReturn:
     """The signed ``LtiDeepLinkingResponse`` placing ``link`` as a graded resource link."""
-    settings = record.claims.get(Claim.DEEP_LINKING_SETTINGS)
+    settings = launch.claims.get(Claim.DEEP_LINKING_SETTINGS)
     if not isinstance(settings, dict) or not settings.get("deep_link_return_url"):
         raise NotDeepLinking("This launch is not a deep-linking request; add the activity from the course editor.")
-    registration = session.get(LtiRegistration, record.registration_id)
-    deployment = session.get(LtiDeployment, record.deployment_id)
+    registration = session.get(LtiRegistration, launch.registration_id)
+    deployment = session.get(LtiDeployment, launch.deployment_id)
     assert registration is not None
     assert deployment is not None
     key = signing_key(session)

@@ -144,15 +144,15 @@ class ClassView:
         return [row for row in self.rows if status in (None, "", row.status.key)]
 
 
-def class_view(session: orm.Session, record: LtiLaunch, activity: Activity, roster: list[Member],
+def class_view(session: orm.Session, launch: LtiLaunch, activity: Activity, roster: list[Member],
                column: Column, roster_problem: str | None = None) -> ClassView:
     """Everyone on the course ``roster`` and everyone who opened the link, with what the tool stored for them."""
     attempts = session.execute(
         sa.select(Attempt, LtiUser).join(LtiUser, LtiUser.id == Attempt.user_id)
-        .where(Attempt.registration_id == record.registration_id, Attempt.context_id == record.context_id,
-               Attempt.resource_link_id == record.resource_link_id)
+        .where(Attempt.registration_id == launch.registration_id, Attempt.context_id == launch.context_id,
+               Attempt.resource_link_id == launch.resource_link_id)
     ).all()
-    link_attempts = _link_attempts(record).scalar_subquery()
+    link_attempts = _link_attempts(launch).scalar_subquery()
     results = _by_attempt(session.scalars(sa.select(Result).where(Result.attempt_id.in_(link_attempts))
                                           .order_by(Result.id.desc())))
     submissions = _by_attempt(session.scalars(sa.select(ScoreSubmission)
@@ -176,10 +176,10 @@ def class_view(session: orm.Session, record: LtiLaunch, activity: Activity, rost
                      components=tuple(components))
 
 
-def _link_attempts(record: LtiLaunch) -> sa.Select[int]:
+def _link_attempts(launch: LtiLaunch) -> sa.Select[int]:
     return sa.select(Attempt.id).where(
-        Attempt.registration_id == record.registration_id, Attempt.context_id == record.context_id,
-        Attempt.resource_link_id == record.resource_link_id)
+        Attempt.registration_id == launch.registration_id, Attempt.context_id == launch.context_id,
+        Attempt.resource_link_id == launch.resource_link_id)
 
 
 def _by_attempt(items: Iterable[ResultOrScore]) -> dict[int, list[ResultOrScore]]:

@@ -13,18 +13,18 @@ from lti_tool.models import LtiLaunch
 from lti_tool.services import get_services
 
 
-def match_column(session: orm.Session, record: LtiLaunch, activity: Activity, label: str | None = None) -> str:
+def match_column(session: orm.Session, launch: LtiLaunch, activity: Activity, label: str | None = None) -> str:
     """Find (or make) the link's column, then give it the activity's maximum: each step's writes are committed
     before the next request to the LMS. Returns a word for the page: updated, unchanged, refused, no-management,
     missing."""
     ags = get_services().ags
     try:
-        resolve_lineitem(session, ags, record, activity)
+        resolve_lineitem(session, ags, launch, activity)
     except LineItemUnavailable:
         session.rollback()
         return "missing"
     session.commit()
-    column = write_column(session, ags, record, activity, label)
+    column = write_column(session, ags, launch, activity, label)
     if column.updated:
         return "updated"
     if column.problem == NO_COLUMN_MANAGEMENT:

@@ -35,14 +35,14 @@ from lti_tool.teacher.words import component_label
 bp = Blueprint("picker", __name__, url_prefix=LTI_PREFIX)
 
 
-def render_picker(record: LtiLaunch, error: str | None = None, status: int = 200,
+def render_picker(launch: LtiLaunch, error: str | None = None, status: int = 200,
                   submitted: Mapping[str, str] | None = None) -> tuple[str, int]:
     """The picker; ``submitted`` refills it after a refused submission (never the LMS's launch POST)."""
     providers = get_services().providers
-    deep_linking = record.message_type == MessageType.DEEP_LINKING
-    action = url_for("picker.deep_link_submit" if deep_linking else "picker.setup_link", launch_id=record.id)
+    deep_linking = launch.message_type == MessageType.DEEP_LINKING
+    action = url_for("picker.deep_link_submit" if deep_linking else "picker.setup_link", launch_id=launch.id)
     # An assessment of a provider this installation no longer offers (LTI_TOOL_PROVIDERS) is not placed anew.
-    assessments = [assessment for assessment in offered_assessments(get_session(), record.deployment_id)
+    assessments = [assessment for assessment in offered_assessments(get_session(), launch.deployment_id)
                    if assessment.provider in providers]
     return render_template("lti/activity_form.html", assessments=assessments, providers=providers, action=action,
                            error=error, form=submitted or {}, component_label=component_label,
@@ -52,14 +52,14 @@ def render_picker(record: LtiLaunch, error: str | None = None, status: int = 200
 @bp.post("/deep-link/<launch_id>")
 def deep_link_submit(launch_id: str) -> str | tuple[str, int]:
     session = get_session()
-    record = load_launch(session, launch_id)
-    require_staff(record)
+    launch = load_launch(session, launch_id)
+    require_staff(launch)
     try:
-        activity = activity_from_form(session, get_services().providers, request.form, record.deployment_id)
-        answer = deep_link_response(session, record, placed_link(activity))
+        activity = activity_from_form(session, get_services().providers, request.form, launch.deployment_id)
+        answer = deep_link_response(session, launch, placed_link(activity))
     except (ActivityFormError, NotDeepLinking) as error:
         session.rollback()
-        return render_picker(record, str(error), 400, request.form)
+        return render_picker(launch, str(error), 400, request.form)
     session.commit()
     return render_template("lti/deep_link_return.html", answer=answer)
 
@@ -68,21 +68,21 @@ def deep_link_submit(launch_id: str) -> str | tuple[str, int]:
 def setup_link(launch_id: str) -> Response | tuple[str, int]:
     """A link added by hand (no deep linking): the teacher's first launch chooses its test."""
     session = get_session()
-    record = load_launch(session, launch_id)
-    require_staff(record)
-    link = session.get(LtiResourceLink, record.resource_link_id) if record.resource_link_id else None
+    launch = load_launch(session, launch_id)
+    require_staff(launch)
+    link = session.get(LtiResourceLink, launch.resource_link_id) if launch.resource_link_id else None
     if link is None:
-        return render_picker(record, "This launch has no activity link to set up.", 400)
+        return render_picker(launch, "This launch has no activity link to set up.", 400)
     try:
-        activity = activity_from_form(session, get_services().providers, request.form, record.deployment_id)
+        activity = activity_from_form(session, get_services().providers, request.form, launch.deployment_id)
     except ActivityFormError as error:
         session.rollback()
-        return render_picker(record, str(error), 400, request.form)
+        return render_picker(launch, str(error), 400, request.form)
     link.activity_id = activity.id
     session.commit()
     # The LMS may have made the column already (Moodle: 100 points): give it the teacher's maximum, or say why not.
-    column = match_column(session, record, activity)
-    return redirect(url_for("teacher.link_page", launch_id=record.id, column=column), code=303)
+    column = match_column(session, launch, activity)
+    return redirect(url_for("teacher.link_page", launch_id=launch.id, column=column), code=303)
 
 
 def placed_link(activity: Activity) -> PlacedLink:

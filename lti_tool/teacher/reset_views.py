@@ -28,11 +28,11 @@ from lti_tool.teacher.views import bp
 log = logging.getLogger(__name__)
 
 
-def _scoped_attempt(record: LtiLaunch, attempt_public_id: str) -> Attempt:
-    require_staff(record)
+def _scoped_attempt(launch: LtiLaunch, attempt_public_id: str) -> Attempt:
+    require_staff(launch)
     attempt = get_session().scalars(sa.select(Attempt).where(
-        Attempt.public_id == attempt_public_id, Attempt.registration_id == record.registration_id,
-        Attempt.context_id == record.context_id, Attempt.resource_link_id == record.resource_link_id)).first()
+        Attempt.public_id == attempt_public_id, Attempt.registration_id == launch.registration_id,
+        Attempt.context_id == launch.context_id, Attempt.resource_link_id == launch.resource_link_id)).first()
     if attempt is None:
         raise NotAllowed("That attempt does not belong to this activity.")
     return attempt
@@ -41,10 +41,10 @@ def _scoped_attempt(record: LtiLaunch, attempt_public_id: str) -> Attempt:
 @bp.get("/link/<launch_id>/reset/<attempt_public_id>")
 def confirm_reset(launch_id: str, attempt_public_id: str) -> str:
     session = get_session()
-    record = load_launch(session, launch_id)
-    attempt = _scoped_attempt(record, attempt_public_id)
+    launch = load_launch(session, launch_id)
+    attempt = _scoped_attempt(launch, attempt_public_id)
     activity = session.get(Activity, attempt.activity_id)
-    return render_template("teacher/reset.html", launch=record, attempt=attempt, learner=session.get(
+    return render_template("teacher/reset.html", launch=launch, attempt=attempt, learner=session.get(
         LtiUser, attempt.user_id), activity=activity, state=view_of(session, get_services().providers, attempt,
                                                                      activity))
 
@@ -52,12 +52,12 @@ def confirm_reset(launch_id: str, attempt_public_id: str) -> str:
 @bp.post("/link/<launch_id>/reset/<attempt_public_id>")
 def reset(launch_id: str, attempt_public_id: str) -> Response | tuple[str, int]:
     session = get_session()
-    record = load_launch(session, launch_id)
-    attempt = _scoped_attempt(record, attempt_public_id)
+    launch = load_launch(session, launch_id)
+    attempt = _scoped_attempt(launch, attempt_public_id)
     if request.form.get("confirm") != "reset":
         return render_template("error.html", status=400, title="Confirm the reset",
                                message="Tick the box to confirm that this student's attempt starts again."), 400
     reset_attempt(attempt)
     session.commit()
-    log.info("teacher (user %s) reset attempt %s on link %s", record.user_id, attempt.id, record.resource_link_id)
+    log.info("teacher (user %s) reset attempt %s on link %s", launch.user_id, attempt.id, launch.resource_link_id)
     return redirect(url_for("teacher.link_page", launch_id=launch_id, reset=1), code=303)

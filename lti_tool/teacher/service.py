@@ -41,51 +41,51 @@ RESEND_REFUSED = "refused"
 RESEND_ALL = "all"
 
 
-def require_staff(record: LtiLaunch) -> None:
-    if not is_staff(record.roles):
+def require_staff(launch: LtiLaunch) -> None:
+    if not is_staff(launch.roles):
         raise NotAllowed("Only the course's teachers can open this page.")
 
 
-def class_view_for(session: orm.Session, record: LtiLaunch, activity: Activity, ags: AgsClient) -> ClassView:
+def class_view_for(session: orm.Session, launch: LtiLaunch, activity: Activity, ags: AgsClient) -> ClassView:
     """The class view with the LMS's roster (NRPS) and gradebook column. Asks the LMS over HTTP: the caller has
     committed its writes."""
-    require_staff(record)
+    require_staff(launch)
     roster_problem = None
     members: list[Member] = []
     try:
-        members = _roster(session, ags, record)
+        members = _roster(session, ags, launch)
     except RosterUnavailable as exc:
         roster_problem = str(exc)
-    return class_view(session, record, activity, members, read_column(session, ags, record), roster_problem)
+    return class_view(session, launch, activity, members, read_column(session, ags, launch), roster_problem)
 
 
-def stored_class_view(session: orm.Session, record: LtiLaunch, activity: Activity) -> ClassView:
+def stored_class_view(session: orm.Session, launch: LtiLaunch, activity: Activity) -> ClassView:
     """The class view from stored state alone (no roster, no column): for the status poll, which must not ask
     the LMS every few seconds."""
-    require_staff(record)
-    return class_view(session, record, activity, [], Column(url=None))
+    require_staff(launch)
+    return class_view(session, launch, activity, [], Column(url=None))
 
 
-def _roster(session: orm.Session, ags: AgsClient, record: LtiLaunch) -> list[Member]:
-    context = session.get(LtiContext, record.context_id) if record.context_id else None
-    registration = session.get(LtiRegistration, record.registration_id)
+def _roster(session: orm.Session, ags: AgsClient, launch: LtiLaunch) -> list[Member]:
+    context = session.get(LtiContext, launch.context_id) if launch.context_id else None
+    registration = session.get(LtiRegistration, launch.registration_id)
     if context is None or registration is None or not context.memberships_url:
         raise RosterUnavailable("The LMS shares no course roster with the tool (Names and Role Provisioning "
                                 "service off), so only students who opened the activity are listed.")
     return learners(session, ags, registration, context.memberships_url)
 
 
-def resend_grades(session: orm.Session, record: LtiLaunch, attempt_public_id: str | None = None,
+def resend_grades(session: orm.Session, launch: LtiLaunch, attempt_public_id: str | None = None,
                   which: str = RESEND_REFUSED) -> int:
     """Queue the current grade again: one attempt of this link, every attempt whose grade the LMS refused, or
     (``which`` "all") every attempt of the link that has a grade to send.
 
     :return: how many grades were queued. :raise NotAllowed: a learner, or an attempt of another link.
     """
-    require_staff(record)
-    query = sa.select(Attempt).where(Attempt.registration_id == record.registration_id,
-                                     Attempt.context_id == record.context_id,
-                                     Attempt.resource_link_id == record.resource_link_id)
+    require_staff(launch)
+    query = sa.select(Attempt).where(Attempt.registration_id == launch.registration_id,
+                                     Attempt.context_id == launch.context_id,
+                                     Attempt.resource_link_id == launch.resource_link_id)
     if attempt_public_id is not None:
         query = query.where(Attempt.public_id == attempt_public_id)
     elif which != RESEND_ALL:
@@ -115,10 +115,10 @@ def result_grade(session: orm.Session, view: ResultView, column: Column) -> Grad
     return grade_of(submission, view.result, column) if submission is not None else None
 
 
-def result_for_teacher(session: orm.Session, record: LtiLaunch, result_public_id: str,
+def result_for_teacher(session: orm.Session, launch: LtiLaunch, result_public_id: str,
                        providers: Mapping[str, AssessmentProvider] | None = None) -> ResultView | None:
     """The result, if it belongs to the teacher's course. :raise NotAllowed: learner, or another course."""
-    require_staff(record)
+    require_staff(launch)
     found = session.execute(
         sa.select(Result, Attempt, LtiUser, Activity)
         .join(Attempt, Attempt.id == Result.attempt_id)
@@ -129,7 +129,7 @@ def result_for_teacher(session: orm.Session, record: LtiLaunch, result_public_id
     if found is None:
         return None
     result, attempt, learner, activity = found
-    if attempt.context_id != record.context_id:
+    if attempt.context_id != launch.context_id:
         raise NotAllowed("This result belongs to another course.")
     assessment = session.get(Assessment, activity.assessment_id)
     return ResultView(result=result, attempt=attempt, learner=learner, activity=activity,
@@ -148,29 +148,29 @@ class ReviewedSubmission:
     own: bool
 
 
-def submission_for_review(session: orm.Session, record: LtiLaunch) -> ReviewedSubmission:
+def submission_for_review(session: orm.Session, launch: LtiLaunch) -> ReviewedSubmission:
     """The submission the launch's ``for_user`` names, at the launched link of the launching school only.
 
     A teacher may review any learner of the course; anyone else only themselves. :raise NotAllowed: a learner
     asking for someone else, or a learner the tool knows only from another course.
     """
-    for_user = record.claims.get(Claim.FOR_USER)
+    for_user = launch.claims.get(Claim.FOR_USER)
     reviewed_sub = str(for_user.get("user_id") or "") if isinstance(for_user, dict) else ""
-    launching = session.get(LtiUser, record.user_id)
+    launching = session.get(LtiUser, launch.user_id)
     own_sub = launching.sub if launching is not None else ""
     reviewed_sub = reviewed_sub or own_sub
     own = reviewed_sub == own_sub
-    if not own and not is_staff(record.roles):
+    if not own and not is_staff(launch.roles):
         raise NotAllowed("Students can open only their own submission.")
-    learner = session.scalars(sa.select(LtiUser).where(LtiUser.registration_id == record.registration_id,
+    learner = session.scalars(sa.select(LtiUser).where(LtiUser.registration_id == launch.registration_id,
                                                        LtiUser.sub == reviewed_sub)).first()
-    if learner is None or record.resource_link_id is None:
+    if learner is None or launch.resource_link_id is None:
         return ReviewedSubmission(reviewed_sub, learner, None, None, own)
-    if record.context_id is None or session.scalar(sa.select(LtiMembership.id).where(
-            LtiMembership.context_id == record.context_id, LtiMembership.user_id == learner.id)) is None:
+    if launch.context_id is None or session.scalar(sa.select(LtiMembership.id).where(
+            LtiMembership.context_id == launch.context_id, LtiMembership.user_id == learner.id)) is None:
         raise NotAllowed("This student has no submission in this course: the tool has never seen them in it.")
-    attempt = session.scalars(sa.select(Attempt).where(Attempt.registration_id == record.registration_id,
-                                                       Attempt.resource_link_id == record.resource_link_id,
+    attempt = session.scalars(sa.select(Attempt).where(Attempt.registration_id == launch.registration_id,
+                                                       Attempt.resource_link_id == launch.resource_link_id,
                                                        Attempt.user_id == learner.id)).first()
     if attempt is None:
         return ReviewedSubmission(reviewed_sub, learner, None, None, own)

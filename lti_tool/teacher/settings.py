@@ -40,15 +40,15 @@ class Changed:
     maximum: bool
 
 
-def editable_activity(session: orm.Session, record: LtiLaunch) -> Activity:
+def editable_activity(session: orm.Session, launch: LtiLaunch) -> Activity:
     """The launched link's activity, if this teacher may change it. :raise NotAllowed: a learner, no activity on
     the link, or an activity that another link uses too."""
-    require_staff(record)
-    activity = activity_for_launch(session, record)
+    require_staff(launch)
+    activity = activity_for_launch(session, launch)
     if activity is None:
         raise NotAllowed("No speaking test is set up for this activity yet.")
     elsewhere = session.scalar(sa.select(sa.func.count()).select_from(LtiResourceLink).where(
-        LtiResourceLink.activity_id == activity.id, LtiResourceLink.id != record.resource_link_id))
+        LtiResourceLink.activity_id == activity.id, LtiResourceLink.id != launch.resource_link_id))
     if elsewhere:
         raise NotAllowed(SHARED)
     return activity

@@ -53,23 +53,23 @@ log = logging.getLogger(__name__)
 bp = Blueprint("teacher", __name__, url_prefix="/teacher")
 
 
-def render_link_overview(record: LtiLaunch) -> str | tuple[str, int]:
+def render_link_overview(launch: LtiLaunch) -> str | tuple[str, int]:
     session = get_session()
-    require_staff(record)
-    activity = activity_for_launch(session, record)
+    require_staff(launch)
+    activity = activity_for_launch(session, launch)
     # A first launch placed the activity on the link: committed before the roster is asked of the LMS over HTTP.
     session.commit()
     if activity is None:
-        return render_picker(record)  # a link added by hand: its first teacher launch sets it up
+        return render_picker(launch)  # a link added by hand: its first teacher launch sets it up
     services = get_services()
-    view = class_view_for(session, record, activity, services.ags)
+    view = class_view_for(session, launch, activity, services.ags)
     status_filter = request.args.get("status", "")
-    return render_template("teacher/link.html", view=view, launch=record, status_filter=status_filter,
+    return render_template("teacher/link.html", view=view, launch=launch, status_filter=status_filter,
                            rows=view.filtered(status_filter if status_filter in set(Shown) else None),
                            provider=provider_of(session, services.providers, activity),
-                           platform_admin=is_platform_admin(record.roles), words=words, shown=Shown,
+                           platform_admin=is_platform_admin(launch.roles), words=words, shown=Shown,
                            status_order=ORDER, status_labels=LABELS, notices=_notices(),
-                           resource_link=record.claims.get("https://purl.imsglobal.org/spec/lti/claim/resource_link")
+                           resource_link=launch.claims.get("https://purl.imsglobal.org/spec/lti/claim/resource_link")
                            or {})
 
 
@@ -79,24 +79,24 @@ def _notices() -> dict[str, str]:
     return {name: args[name] for name in ("saved", "column", "resent") if name in args}
 
 
-def render_submission_review(record: LtiLaunch) -> str | tuple[str, int]:
+def render_submission_review(launch: LtiLaunch) -> str | tuple[str, int]:
     """Submission Review (Moodle's "Grade analysis"): a teacher sees the named learner's result, a learner their
     own, as the learner's page would show it."""
     session = get_session()
     try:
-        review = submission_for_review(session, record)
+        review = submission_for_review(session, launch)
     except NotAllowed as refusal:
-        log.warning("submission review refused for launch user %s on link %s: %s", record.user_id,
-                    record.resource_link_id, refusal)
+        log.warning("submission review refused for launch user %s on link %s: %s", launch.user_id,
+                    launch.resource_link_id, refusal)
         return render_template("lti/not_allowed.html", reason=str(refusal)), 403
     if review.result is not None and not review.own:
         details = get_services().providers[review.result.provider].report_details(review.result.result)
-        return render_template("teacher/result.html", view=review.result, details=details, launch=record,
+        return render_template("teacher/result.html", view=review.result, details=details, launch=launch,
                                words=words, grade=result_grade(session, review.result,
-                                                               read_column(session, get_services().ags, record)))
+                                                               read_column(session, get_services().ags, launch)))
     return render_template("lti/submission_review.html", review=review,
-                           status=attempt_status(session, record, get_services().providers) if review.own else None,
-                           resource_link=record.claims.get("https://purl.imsglobal.org/spec/lti/claim/resource_link")
+                           status=attempt_status(session, launch, get_services().providers) if review.own else None,
+                           resource_link=launch.claims.get("https://purl.imsglobal.org/spec/lti/claim/resource_link")
                            or {})
 
 
@@ -109,12 +109,12 @@ def link_page(launch_id: str) -> str | tuple[str, int]:
 def status_json(launch_id: str) -> Response:
     """The statuses the class view polls: stored state only, so polling never calls the LMS."""
     session = get_session()
-    record = load_launch(session, launch_id)
-    require_staff(record)
-    activity = activity_for_launch(session, record)
+    launch = load_launch(session, launch_id)
+    require_staff(launch)
+    activity = activity_for_launch(session, launch)
     if activity is None:
         abort(404)
-    view = stored_class_view(session, record, activity)
+    view = stored_class_view(session, launch, activity)
     response = jsonify({
         "counts": {key.value: count for key, count in view.summary.counts.items()},
         "rows": [{"attempt": row.attempt_public_id, "name": row.name, "status": row.status.key.value,
@@ -127,16 +127,16 @@ def status_json(launch_id: str) -> Response:
 @bp.get("/link/<launch_id>/export.csv")
 def export_csv(launch_id: str) -> Response:
     session = get_session()
-    record = load_launch(session, launch_id)
-    require_staff(record)
-    activity = activity_for_launch(session, record)
+    launch = load_launch(session, launch_id)
+    require_staff(launch)
+    activity = activity_for_launch(session, launch)
     if activity is None:
         abort(404)
     session.commit()
-    view = class_view_for(session, record, activity, get_services().ags)
+    view = class_view_for(session, launch, activity, get_services().ags)
     settings = get_services().settings
     body = csv_text(view, lambda public_id: settings.url(url_for("teacher.result_page", result_public_id=public_id)))
-    log.info("class export of link %s by launch user %s: %d students", record.resource_link_id, record.user_id,
+    log.info("class export of link %s by launch user %s: %d students", launch.resource_link_id, launch.user_id,
              len(view.rows))
     response = Response(body.encode("utf-8"), mimetype="text/csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
@@ -155,35 +155,35 @@ def _attachment(title: str) -> str:
 @bp.get("/link/<launch_id>/settings")
 def settings_page(launch_id: str) -> str | tuple[str, int]:
     session = get_session()
-    record = load_launch(session, launch_id)
-    activity = editable_activity(session, record)
-    return _settings_form(record, activity, {})
+    launch = load_launch(session, launch_id)
+    activity = editable_activity(session, launch)
+    return _settings_form(launch, activity, {})
 
 
-def _settings_form(record: LtiLaunch, activity: Activity, submitted: Mapping[str, str], error: str | None = None,
+def _settings_form(launch: LtiLaunch, activity: Activity, submitted: Mapping[str, str], error: str | None = None,
                    status: int = 200) -> tuple[str, int]:
     provider = provider_of(get_session(), get_services().providers, activity)
     values = submitted or {"title": activity.title, "score_maximum": words.points(activity.score_maximum),
                            "score_component": activity.score_component, "attempts_policy": activity.attempts_policy,
                            "show_score": "on" if activity.show_score_to_student else ""}
-    return render_template("teacher/settings.html", launch=record, activity=activity, form=values, error=error,
+    return render_template("teacher/settings.html", launch=launch, activity=activity, form=values, error=error,
                            provider=provider, components=component_choices(provider)), status
 
 
 @bp.post("/link/<launch_id>/settings")
 def save_settings(launch_id: str) -> WerkzeugResponse | tuple[str, int]:
     session = get_session()
-    record = load_launch(session, launch_id)
-    activity = editable_activity(session, record)
+    launch = load_launch(session, launch_id)
+    activity = editable_activity(session, launch)
     try:
         changed = apply_settings(activity, provider_of(session, get_services().providers, activity), request.form)
     except SettingsError as error:
         session.rollback()
-        log.info("activity settings refused for link %s: %s", record.resource_link_id, error)
-        return _settings_form(record, activity, request.form, str(error), 400)
+        log.info("activity settings refused for link %s: %s", launch.resource_link_id, error)
+        return _settings_form(launch, activity, request.form, str(error), 400)
     session.commit()
     get_services().configuration_changed()  # the callbacks' cached settings of this process
-    column = match_column(session, record, activity, activity.title if changed.title else None)
+    column = match_column(session, launch, activity, activity.title if changed.title else None)
     return redirect(url_for("teacher.link_page", launch_id=launch_id, saved="1", column=column), code=303)
 
 
@@ -191,14 +191,14 @@ def save_settings(launch_id: str) -> WerkzeugResponse | tuple[str, int]:
 def update_column(launch_id: str) -> WerkzeugResponse:
     """"Make the gradebook column N points": write the activity's maximum to the LMS's line item."""
     session = get_session()
-    record = load_launch(session, launch_id)
-    require_staff(record)
-    activity = activity_for_launch(session, record)
+    launch = load_launch(session, launch_id)
+    require_staff(launch)
+    activity = activity_for_launch(session, launch)
     if activity is None:
         abort(404)
     session.commit()  # a first launch's binding of the link, before the LMS is asked
     return redirect(url_for("teacher.link_page", launch_id=launch_id,
-                            column=match_column(session, record, activity)), code=303)
+                            column=match_column(session, launch, activity)), code=303)
 
 
 @bp.post("/link/<launch_id>/resend")
@@ -222,8 +222,8 @@ def result_page(result_public_id: str) -> str | tuple[str, int]:
                                message="Reports are shown to teachers only: open the activity from your course and "
                                        "follow the report link there."), 401
     session = get_session()
-    record = load_launch(session, launch_id)
-    view = result_for_teacher(session, record, result_public_id, get_services().providers)
+    launch = load_launch(session, launch_id)
+    view = result_for_teacher(session, launch, result_public_id, get_services().providers)
     if view is None:
         abort(404)
     provider = get_services().providers.get(view.provider)
@@ -231,6 +231,6 @@ def result_page(result_public_id: str) -> str | tuple[str, int]:
         scores=view.result.scores, link=view.result.report_url,
         problem="This installation no longer offers the test's provider (LTI_TOOL_PROVIDERS): only the stored "
                 "scores are shown.")
-    return render_template("teacher/result.html", view=view, details=details, launch=record, words=words,
-                           grade=result_grade(session, view, read_column(session, get_services().ags, record)))
+    return render_template("teacher/result.html", view=view, details=details, launch=launch, words=words,
+                           grade=result_grade(session, view, read_column(session, get_services().ags, launch)))
 
