@@ -14,6 +14,7 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from sqlalchemy import orm
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from lti_tool.activities import NotAllowed
@@ -105,15 +106,21 @@ def link_page(launch_id: str) -> str | tuple[str, int]:
     return render_link_overview(load_launch(get_session(), launch_id))
 
 
-@bp.get("/link/<launch_id>/status.json")
-def status_json(launch_id: str) -> Response:
-    """The statuses the class view polls: stored state only, so polling never calls the LMS."""
-    session = get_session()
+def _staff_launch_and_activity(session: orm.Session, launch_id: str) -> tuple[LtiLaunch, Activity]:
+    """The teacher's launch and the activity on its link. :raise NotAllowed: a learner. 404: no activity yet."""
     launch = load_launch(session, launch_id)
     require_staff(launch)
     activity = activity_for_launch(session, launch)
     if activity is None:
         abort(404)
+    return launch, activity
+
+
+@bp.get("/link/<launch_id>/status.json")
+def status_json(launch_id: str) -> Response:
+    """The statuses the class view polls: stored state only, so polling never calls the LMS."""
+    session = get_session()
+    launch, activity = _staff_launch_and_activity(session, launch_id)
     view = stored_class_view(session, launch, activity)
     response = jsonify({
         "counts": {key.value: count for key, count in view.summary.counts.items()},
@@ -127,11 +134,7 @@ def status_json(launch_id: str) -> Response:
 @bp.get("/link/<launch_id>/export.csv")
 def export_csv(launch_id: str) -> Response:
     session = get_session()
-    launch = load_launch(session, launch_id)
-    require_staff(launch)
-    activity = activity_for_launch(session, launch)
-    if activity is None:
-        abort(404)
+    launch, activity = _staff_launch_and_activity(session, launch_id)
     session.commit()
     view = class_view_for(session, launch, activity, get_services().ags)
     settings = get_services().settings
@@ -191,11 +194,7 @@ def save_settings(launch_id: str) -> WerkzeugResponse | tuple[str, int]:
 def update_column(launch_id: str) -> WerkzeugResponse:
     """"Make the gradebook column N points": write the activity's maximum to the LMS's line item."""
     session = get_session()
-    launch = load_launch(session, launch_id)
-    require_staff(launch)
-    activity = activity_for_launch(session, launch)
-    if activity is None:
-        abort(404)
+    launch, activity = _staff_launch_and_activity(session, launch_id)
     session.commit()  # a first launch's binding of the link, before the LMS is asked
     return redirect(url_for("teacher.link_page", launch_id=launch_id,
                             column=match_column(session, launch, activity)), code=303)
