@@ -175,12 +175,17 @@ def learner_attempt(session: orm.Session, launch: LtiLaunch) -> Attempt | None:
                                                     Attempt.user_id == launch.user_id)).first()
 
 
+def provider_for(session: orm.Session, providers: Mapping[str, AssessmentProvider],
+                 activity: Activity | None) -> AssessmentProvider | None:
+    """The activity's provider; None if it is no longer offered (left out of ``LTI_TOOL_PROVIDERS``)."""
+    assessment = session.get(Assessment, activity.assessment_id) if activity is not None else None
+    return providers.get(assessment.provider) if assessment is not None else None
+
+
 def view_of(session: orm.Session, providers: Mapping[str, AssessmentProvider], attempt: Attempt | None,
             activity: Activity | None) -> AttemptView:
     """The attempt's state (:mod:`lti_tool.attempt_state`) with its provider's words."""
-    assessment = session.get(Assessment, activity.assessment_id) if activity is not None else None
-    provider = providers.get(assessment.provider) if assessment is not None else None
-    return attempt_view(session, attempt, activity, provider)
+    return attempt_view(session, attempt, activity, provider_for(session, providers, activity))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -51,6 +52,8 @@ LABELS = {
     State.WITHDRAWN: "Withdrawn by the provider",
     State.RESET: "Reset",
 }
+# The order of the teacher's summary and status filter.
+ORDER = tuple(State)
 # The states in which the learner has finished the current try: reopening the activity shows it as completed.
 FINISHED_STATES = frozenset({State.AWAITING_GRADING, State.GRADE_ON_ITS_WAY, State.GRADED, State.REFUSED})
 
@@ -95,12 +98,22 @@ def attempt_view(session: orm.Session, attempt: Attempt | None, activity: Activi
     """The state of ``attempt`` (None: the learner never opened the activity) at ``activity``."""
     if attempt is None:
         return AttemptView(State.NOT_STARTED)
+    results = session.scalars(sa.select(Result).where(Result.attempt_id == attempt.id).order_by(Result.id.desc()))
+    submissions = session.scalars(sa.select(ScoreSubmission).where(ScoreSubmission.attempt_id == attempt.id)
+                                  .order_by(ScoreSubmission.id.desc()).limit(1))
+    return view_from(attempt, activity, provider, list(results), list(submissions))
+
+
+def view_from(attempt: Attempt | None, activity: Activity | None, provider: AssessmentProvider | None,
+              results: Sequence[Result], submissions: Sequence[ScoreSubmission]) -> AttemptView:
+    """:func:`attempt_view` from rows already read: the attempt's ``results`` and ``submissions``, newest first
+    (the class view reads them for a whole link at once). One function decides, so the class view, the CSV,
+    the student's page and the result page cannot disagree."""
+    if attempt is None:
+        return AttemptView(State.NOT_STARTED)
     since = max(attempt.datetime_started, attempt.datetime_reset or attempt.datetime_started)
-    results = list(session.scalars(sa.select(Result).where(Result.attempt_id == attempt.id,
-                                                           Result.datetime_received >= since)
-                                   .order_by(Result.id.desc())))
-    submission = session.scalars(sa.select(ScoreSubmission).where(ScoreSubmission.attempt_id == attempt.id)
-                                 .order_by(ScoreSubmission.id.desc()).limit(1)).first()
+    results = [result for result in results if result.datetime_received >= since]
+    submission = submissions[0] if submissions else None
     if submission is not None and submission.datetime_created < since:
         submission = None  # an earlier try's grade: the current one has sent nothing yet
     outcome_of = provider.outcome if provider is not None else (lambda result: ProviderOutcome())

@@ -35,14 +35,14 @@ def csv_text(view: ClassView, report_url: Callable[[str], str]) -> str:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(["Student", "Given name", "Family name", "Email", "LMS user ID", "Status", "Status detail",
                      "Started (UTC)", "Result received (UTC)", "Result", "Latest result",
-                     *(f"{component_label(name).capitalize()} (provider)" for name in view.components),
+                     *(f"{component_label(name, view.labels).capitalize()} (provider)" for name in view.components),
                      "Provider scale maximum", "Gradebook points", "Gradebook maximum",
                      "Sent to the gradebook (UTC)", "Report"])
     for row in view.rows:
         for entry, latest in _entries(row):
             writer.writerow([
                 safe_cell(row.name), safe_cell(row.given_name), safe_cell(row.family_name), safe_cell(row.email),
-                safe_cell(row.sub), row.status.label, safe_cell(row.status.detail), _date(row.started),
+                safe_cell(row.sub), row.label, safe_cell(row.detail), _date(row.started),
                 _date(entry.received if entry else None), entry.status_words if entry else "",
                 ("yes" if latest else "no") if entry else "",
                 *(_number(entry.scores.get(name)) if entry else "" for name in view.components),

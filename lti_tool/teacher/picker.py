@@ -54,7 +54,7 @@ def activity_from_form(session: orm.Session, providers: Mapping[str, AssessmentP
         raise ActivityFormError("Choose the latest or the best attempt.")
     activity = create_activity(session, assessment, title[:200], score_maximum, component, policy,
                                show_score_to_student=form.get("show_score") == "on")
-    activity.max_attempts = _max_attempts(form.get("max_attempts", ""))
+    activity.max_attempts = max_attempts_from(form.get("max_attempts", ""))
     return activity
 
 
@@ -65,7 +65,8 @@ def _test_and_score(form: Mapping[str, str]) -> tuple[str, str]:
     return form.get("assessment", assessment), form.get("score_component", component or "overall")
 
 
-def _max_attempts(value: str) -> int | None:
+def max_attempts_from(value: str) -> int | None:
+    """The attempts a teacher allows (an empty field: no limit). :raise ActivityFormError: not 1 to 100."""
     if not value.strip():
         return None  # no limit
     try:

@@ -30,7 +30,6 @@ from lti_tool.teacher.picker import ActivityFormError
 from lti_tool.teacher.picker import activity_from_form
 from lti_tool.teacher.picker import offered_assessments
 from lti_tool.teacher.service import require_staff
-from lti_tool.teacher.words import component_label
 
 bp = Blueprint("picker", __name__, url_prefix=LTI_PREFIX)
 
@@ -45,7 +44,7 @@ def render_picker(launch: LtiLaunch, error: str | None = None, status: int = 200
     assessments = [assessment for assessment in offered_assessments(get_session(), launch.deployment_id)
                    if assessment.provider in providers]
     return render_template("lti/activity_form.html", assessments=assessments, providers=providers, action=action,
-                           error=error, form=submitted or {}, component_label=component_label,
+                           error=error, form=submitted or {},
                            deep_linking=deep_linking), status
 
 

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from lti_tool.activities import NotAllowed
+from lti_tool.activities import provider_for
 from lti_tool.activities import view_of
 from lti_tool.attempt_state import AttemptView
 from lti_tool.grading import AgsClient
@@ -46,7 +47,8 @@ def require_staff(launch: LtiLaunch) -> None:
         raise NotAllowed("Only the course's teachers can open this page.")
 
 
-def class_view_for(session: orm.Session, launch: LtiLaunch, activity: Activity, ags: AgsClient) -> ClassView:
+def class_view_for(session: orm.Session, launch: LtiLaunch, activity: Activity, ags: AgsClient,
+                   providers: Mapping[str, AssessmentProvider]) -> ClassView:
     """The class view with the LMS's roster (NRPS) and gradebook column. Asks the LMS over HTTP: the caller has
     committed its writes."""
     require_staff(launch)
@@ -56,14 +58,16 @@ def class_view_for(session: orm.Session, launch: LtiLaunch, activity: Activity, 
         members = _roster(session, ags, launch)
     except RosterUnavailable as exc:
         roster_problem = str(exc)
-    return class_view(session, launch, activity, members, read_column(session, ags, launch), roster_problem)
+    return class_view(session, launch, activity, provider_for(session, providers, activity), members,
+                      read_column(session, ags, launch), roster_problem)
 
 
-def stored_class_view(session: orm.Session, launch: LtiLaunch, activity: Activity) -> ClassView:
+def stored_class_view(session: orm.Session, launch: LtiLaunch, activity: Activity,
+                      providers: Mapping[str, AssessmentProvider]) -> ClassView:
     """The class view from stored state alone (no roster, no column): for the status poll, which must not ask
     the LMS every few seconds."""
     require_staff(launch)
-    return class_view(session, launch, activity, [], Column(url=None))
+    return class_view(session, launch, activity, provider_for(session, providers, activity), [], Column(url=None))
 
 
 def _roster(session: orm.Session, ags: AgsClient, launch: LtiLaunch) -> list[Member]:

@@ -22,6 +22,8 @@ from lti_tool.models import AttemptsPolicy
 from lti_tool.models import LtiLaunch
 from lti_tool.models import LtiResourceLink
 from lti_tool.providers.interfaces import AssessmentProvider
+from lti_tool.teacher.picker import ActivityFormError
+from lti_tool.teacher.picker import max_attempts_from
 from lti_tool.teacher.service import require_staff
 from lti_tool.teacher.words import component_label
 
@@ -62,8 +64,10 @@ def provider_of(session: orm.Session, providers: Mapping[str, AssessmentProvider
 
 
 def component_choices(provider: AssessmentProvider) -> list[tuple[str, str]]:
-    """The scores the provider reports, as (value, words) pairs for a select."""
-    return [(name, component_label(name)) for name in provider.components]
+    """The scores the provider reports, as (value, words) pairs for a select: "Fluency (0–9)"."""
+    scale = f"{provider.scale_maximum:g}"
+    return [(name, f"{component_label(name, provider.component_labels).capitalize()} (0–{scale})")
+            for name in provider.components]
 
 
 def apply_settings(activity: Activity, provider: AssessmentProvider, form: Mapping[str, str]) -> Changed:
@@ -79,15 +83,20 @@ def apply_settings(activity: Activity, provider: AssessmentProvider, form: Mappi
         raise SettingsError(f"Maximum points must be above 0 and at most {MAXIMUM_POINTS}.")
     component = form.get("score_component", "")
     if component not in provider.components:
-        names = ", ".join(component_label(name) for name in provider.components)
+        names = ", ".join(component_label(name, provider.component_labels) for name in provider.components)
         raise SettingsError(f"{provider.label} reports these scores: {names}.")
     policy = form.get("attempts_policy", "")
     if policy not in set(AttemptsPolicy):
         raise SettingsError("Choose whether the latest or the best attempt counts.")
+    try:
+        allowed = max_attempts_from(form.get("max_attempts", ""))
+    except ActivityFormError as exc:
+        raise SettingsError(str(exc)) from exc
     changed = Changed(title=title != activity.title, maximum=not math.isclose(maximum, activity.score_maximum))
     activity.title = title
     activity.score_maximum = maximum
     activity.score_component = component
     activity.attempts_policy = policy
     activity.show_score_to_student = form.get("show_score") == "on"
+    activity.max_attempts = allowed
     return changed

@@ -21,6 +21,9 @@ from lti_tool.activities import NotAllowed
 from lti_tool.activities import activity_for_launch
 from lti_tool.activities import attempt_status
 from lti_tool.activities import load_launch
+from lti_tool.attempt_state import LABELS
+from lti_tool.attempt_state import ORDER
+from lti_tool.attempt_state import State
 from lti_tool.db import get_session
 from lti_tool.grading.columns import read_column
 from lti_tool.lti.claims import is_platform_admin
@@ -46,9 +49,6 @@ from lti_tool.teacher.settings import apply_settings
 from lti_tool.teacher.settings import component_choices
 from lti_tool.teacher.settings import editable_activity
 from lti_tool.teacher.settings import provider_of
-from lti_tool.teacher.status import LABELS
-from lti_tool.teacher.status import ORDER
-from lti_tool.teacher.status import Shown
 
 log = logging.getLogger(__name__)
 bp = Blueprint("teacher", __name__, url_prefix="/teacher")
@@ -63,12 +63,12 @@ def render_link_overview(launch: LtiLaunch) -> str | tuple[str, int]:
     if activity is None:
         return render_picker(launch)  # a link added by hand: its first teacher launch sets it up
     services = get_services()
-    view = class_view_for(session, launch, activity, services.ags)
+    view = class_view_for(session, launch, activity, services.ags, services.providers)
     status_filter = request.args.get("status", "")
     return render_template("teacher/link.html", view=view, launch=launch, status_filter=status_filter,
-                           rows=view.filtered(status_filter if status_filter in set(Shown) else None),
+                           rows=view.filtered(status_filter if status_filter in set(State) else None),
                            provider=provider_of(session, services.providers, activity),
-                           platform_admin=is_platform_admin(launch.roles), words=words, shown=Shown,
+                           platform_admin=is_platform_admin(launch.roles), words=words, states=State,
                            status_order=ORDER, status_labels=LABELS, notices=_notices(),
                            resource_link=launch.claims.get("https://purl.imsglobal.org/spec/lti/claim/resource_link")
                            or {})
@@ -91,8 +91,10 @@ def render_submission_review(launch: LtiLaunch) -> str | tuple[str, int]:
                     launch.resource_link_id, refusal)
         return render_template("lti/not_allowed.html", reason=str(refusal)), 403
     if review.result is not None and not review.own:
-        details = get_services().providers[review.result.provider].report_details(review.result.result)
+        provider = get_services().providers[review.result.provider]
+        details = provider.report_details(review.result.result)
         return render_template("teacher/result.html", view=review.result, details=details, launch=launch,
+                               labels=provider.component_labels,
                                words=words, grade=result_grade(session, review.result,
                                                                read_column(session, get_services().ags, launch)))
     return render_template("lti/submission_review.html", review=review,
@@ -121,11 +123,11 @@ def status_json(launch_id: str) -> Response:
     """The statuses the class view polls: stored state only, so polling never calls the LMS."""
     session = get_session()
     launch, activity = _staff_launch_and_activity(session, launch_id)
-    view = stored_class_view(session, launch, activity)
+    view = stored_class_view(session, launch, activity, get_services().providers)
     response = jsonify({
         "counts": {key.value: count for key, count in view.summary.counts.items()},
-        "rows": [{"attempt": row.attempt_public_id, "name": row.name, "status": row.status.key.value,
-                  "label": row.status.label, "detail": row.status.detail} for row in view.rows],
+        "rows": [{"attempt": row.attempt_public_id, "name": row.name, "status": row.state.value,
+                  "label": row.label, "detail": row.detail} for row in view.rows],
     })
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -136,7 +138,7 @@ def export_csv(launch_id: str) -> Response:
     session = get_session()
     launch, activity = _staff_launch_and_activity(session, launch_id)
     session.commit()
-    view = class_view_for(session, launch, activity, get_services().ags)
+    view = class_view_for(session, launch, activity, get_services().ags, get_services().providers)
     settings = get_services().settings
     body = csv_text(view, lambda public_id: settings.url(url_for("teacher.result_page", result_public_id=public_id)))
     log.info("class export of link %s by launch user %s: %d students", launch.resource_link_id, launch.user_id,
@@ -168,7 +170,8 @@ def _settings_form(launch: LtiLaunch, activity: Activity, submitted: Mapping[str
     provider = provider_of(get_session(), get_services().providers, activity)
     values = submitted or {"title": activity.title, "score_maximum": words.points(activity.score_maximum),
                            "score_component": activity.score_component, "attempts_policy": activity.attempts_policy,
-                           "show_score": "on" if activity.show_score_to_student else ""}
+                           "show_score": "on" if activity.show_score_to_student else "",
+                           "max_attempts": str(activity.max_attempts) if activity.max_attempts else ""}
     return render_template("teacher/settings.html", launch=launch, activity=activity, form=values, error=error,
                            provider=provider, components=component_choices(provider)), status
 
@@ -231,5 +234,6 @@ def result_page(result_public_id: str) -> str | tuple[str, int]:
         problem="This installation no longer offers the test's provider (LTI_TOOL_PROVIDERS): only the stored "
                 "scores are shown.")
     return render_template("teacher/result.html", view=view, details=details, launch=launch, words=words,
+                           labels=provider.component_labels if provider is not None else {},
                            grade=result_grade(session, view, read_column(session, get_services().ags, launch)))
 

@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
+from collections.abc import Mapping
 
 from lti_tool.models import AttemptsPolicy
-from lti_tool.providers.registry import provider_classes
 
 POLICY_WORDS = {AttemptsPolicy.LATEST.value: "the latest attempt counts",
                 AttemptsPolicy.BEST.value: "the best attempt counts"}
 
 
-def component_label(component: str) -> str:
-    """A provider's score name as people read it ("vocab" → "vocabulary"), from the providers' own labels."""
-    return _component_labels().get(component, component).replace("_", " ")
-
-
-@functools.cache
-def _component_labels() -> dict[str, str]:
-    labels: dict[str, str] = {}
-    for provider in provider_classes():
-        for name, label in provider.component_labels.items():
-            labels.setdefault(name, label)
-    return labels
+def component_label(component: str, labels: Mapping[str, str]) -> str:
+    """A score name as people read it ("vocab" → "vocabulary"), in the words of the activity's own provider
+    (``labels``: its ``component_labels``; two providers may name the same component differently)."""
+    return labels.get(component, component).replace("_", " ")
 
 
 def counted(number: int, singular: str, plural: str | None = None) -> str:

@@ -36,15 +36,18 @@ def test_changes_stick_and_reach_the_line_item(connected, speechace_setup, datab
     take_test(connected, speechace_setup)  # the link and its column exist
     browser, form_page, form = _settings_form(connected, speechace_setup)
     assert form.fields["title"] == "Unit 3 speaking test" and form.fields["score_maximum"] == "100"
-    assert ">vocabulary<" in form_page.text and ">vocab<" not in form_page.text
+    assert ">Vocabulary (0–9)<" in form_page.text and ">vocab<" not in form_page.text
+    assert form.fields["max_attempts"] == ""
     saved = browser.submit(form, {"title": "Unit 3 — speaking", "score_maximum": "20",
-                                  "score_component": "pronunciation", "attempts_policy": "best", "show_score": ""})
+                                  "score_component": "pronunciation", "attempts_policy": "best", "show_score": "",
+                                  "max_attempts": "2"})
     assert saved.status_code == 200 and 'data-testid="saved"' in saved.text
     assert 'data-testid="column-updated"' in saved.text
     with database.session() as session:
         activity = session.scalars(sa.select(Activity)).one()
         assert (activity.title, activity.score_maximum, activity.score_component, activity.attempts_policy,
-                activity.show_score_to_student) == ("Unit 3 — speaking", 20.0, "pronunciation", "best", False)
+                activity.show_score_to_student, activity.max_attempts) == (
+            "Unit 3 — speaking", 20.0, "pronunciation", "best", False, 2)
     item = _lineitem(connected)
     assert (item.label, item.score_maximum) == ("Unit 3 — speaking", 20.0)
     assert "the best attempt counts" in html.unescape(saved.text)
@@ -62,7 +65,9 @@ def test_a_wrong_value_is_a_400_that_says_what_to_fix_and_changes_nothing(connec
                              ({"score_maximum": "0"}, "above 0"),
                              ({"score_maximum": "nan"}, "above 0"),
                              ({"score_component": "speaking"}, "Speechace reports these scores"),
-                             ({"title": "  "}, "Give the activity a title")):
+                             ({"title": "  "}, "Give the activity a title"),
+                             ({"max_attempts": "0"}, "between 1 and 100"),
+                             ({"max_attempts": "two"}, "whole number")):
         refused = browser.submit(form, overrides)
         assert refused.status_code == 400 and words in html.unescape(refused.text), overrides
     with database.session() as session:

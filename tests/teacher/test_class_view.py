@@ -43,14 +43,15 @@ def test_summary_counts_and_statistics_of_a_known_class(connected, speechace_set
     _, page = teacher_page(connected, speechace_setup)
     assert page.status_code == 200, page.text[:300]
     assert _count(page.text, "students") == 5
-    assert (_count(page.text, "graded"), _count(page.text, "on_its_way"), _count(page.text, "not_started")) == (3, 1, 1)
+    assert (_count(page.text, "graded"), _count(page.text, "grade_on_its_way"),
+            _count(page.text, "not_started")) == (3, 1, 1)
     assert _count(page.text, "refused") == 0
     # 80, 50 and 100 gradebook points: the grade on its way does not count yet.
     assert (_stat(page.text, "mean"), _stat(page.text, "median")) == ("76.67", "80")
     assert (_stat(page.text, "lowest"), _stat(page.text, "highest"), _stat(page.text, "spread")) == \
         ("50", "100", "20.55")
     states = _states(page.text)
-    assert states["Edsger Dijkstra"] == "on_its_way" and states["Stella Ström"] == "graded"
+    assert states["Edsger Dijkstra"] == "grade_on_its_way" and states["Stella Ström"] == "graded"
 
 
 def test_chart_and_its_table_show_the_summary(connected, speechace_setup, settings, database):
@@ -92,7 +93,7 @@ def test_rows_show_provider_value_beside_gradebook_points_sub_scores_and_history
 def test_status_filter_lists_only_that_status(connected, speechace_setup, settings, database):
     known_class(connected, speechace_setup, settings, database)
     browser, page = teacher_page(connected, speechace_setup)
-    filtered = browser.get(connected.tool_url + link_url(page.text, "?status=on_its_way"))
+    filtered = browser.get(connected.tool_url + link_url(page.text, "?status=grade_on_its_way"))
     assert set(_states(filtered.text)) == {"Edsger Dijkstra"}
     assert _count(filtered.text, "students") == 5  # the summary stays the class's
     unknown = browser.get(connected.tool_url + link_url(page.text, "?status=nonsense"))
@@ -118,11 +119,11 @@ def test_status_json_follows_the_outbox(connected, speechace_setup, settings, da
     before = browser.get(url)
     assert before.headers["Cache-Control"] == "no-store"
     rows = {row["name"]: row for row in before.json()["rows"]}
-    assert rows["Edsger Dijkstra"]["status"] == "on_its_way" and before.json()["counts"]["on_its_way"] == 1
+    assert rows["Edsger Dijkstra"]["status"] == "grade_on_its_way" and before.json()["counts"]["grade_on_its_way"] == 1
     passback_worker(database, settings).run_once()
     after = browser.get(url).json()
     assert {row["name"]: row["status"] for row in after["rows"]}["Edsger Dijkstra"] == "graded"
-    assert after["counts"]["graded"] == 4 and after["counts"]["on_its_way"] == 0
+    assert after["counts"]["graded"] == 4 and after["counts"]["grade_on_its_way"] == 0
     assert 'script src="/static/teacher-status.js"' in page.text and 'aria-live="polite"' in page.text
 
 

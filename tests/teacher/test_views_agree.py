@@ -1,0 +1,113 @@
+"""The class view, its status poll, the CSV and the student's own status JSON give one answer for every provider
+status: all four come from lti_tool/attempt_state.py, so a teacher never reads a status the student (or the
+gradebook) contradicts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from lti_tool.maintenance import passback_worker
+from lti_tool.models import LtiUser
+from lti_tool.models import ScoreSubmission
+from lti_tool.models import SubmissionStatus
+from lti_tool.sandbox.browser import FormBrowser
+from tests.speechace.test_callback import take_test
+from tests.test_attempt_state import Itep
+
+
+class Teacher:
+    """What the teacher's pages say of one student."""
+
+    def __init__(self, connected, activity_public_id: str) -> None:
+        self.connected, self.activity = connected, activity_public_id
+
+    def states(self, learner_name: str) -> dict[str, str]:
+        browser = FormBrowser()
+        page = browser.get(self.connected.launch_url(sub=self.connected.course.instructor,
+                                                     custom={"activity": self.activity}, with_lineitem=True))
+        assert page.status_code == 200, page.text
+        row = re.search(rf'<tr data-status="[^"]+" data-learner="{re.escape(learner_name)}" data-state="([^"]+)"',
+                        page.text)
+        assert row is not None, f"no row for {learner_name}"
+        poll = browser.get(self.connected.tool_url + _attribute(page.text, "data-status-url")).json()
+        polled = next(item for item in poll["rows"] if item["name"] == learner_name)
+        export = browser.get(self.connected.tool_url + _href(page.text, "export-csv"))
+        lines = list(csv.DictReader(io.StringIO(export.content.decode("utf-8-sig"))))
+        exported = {line["Status"] for line in lines if line["Student"] == learner_name}
+        assert len(exported) == 1, exported
+        return {"class view": row.group(1), "poll": polled["status"], "poll label": polled["label"],
+                "csv label": exported.pop(), "resend offered": str('data-testid="resend"' in _row_html(
+                    page.text, learner_name))}
+
+
+def _attribute(text: str, name: str) -> str:
+    return re.search(rf'{name}="([^"]+)"', text).group(1).replace("&amp;", "&")
+
+
+def _href(text: str, testid: str) -> str:
+    return re.search(rf'href="([^"]+)"\s+data-testid="{testid}"', text).group(1).replace("&amp;", "&")
+
+
+def _row_html(text: str, learner_name: str) -> str:
+    return re.search(rf'<tr data-status="[^"]+" data-learner="{re.escape(learner_name)}".*?</tr>', text,
+                     re.S).group(0)
+
+
+def _agree(teacher: Teacher, learner_name: str, student: dict, state: str, resend: bool) -> None:
+    seen = teacher.states(learner_name)
+    assert (student["state"], seen["class view"], seen["poll"]) == (state, state, state)
+    assert seen["poll label"] == seen["csv label"] == student["label"]
+    assert seen["resend offered"] == str(resend)
+
+
+@pytest.fixture
+def itep(connected, itep_setup) -> Itep:
+    return Itep(connected, itep_setup)
+
+
+def _learner_name(connected, database) -> str:
+    with database.session() as session:
+        return session.scalars(sa.select(LtiUser).where(LtiUser.sub == connected.course.learner)).one().display_name
+
+
+@pytest.mark.parametrize(("steps", "state", "resend"), [
+    ((), "in_progress", False),
+    (("Finished",), "awaiting_grading", False),
+    (("Review",), "awaiting_grading", False),
+    (("Problem",), "awaiting_grading", False),
+    (("Complete",), "grade_on_its_way", False),
+    (("Complete", "send"), "graded", True),
+    (("Complete", "send", "Invalidated"), "withdrawn", False),
+    (("Complete", "send", "Ready"), "reset", False),
+    (("Complete", "refused"), "refused", True),
+])
+def test_itep_every_status_is_the_same_on_every_page(itep, connected, itep_setup, database, settings, steps, state,
+                                                     resend):
+    for step in steps:
+        if step == "send":
+            assert passback_worker(database, settings).run_once()["sent"] == 1
+        elif step == "refused":
+            with database.session() as session:
+                session.execute(sa.update(ScoreSubmission).values(
+                    status=SubmissionStatus.PARKED.value, last_error="HTTP 422: the user is not in the course"))
+        else:
+            itep.fire(step)
+    teacher = Teacher(connected, itep_setup.gtx_activity)
+    _agree(teacher, _learner_name(connected, database), itep.status(), state, resend)
+
+
+def test_speechace_completion_is_the_same_on_every_page(connected, speechace_setup, database, settings):
+    browser = FormBrowser()
+    page = browser.get(connected.launch_url(custom={"activity": speechace_setup.activity_public_id}))
+    status_url = connected.tool_url + _attribute(page.text, "data-status-url")
+    teacher, name = Teacher(connected, speechace_setup.activity_public_id), _learner_name(connected, database)
+    _agree(teacher, name, browser.get(status_url).json(), "in_progress", False)
+    assert take_test(connected, speechace_setup).status == 200
+    _agree(teacher, name, browser.get(status_url).json(), "grade_on_its_way", False)
+    passback_worker(database, settings).run_once()
+    _agree(teacher, name, browser.get(status_url).json(), "graded", True)
