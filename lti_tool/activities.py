@@ -209,10 +209,13 @@ def shows_completed(view: AttemptView) -> bool:
     return view.finished or view.state == State.WITHDRAWN
 
 
-def start_retake(session: orm.Session, attempt: Attempt, activity: Activity) -> None:
-    """Begin the learner's next try. :raise NotAllowed: the activity allows no more tries."""
+def start_retake(session: orm.Session, attempt: Attempt, activity: Activity,
+                 provider: AssessmentProvider | None) -> None:
+    """Begin the learner's next try (a new test at the provider). :raise NotAllowed: no more tries allowed."""
     if activity.max_attempts is not None and attempt.tries >= activity.max_attempts:
         raise NotAllowed("You have used every attempt this activity allows.")
+    if provider is not None:
+        provider.begin_retake(attempt)
     now = utcnow()
     attempt.tries += 1
     attempt.datetime_started = now
@@ -221,9 +224,11 @@ def start_retake(session: orm.Session, attempt: Attempt, activity: Activity) -> 
     attempt.status_detail = None
 
 
-def reset_attempt(attempt: Attempt) -> None:
-    """A teacher's reset: the learner's tries start again and earlier results no longer describe the attempt.
-    The gradebook keeps what it holds until the next result replaces it."""
+def reset_attempt(attempt: Attempt, provider: AssessmentProvider | None) -> None:
+    """A teacher's reset: the learner's tries start again (with a new test at the provider) and earlier results
+    no longer describe the attempt. The gradebook keeps what it holds until the next result replaces it."""
+    if provider is not None:
+        provider.begin_retake(attempt)
     now = utcnow()
     attempt.tries = 1
     attempt.datetime_reset = now

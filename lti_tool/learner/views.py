@@ -18,6 +18,7 @@ from lti_tool.activities import activity_for_launch
 from lti_tool.activities import attempt_status
 from lti_tool.activities import learner_attempt
 from lti_tool.activities import load_launch
+from lti_tool.activities import provider_for
 from lti_tool.activities import retake_rule
 from lti_tool.activities import shown_test
 from lti_tool.activities import shows_completed
@@ -94,7 +95,7 @@ def retake(launch_id: str) -> Response | tuple[str, int]:
     if rule.replaces_grade and request.form.get("confirm") != "replace":
         return render_template("error.html", status=400, title="Confirm the retake",
                                message="Your new attempt replaces the grade you have: tick the box to confirm."), 400
-    start_retake(session, attempt, activity)
+    start_retake(session, attempt, activity, provider_for(session, get_services().providers, activity))
     session.commit()
     log.info("learner %s retakes the test on link %s (try %d)", launch.user_id, launch.resource_link_id,
              attempt.tries)

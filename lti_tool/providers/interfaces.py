@@ -330,6 +330,11 @@ class AssessmentProvider(Protocol):
         out itself. :raise ProviderError: the provider failed; tell the learner."""
         ...
 
+    def begin_retake(self, attempt: Attempt) -> None:
+        """The learner (or a teacher's reset) begins another try of ``attempt``: forget what tied it to the last
+        try's test, so that :meth:`start_attempt` starts a new one. Never commits."""
+        ...
+
     def find_attempt(self, session: orm.Session, request: CallbackRequest) -> CallbackTarget:
         """Authenticate the callback and say which attempt it is for (without loading it when the request
         names it by a key). :raise CallbackError: refused."""

@@ -71,6 +71,9 @@ DEFAULT_EXPIRY_DAYS = 60
 LABEL_MAX_CHARS = 100  # a Status or CEFR label; it goes into the gradebook comment
 # One answer for a TestID that does not exist and one of another account, so the webhook reveals neither.
 UNKNOWN_TEST = "No test of this iTEP account matches the webhook's OID / TestID."
+EARLIER_TEST = "This TestID belongs to an earlier try of the attempt; the learner has started a new test since."
+EARLIER_TEST_IDS = "earlier_test_ids"  # in Attempt.provider_data: the test IDs of the attempt's earlier tries
+MAX_EARLIER_TEST_IDS = 100
 
 # iTEP's two document versions name the states differently; compare case-insensitively.
 FINISHED = {"finished"}
@@ -127,6 +130,15 @@ class ItepProvider:
         return itep_accounts.itep_webhook_url(self._callback_url, account)
 
     # --- the test ID ------------------------------------------------------------------------------------------
+
+    def begin_retake(self, attempt: Attempt) -> None:
+        """A new try is a new iTEP test: the next start asks for a new test ID. The earlier IDs are kept, so a
+        late webhook of an earlier test is recognised and refused instead of counting for the new try."""
+        earlier = [*_earlier_test_ids(attempt), *([attempt.provider_reference] if attempt.provider_reference else [])]
+        attempt.provider_reference = None
+        attempt.provider_data = {EARLIER_TEST_IDS: earlier[-MAX_EARLIER_TEST_IDS:]}
+        attempt.fulfillment_state = None
+        attempt.fulfillment_started_at = None
 
     def start_attempt(self, session: orm.Session, assessment: Assessment, attempt: Attempt,
                       learner: Learner) -> TestTicket | PendingStart:
@@ -215,14 +227,18 @@ class ItepProvider:
             raise CallbackError(400, "The webhook data has neither OID nor TestID.")
         # Only this account's attempts: another school's TestID is as unknown here as one that never existed.
         rows = session.execute(
-            sa.select(Attempt.id, Attempt.activity_id, Attempt.provider_reference, Assessment.settings)
+            sa.select(Attempt.id, Attempt.activity_id, Attempt.provider_reference, Attempt.provider_data,
+                      Assessment.settings)
             .join(Activity, Activity.id == Attempt.activity_id)
             .join(Assessment, Assessment.id == Activity.assessment_id)
             .where(where, Assessment.provider == self.name)
         ).all()
-        for attempt_id, activity_id, reference, settings in rows:
+        for attempt_id, activity_id, reference, data, settings in rows:
             if _account_id(settings) != account.id:
                 continue
+            if test_id and test_id in (data or {}).get(EARLIER_TEST_IDS, ()):
+                log.info("iTEP webhook for an earlier try's test %r of attempt %s: not counted", test_id, attempt_id)
+                raise CallbackError(409, EARLIER_TEST)
             if test_id and reference and reference != test_id:
                 continue
             return CallbackTarget(attempt={"id": attempt_id}, activity_id=activity_id)
@@ -298,6 +314,11 @@ class _Outcome:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+def _earlier_test_ids(attempt: Attempt) -> list[str]:
+    earlier = (attempt.provider_data or {}).get(EARLIER_TEST_IDS, [])
+    return [str(test_id) for test_id in earlier] if isinstance(earlier, list) else []
+
+
 def _record(session: orm.Session, attempt: Attempt, account: ProviderAccount, outcome: _Outcome) -> TestTicket:
     """Write the request's outcome on the attempt (the caller commits). :raise ProviderError: no test ID."""
     if outcome.state == FulfillmentState.FAILED:
@@ -305,7 +326,7 @@ def _record(session: orm.Session, attempt: Attempt, account: ProviderAccount, ou
     if outcome.state == FulfillmentState.UNCERTAIN:
         raise _uncertain(attempt, outcome.detail)
     attempt.provider_reference = str(outcome.data["test_id"])
-    attempt.provider_data = outcome.data
+    attempt.provider_data = {**outcome.data, EARLIER_TEST_IDS: _earlier_test_ids(attempt)}
     attempt.fulfillment_state = FulfillmentState.DONE.value
     attempt.status_detail = None
     return _ticket(outcome.data)

@@ -121,6 +121,9 @@ class SpeechaceProvider:
 
     # --- starting a test --------------------------------------------------------------------------------------
 
+    def begin_retake(self, attempt: Attempt) -> None:
+        """Nothing to forget: every launch asks Speechace for the test afresh."""
+
     def start_attempt(self, session: orm.Session, assessment: Assessment, attempt: Attempt,
                       learner: Learner) -> EmbeddedTest | PendingStart:
         params = {"app_user_id": learner.user_id,

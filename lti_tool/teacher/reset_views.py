@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 
 from lti_tool.activities import NotAllowed
 from lti_tool.activities import load_launch
+from lti_tool.activities import provider_for
 from lti_tool.activities import reset_attempt
 from lti_tool.activities import view_of
 from lti_tool.db import get_session
@@ -57,7 +58,8 @@ def reset(launch_id: str, attempt_public_id: str) -> Response | tuple[str, int]:
     if request.form.get("confirm") != "reset":
         return render_template("error.html", status=400, title="Confirm the reset",
                                message="Tick the box to confirm that this student's attempt starts again."), 400
-    reset_attempt(attempt)
+    reset_attempt(attempt, provider_for(session, get_services().providers,
+                                        session.get(Activity, attempt.activity_id)))
     session.commit()
     log.info("teacher (user %s) reset attempt %s on link %s", launch.user_id, attempt.id, launch.resource_link_id)
     return redirect(url_for("teacher.link_page", launch_id=launch_id, reset=1), code=303)

@@ -85,6 +85,9 @@ class EchoProvider:
     def account_instructions(self, account: ProviderAccount) -> str:
         return ""
 
+    def begin_retake(self, attempt: Attempt) -> None:
+        """Every launch embeds the echo page afresh."""
+
     def start_attempt(self, session: orm.Session, assessment: Assessment, attempt: Attempt,
                       learner: Learner) -> EmbeddedTest:
         values = {"attempt": str(attempt.id)}
