@@ -167,3 +167,18 @@ def test_the_picker_stores_the_attempts_allowed(connected, speechace_setup, data
     assert submit_picker(browser, page, title="Twice", max_attempts="2").status_code == 200
     with database.session() as session:
         assert session.scalars(sa.select(Activity.max_attempts).where(Activity.title == "Twice")).one() == 2
+
+
+def test_before_the_test_the_learner_reads_what_it_is_and_how_long_it_takes(connected, speechace_setup, database):
+    browser, page = picker(connected)
+    assert submit_picker(browser, page, title="Timed", expected_minutes="15").status_code == 200
+    with database.session() as session:
+        activity = session.scalars(sa.select(Activity).where(Activity.title == "Timed")).one()
+        assert activity.expected_minutes == 15
+        session.execute(sa.update(Activity).where(Activity.public_id == speechace_setup.activity_public_id)
+                        .values(expected_minutes=20))
+    page = open_activity(connected, speechace_setup)
+    about = re.search(r'<p data-testid="about-test".*?</p>', page.text, re.S).group(0)
+    assert "answer each question aloud" in about and "about 20 minutes" in " ".join(about.split())
+    refused = submit_picker(*picker(connected), expected_minutes="0")
+    assert refused.status_code == 400 and "between 1 and 600 minutes" in html.unescape(refused.text)

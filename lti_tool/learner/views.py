@@ -70,7 +70,9 @@ def learner_page(launch: LtiLaunch, activity: Activity | None) -> tuple[str, int
     session.commit()
     status_url = url_for("learner.attempt_status_json", launch_id=launch.id)
     template = "lti/test_embedded.html" if isinstance(test_view, EmbeddedTest) else "lti/test_ticket.html"
-    return render_template(template, activity=activity, view=test_view, status_url=status_url), 200
+    provider = provider_for(session, get_services().providers, activity)
+    return render_template(template, activity=activity, view=test_view, status_url=status_url,
+                           about=provider.summary if provider is not None else None), 200
 
 
 @bp.get("/attempt/<launch_id>")

@@ -64,6 +64,8 @@ class Activity(Base):
     # How many times a learner may take the test here (None: as often as they like); a teacher's reset gives
     # one learner their tries back.
     max_attempts: Mapped[int | None] = mapped_column()
+    # About how long the test takes, as the teacher says (the providers do not publish it); shown to learners.
+    expected_minutes: Mapped[int | None] = mapped_column()
     datetime_created: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

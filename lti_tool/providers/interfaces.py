@@ -278,6 +278,8 @@ class AssessmentProvider(Protocol):
 
     name: ClassVar[str]  # its callback route is /callbacks/<name>; stored on its assessments
     label: ClassVar[str]
+    # What the test is, for the learner before they start (one or two plain sentences).
+    summary: ClassVar[str]
     scale_maximum: ClassVar[float]
     # Score components, in the order reports list them, each with the label teachers and gradebooks read.
     component_labels: ClassVar[Mapping[str, str]]

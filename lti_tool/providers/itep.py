@@ -86,6 +86,8 @@ ATTENTION = {"review", "problem", "technical difficulty", "technical_difficulty"
 class ItepProvider:
     name: ClassVar[str] = itep_accounts.NAME
     label: ClassVar[str] = "iTEP"
+    summary: ClassVar[str] = ("An English test taken on iTEP's own site with the test ID below; it may have "
+                              "grammar, listening, reading, writing and speaking sections.")
     scale_maximum: ClassVar[float] = SCALE_MAXIMUM
     component_labels: ClassVar[Mapping[str, str]] = {name: name for name in ("overall", *SECTIONS)}
     components: ClassVar[tuple[str, ...]] = ("overall", *SECTIONS)

@@ -77,6 +77,8 @@ _COURSE_PATH = re.compile(r"/courses?/(\d+)(?:/|$)")
 class SpeechaceProvider:
     name: ClassVar[str] = speechace_assessments.NAME
     label: ClassVar[str] = "Speechace"
+    summary: ClassVar[str] = ("A speaking test: you answer each question aloud into your microphone, and your "
+                              "answers are scored for pronunciation, fluency, vocabulary and grammar.")
     scale_maximum: ClassVar[float] = SCALE_MAXIMUM
     component_labels: ClassVar[Mapping[str, str]] = COMPONENT_LABELS
     components: ClassVar[tuple[str, ...]] = SCORE_FIELDS

@@ -55,6 +55,7 @@ def activity_from_form(session: orm.Session, providers: Mapping[str, AssessmentP
     activity = create_activity(session, assessment, title[:200], score_maximum, component, policy,
                                show_score_to_student=form.get("show_score") == "on")
     activity.max_attempts = max_attempts_from(form.get("max_attempts", ""))
+    activity.expected_minutes = expected_minutes_from(form.get("expected_minutes", ""))
     return activity
 
 
@@ -76,3 +77,17 @@ def max_attempts_from(value: str) -> int | None:
     if not 1 <= number <= 100:
         raise ActivityFormError("Attempts allowed must be between 1 and 100, or empty for no limit.")
     return number
+
+
+def expected_minutes_from(value: str) -> int | None:
+    """About how long the test takes, as the teacher says (empty: not said). :raise ActivityFormError: not a
+    whole number of minutes from 1 to 600."""
+    if not value.strip():
+        return None
+    try:
+        minutes = int(value)
+    except ValueError as exc:
+        raise ActivityFormError("How long the test takes must be a whole number of minutes, or empty.") from exc
+    if not 1 <= minutes <= 600:
+        raise ActivityFormError("How long the test takes must be between 1 and 600 minutes, or empty.")
+    return minutes

@@ -23,6 +23,7 @@ from lti_tool.models import LtiLaunch
 from lti_tool.models import LtiResourceLink
 from lti_tool.providers.interfaces import AssessmentProvider
 from lti_tool.teacher.picker import ActivityFormError
+from lti_tool.teacher.picker import expected_minutes_from
 from lti_tool.teacher.picker import max_attempts_from
 from lti_tool.teacher.service import require_staff
 from lti_tool.teacher.words import component_label
@@ -90,6 +91,7 @@ def apply_settings(activity: Activity, provider: AssessmentProvider, form: Mappi
         raise SettingsError("Choose whether the latest or the best attempt counts.")
     try:
         allowed = max_attempts_from(form.get("max_attempts", ""))
+        minutes = expected_minutes_from(form.get("expected_minutes", ""))
     except ActivityFormError as exc:
         raise SettingsError(str(exc)) from exc
     changed = Changed(title=title != activity.title, maximum=not math.isclose(maximum, activity.score_maximum))
@@ -99,4 +101,5 @@ def apply_settings(activity: Activity, provider: AssessmentProvider, form: Mappi
     activity.attempts_policy = policy
     activity.show_score_to_student = form.get("show_score") == "on"
     activity.max_attempts = allowed
+    activity.expected_minutes = minutes
     return changed

@@ -171,7 +171,8 @@ def _settings_form(launch: LtiLaunch, activity: Activity, submitted: Mapping[str
     values = submitted or {"title": activity.title, "score_maximum": words.points(activity.score_maximum),
                            "score_component": activity.score_component, "attempts_policy": activity.attempts_policy,
                            "show_score": "on" if activity.show_score_to_student else "",
-                           "max_attempts": str(activity.max_attempts) if activity.max_attempts else ""}
+                           "max_attempts": str(activity.max_attempts) if activity.max_attempts else "",
+                           "expected_minutes": str(activity.expected_minutes) if activity.expected_minutes else ""}
     return render_template("teacher/settings.html", launch=launch, activity=activity, form=values, error=error,
                            provider=provider, components=component_choices(provider)), status
 

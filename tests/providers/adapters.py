@@ -46,6 +46,10 @@ class Adapter:
     scale: float = 1.0
     state: dict[str, Any] = field(default_factory=dict)
 
+    def provider(self, request: pytest.FixtureRequest) -> Any:
+        """The provider as the running tool has it."""
+        return request.getfixturevalue("app").extensions["lti_tool.services"].providers[self.name]
+
     def component_labels(self, request: pytest.FixtureRequest) -> dict[str, str]:
         """The provider's labels of its score components, as the running tool has them."""
         app = request.getfixturevalue("app")

@@ -43,6 +43,7 @@ SCALE = 10.0
 class EchoProvider:
     name: ClassVar[str] = "echo"
     label: ClassVar[str] = "Echo"
+    summary: ClassVar[str] = "A test that repeats what it is told, for the provider contract."
     scale_maximum: ClassVar[float] = SCALE
     component_labels: ClassVar[Mapping[str, str]] = {"overall": "overall", "echo": "echo accuracy"}
     components: ClassVar[tuple[str, ...]] = ("overall", "echo")

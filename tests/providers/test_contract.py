@@ -34,6 +34,8 @@ def test_a_provider_keeps_the_contract(adapter: Adapter, database, write_guard, 
     page = adapter.start()
     assert page.status_code == 200, page.text[:400]
     assert 'id="provider-test"' in page.text or 'data-testid="test-ticket"' in page.text
+    summary = adapter.provider(request).summary  # before the test, the learner reads what it is
+    assert summary.strip() and html.escape(summary, quote=False) in page.text.replace("&#39;", "'")
     with database.session() as session:
         attempt = session.scalars(sa.select(Attempt)).one()
         assert attempt.lineitem_url  # the first launch asked the LMS for the line item, after binding the link
