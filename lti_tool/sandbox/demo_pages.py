@@ -70,6 +70,8 @@ table.grades{border-collapse:collapse;width:100%;background:#fff}
 .grades tbody th{width:16rem}
 .grades td.score{font-variant-numeric:tabular-nums}
 .grades .empty{color:#9ca3af}
+@media (max-width:40rem){.bar{flex-wrap:wrap;gap:.4rem 1rem;padding:.5rem .75rem}main{padding:0 .75rem}
+  .activities li{flex-wrap:wrap}.grades tbody th{width:auto}}
 """
 
 
