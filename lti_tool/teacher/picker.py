@@ -68,26 +68,25 @@ def _test_and_score(form: Mapping[str, str]) -> tuple[str, str]:
 
 def max_attempts_from(value: str) -> int | None:
     """The attempts a teacher allows (an empty field: no limit). :raise ActivityFormError: not 1 to 100."""
-    if not value.strip():
-        return None  # no limit
-    try:
-        number = int(value)
-    except ValueError as exc:
-        raise ActivityFormError("Attempts allowed must be a whole number, or empty for no limit.") from exc
-    if not 1 <= number <= 100:
-        raise ActivityFormError("Attempts allowed must be between 1 and 100, or empty for no limit.")
-    return number
+    return _whole_number(value, range(1, 101), "Attempts allowed must be a whole number, or empty for no limit.",
+                         "Attempts allowed must be between 1 and 100, or empty for no limit.")
 
 
 def expected_minutes_from(value: str) -> int | None:
     """About how long the test takes, as the teacher says (empty: not said). :raise ActivityFormError: not a
     whole number of minutes from 1 to 600."""
+    return _whole_number(value, range(1, 601), "How long the test takes must be a whole number of minutes, or empty.",
+                         "How long the test takes must be between 1 and 600 minutes, or empty.")
+
+
+def _whole_number(value: str, allowed: range, not_whole: str, out_of_range: str) -> int | None:
+    """An optional whole number in ``allowed`` (an empty field: None), or the refusal that says what is wrong."""
     if not value.strip():
         return None
     try:
-        minutes = int(value)
+        number = int(value)
     except ValueError as exc:
-        raise ActivityFormError("How long the test takes must be a whole number of minutes, or empty.") from exc
-    if not 1 <= minutes <= 600:
-        raise ActivityFormError("How long the test takes must be between 1 and 600 minutes, or empty.")
-    return minutes
+        raise ActivityFormError(not_whole) from exc
+    if number not in allowed:
+        raise ActivityFormError(out_of_range)
+    return number
