@@ -89,6 +89,8 @@ def target_of(session: orm.Session, changed: object) -> tuple[str, object, int |
     if isinstance(changed, ProviderAccount):
         deployment = session.get(LtiDeployment, changed.deployment_id) if changed.deployment_id else None
         return "provider_account", changed.id, deployment.registration_id if deployment else None
+    if isinstance(getattr(changed, "registration", None), LtiRegistration):  # an erasure within one school
+        return "registration", changed.registration.id, changed.registration.id  # type: ignore[attr-defined]
     if isinstance(changed, ScoreSubmission):
         attempt = session.get(Attempt, changed.attempt_id)
         return "score_submission", changed.id, attempt.registration_id if attempt else None

@@ -22,11 +22,9 @@ from lti_tool.admin import privacy
 from lti_tool.admin.service import BadInput
 from lti_tool.admin.service import NotFound
 from lti_tool.admin.views import CONFIRM_FIELD
-from lti_tool.admin.views import NEEDS_CONFIRMATION
 from lti_tool.admin.views import _actor
 from lti_tool.admin.views import _assessments_page
 from lti_tool.admin.views import _perform
-from lti_tool.admin.views import admin_url
 from lti_tool.admin.views import bp
 from lti_tool.db import get_session
 from lti_tool.models import Assessment
@@ -94,32 +92,22 @@ def privacy_export() -> ResponseReturnValue:
 @bp.post("/privacy/delete")
 def privacy_delete() -> ResponseReturnValue:
     """Erase every row naming the user in that registration, after the confirmation every destructive change
-    asks for; a user out of scope gets its 404 before any question."""
-    session = get_session()
+    asks for; a user out of scope gets its 404 before any question. The audit log names the school and what
+    was removed, never the person."""
     platform, sub = request.form.get("platform", ""), request.form.get("sub", "")
-    try:
-        erasure = privacy.delete_user(session, g.admin.scope, platform, sub)
-    except NotFound as exc:
-        session.rollback()
-        log.info("admin %s refused (404): %s", request.path, exc)
-        abort(404)
-    except BadInput as exc:
-        session.rollback()
-        return _privacy_page(str(exc), 400)
-    if DELETE in NEEDS_CONFIRMATION and request.form.get(CONFIRM_FIELD) != "yes":
-        session.rollback()
-        return render_template("admin/confirm.html", question="Are you sure? Every row that names this user in "
-                               "this registration is deleted for good: their launches, attempts, results and "
-                               "scores not yet sent (the LMS gradebook keeps its grades).",
-                               what=f"Delete the data of user {sub.strip()[:100]!r} of {erasure.registration.name}: "
-                                    f"{describe_counts(erasure.counts)}.",
-                               cancel_url=admin_url("admin.privacy_page"))
-    summary = describe_counts(erasure.counts)
-    audit.record(session, _actor(), DELETE, "registration", erasure.id, erasure.id,
-                 remote_addr=request.remote_addr, detail=f"personal data of one user deleted: {summary}")
-    session.commit()
-    log.info("%s deleted one user's data of registration %s: %s", g.admin.name, erasure.id, summary)
-    return _privacy_page(deleted=erasure.counts)
+
+    def described(erasure: privacy.Erasure) -> str:
+        if request.form.get(CONFIRM_FIELD) != "yes":  # the question names whose data, the log never does
+            return (f"Delete the data of user {sub.strip()[:100]!r} of {erasure.registration.name}: "
+                    f"{describe_counts(erasure.counts)}.")
+        return f"personal data of one user deleted: {describe_counts(erasure.counts)}"
+
+    return _perform(lambda session: privacy.delete_user(session, g.admin.scope, platform, sub), DELETE, described,
+                    "admin.privacy_page", lambda error, status: _privacy_page(error, status),
+                    question="Are you sure? Every row that names this user in this registration is deleted for "
+                             "good: their launches, attempts, results and scores not yet sent (the LMS gradebook "
+                             "keeps its grades).",
+                    respond=lambda erasure: _privacy_page(deleted=erasure.counts))
 
 
 def _privacy_page(error: str | None = None, status: int = 200,

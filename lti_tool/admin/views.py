@@ -336,13 +336,17 @@ def activity() -> ResponseReturnValue:
 PageRenderer = Callable[[str | None, int], ResponseReturnValue]
 
 
-def _perform(change: Callable[[orm.Session], object], notice: str, description: str, endpoint: str,
-             render_page: PageRenderer, after_commit: Callable[[], None] | None = None,
-             endpoint_values: dict[str, Any] | None = None) -> ResponseReturnValue:
+def _perform(change: Callable[[orm.Session], Any], notice: str, description: str | Callable[[Any], str],
+             endpoint: str, render_page: PageRenderer, after_commit: Callable[[], None] | None = None,
+             endpoint_values: dict[str, Any] | None = None, question: str | None = None,
+             respond: Callable[[Any], ResponseReturnValue] | None = None) -> ResponseReturnValue:
     """Apply one change, record it in the audit log in the same transaction, and redirect to the page with a
     notice. A row outside the admin's scope answers 404, a forbidden change 403, bad input 400: nothing changes.
     A destructive change not yet confirmed is tried, rolled back, and answered with the confirmation page (so a
-    row out of scope gets its 404 before any question is asked)."""
+    row out of scope gets its 404 before any question is asked).
+
+    ``description`` may be made from what the change returned (what an erasure removed); ``question`` replaces
+    the confirmation's "Are you sure?" sentence; ``respond`` answers instead of the redirect."""
     session = get_session()
     try:
         changed = change(session)
@@ -358,9 +362,11 @@ def _perform(change: Callable[[orm.Session], object], notice: str, description: 
         session.rollback()
         log.info("admin %s refused (400): %s", request.path, exc)
         return render_page(str(exc), 400)
+    if callable(description):
+        description = description(changed)
     if notice in NEEDS_CONFIRMATION and request.form.get(CONFIRM_FIELD) != "yes":
         session.rollback()
-        return render_template("admin/confirm.html", question=f"Are you sure? {NOTICES[notice]}",
+        return render_template("admin/confirm.html", question=question or f"Are you sure? {NOTICES[notice]}",
                                what=description, cancel_url=admin_url(endpoint, **(endpoint_values or {})))
     target_type, target_id, registration_pk = audit.target_of(session, changed)
     audit.record(session, _actor(), notice, target_type, target_id, registration_pk,
@@ -370,6 +376,8 @@ def _perform(change: Callable[[orm.Session], object], notice: str, description: 
     log.info("%s: %s", g.admin.name, description)
     if after_commit is not None:
         after_commit()
+    if respond is not None:
+        return respond(changed)
     return redirect(admin_url(endpoint, done=notice, **(endpoint_values or {})), code=303)
 
 
