@@ -10,7 +10,7 @@ PIP := $(BIN)/pip --quiet --disable-pip-version-check
 PORT ?= 5000
 SANDBOX_PORT ?= 5001
 
-.PHONY: demo test lint typecheck pytest install lock dist artifact-test
+.PHONY: demo test lint typecheck pytest install lock dist artifact-test extract compile
 
 $(STAMP): setup.cfg pyproject.toml $(LOCK)
 	python3 -m venv $(VENV)
@@ -43,6 +43,18 @@ artifact-test: $(STAMP)
 	PYTHON=$(BIN)/python bash scripts/artifact-test
 
 test: lint typecheck pytest artifact-test
+
+# Translations (docs/translations.md). `make extract` after changing words people read: it refreshes the template
+# lti_tool/translations/messages.pot and adds the new strings, untranslated, to every catalogue (the test
+# tests/unit/test_translations.py fails until each is translated); `make compile` writes the .mo files, which are
+# committed so that an install from the repository or the wheel needs no build step.
+TRANSLATIONS := lti_tool/translations
+extract: $(STAMP)
+	$(BIN)/pybabel --quiet extract -F babel.cfg -k N_ --no-location --sort-output --omit-header -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel --quiet update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-fuzzy-matching --ignore-obsolete --width 120
+
+compile: $(STAMP)
+	$(BIN)/pybabel --quiet compile -d $(TRANSLATIONS)
 
 # Refresh the lock after changing a range in setup.cfg or requirements/tools.in.
 lock: $(STAMP)

@@ -36,6 +36,9 @@ from lti_tool.providers.interfaces import Learner
 from lti_tool.providers.interfaces import PendingStart
 from lti_tool.providers.interfaces import ProviderError
 from lti_tool.providers.interfaces import TestTicket
+from lti_tool.translatable import format_date
+from lti_tool.translatable import format_decimal
+from lti_tool.translatable import gettext
 
 ACTIVITY_CUSTOM_PARAMETER = "activity"
 
@@ -213,7 +216,7 @@ def start_retake(session: orm.Session, attempt: Attempt, activity: Activity,
                  provider: AssessmentProvider | None) -> None:
     """Begin the learner's next try (a new test at the provider). :raise NotAllowed: no more tries allowed."""
     if activity.max_attempts is not None and attempt.tries >= activity.max_attempts:
-        raise NotAllowed("You have used every attempt this activity allows.")
+        raise NotAllowed(gettext("You have used every attempt this activity allows."))
     if provider is not None:
         provider.begin_retake(attempt)
     now = utcnow()
@@ -254,14 +257,14 @@ def attempt_status(session: orm.Session, launch: LtiLaunch,
         "state": view.state.value, "label": view.label, "status": attempt.status,
         "submitted": view.finished or view.state == State.WITHDRAWN, "in_gradebook": view.in_gradebook,
         "completed_on": view.finished_at.date().isoformat() if view.finished_at else None,
-        "message": student_message(view, activity, provider.label if provider else "The provider"),
+        "message": student_message(view, activity, provider.label if provider else gettext("The provider")),
     }
     if view.provider_said:
         status["provider_said"] = view.provider_said
     if activity.show_score_to_student and view.score is not None and view.scale_maximum:
         labels = provider.component_labels if provider else {}
         status["score"] = {"value": view.score, "out_of": view.scale_maximum, "component": activity.score_component,
-                           "label": labels.get(activity.score_component, activity.score_component)}
+                           "label": gettext(labels.get(activity.score_component, activity.score_component))}
         if view.points is not None and view.points_maximum:
             status["score"]["points"] = view.points
             status["score"]["points_out_of"] = view.points_maximum
@@ -273,33 +276,41 @@ def attempt_status(session: orm.Session, launch: LtiLaunch,
 
 
 def score_text(view: AttemptView) -> str:
-    """The provider's value beside the gradebook's points: "7.2 of 9 → 16 of 20 points"."""
+    """The provider's value beside the gradebook's points: "7.2 of 9 → 16 of 20 points", in the reader's
+    language and number format."""
     if view.score is None or view.scale_maximum is None:
         return ""
-    text = f"{view.score:g} of {view.scale_maximum:g}"
+    text = gettext("%(score)s of %(scale)s", score=format_decimal(view.score), scale=format_decimal(view.scale_maximum))
     if view.points is not None and view.points_maximum is not None:
-        text += f" → {round(view.points, 2):g} of {view.points_maximum:g} points"
+        text += " → " + gettext("%(points)s of %(maximum)s points", points=format_decimal(round(view.points, 2)),
+                                maximum=format_decimal(view.points_maximum))
     return text
 
 
 def student_message(view: AttemptView, activity: Activity | None, provider_label: str) -> str:
     """The sentence the learner reads about their attempt; never more than stored state and the LMS say."""
-    done = f"You completed the test on {view.finished_at:%d %B %Y}. " if view.finished_at else ""
+    done = (gettext("You completed the test on %(date)s.", date=format_date(view.finished_at)) + " "
+            if view.finished_at else "")
     match view.state:
         case State.NOT_STARTED | State.IN_PROGRESS:
-            return "You have not finished the test yet."
+            return gettext("You have not finished the test yet.")
         case State.AWAITING_GRADING:
-            note = f" ({provider_label} says: {view.provider_said})" if view.provider_said else ""
-            return f"{done}It is waiting for {provider_label}'s grading{note}."
+            if view.provider_said:
+                return done + gettext("It is waiting for %(provider)s's grading (%(provider)s says: %(said)s).",
+                                      provider=provider_label, said=view.provider_said)
+            return done + gettext("It is waiting for %(provider)s's grading.", provider=provider_label)
         case State.GRADE_ON_ITS_WAY:
-            return f"{done}Your grade is on its way to your course gradebook."
+            return done + gettext("Your grade is on its way to your course gradebook.")
         case State.GRADED:
-            return f"{done}Your grade is in your course gradebook ✓"
+            return done + gettext("Your grade is in your course gradebook ✓")
         case State.REFUSED:
-            return f"{done}Your course gradebook has not accepted the grade yet; your teacher can see why."
+            return done + gettext("Your course gradebook has not accepted the grade yet; your teacher can see why.")
         case State.WITHDRAWN:
-            said = f" ({view.provider_said})" if view.provider_said else ""
-            return (f"{provider_label} withdrew the result of this test{said}. "
-                    "Your teacher will tell you what comes next.")
+            if view.provider_said:
+                withdrew = gettext("%(provider)s withdrew the result of this test (%(said)s).",
+                                   provider=provider_label, said=view.provider_said)
+            else:
+                withdrew = gettext("%(provider)s withdrew the result of this test.", provider=provider_label)
+            return withdrew + " " + gettext("Your teacher will tell you what comes next.")
         case State.RESET:
-            return "Your attempt was reset: you can take the test again."
+            return gettext("Your attempt was reset: you can take the test again.")

@@ -15,6 +15,7 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from lti_tool import locales
 from lti_tool.activities import LaunchExpired
 from lti_tool.activities import NotAllowed
 from lti_tool.config import Settings
@@ -29,6 +30,7 @@ from lti_tool.paths import resource_dir
 from lti_tool.services import Services
 from lti_tool.telemetry import logs
 from lti_tool.telemetry.logs import loggable_path
+from lti_tool.translatable import gettext
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, services: Ser
     _configure_logging(settings)
     app.extensions["lti_tool.services"] = services
     services.database.init_app(app)
+    locales.init_app(app)  # the page's language: the launch's locale, else the browser's
 
     from lti_tool.admin import privacy_views  # noqa: F401  (adds the privacy routes to the admin blueprint)
     from lti_tool.admin import views as admin_views
@@ -111,13 +114,14 @@ def _http_error(error: HTTPException) -> tuple[Response | str | dict[str, str], 
 
 def _not_allowed(error: NotAllowed) -> tuple[str, int]:
     log.warning("%s %s refused (403): %s", request.method, loggable_path(), error)
-    return render_template("error.html", status=403, title="Not allowed", message=str(error)), 403
+    return render_template("error.html", status=403, title=gettext("Not allowed"), message=str(error)), 403
 
 
 def _launch_expired(_error: LaunchExpired) -> tuple[str, int]:
     log.info("%s %s: expired or unknown launch handle", request.method, loggable_path())
-    return render_template("error.html", status=401, title="Please open the activity again",
-                           message="This page's session has expired. Open the activity again from your course."), 401
+    return render_template("error.html", status=401, title=gettext("Please open the activity again"),
+                           message=gettext("This page's session has expired. Open the activity again from your "
+                                           "course.")), 401
 
 
 def _refuse_unsafe_input() -> None:

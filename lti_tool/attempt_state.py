@@ -24,6 +24,8 @@ from lti_tool.models import ScoreSubmission
 from lti_tool.models import SubmissionStatus
 from lti_tool.providers.interfaces import AssessmentProvider
 from lti_tool.providers.interfaces import ProviderOutcome
+from lti_tool.translatable import N_
+from lti_tool.translatable import gettext
 
 # Result.status values (providers' outcomes after :meth:`read_result`; "invalidated": withdrawn later).
 _COMPLETE = "complete"
@@ -43,15 +45,22 @@ class State(enum.StrEnum):
 
 
 LABELS = {
-    State.NOT_STARTED: "Not started",
-    State.IN_PROGRESS: "In progress",
-    State.AWAITING_GRADING: "Finished, awaiting grading",
-    State.GRADE_ON_ITS_WAY: "Grade on its way to the gradebook",
-    State.GRADED: "Graded, in the gradebook",
-    State.REFUSED: "Refused by the LMS",
-    State.WITHDRAWN: "Withdrawn by the provider",
-    State.RESET: "Reset",
+    State.NOT_STARTED: N_("Not started"),
+    State.IN_PROGRESS: N_("In progress"),
+    State.AWAITING_GRADING: N_("Finished, awaiting grading"),
+    State.GRADE_ON_ITS_WAY: N_("Grade on its way to the gradebook"),
+    State.GRADED: N_("Graded, in the gradebook"),
+    State.REFUSED: N_("Refused by the LMS"),
+    State.WITHDRAWN: N_("Withdrawn by the provider"),
+    State.RESET: N_("Reset"),
 }
+
+
+def shown_labels() -> dict[State, str]:
+    """Every state's label in the reader's language, for the teacher's summary and filters."""
+    return {state: gettext(label) for state, label in LABELS.items()}
+
+
 # The order of the teacher's summary and status filter.
 ORDER = tuple(State)
 # The states in which the learner has finished the current try: reopening the activity shows it as completed.
@@ -81,7 +90,8 @@ class AttemptView:
 
     @property
     def label(self) -> str:
-        return LABELS[self.state]
+        """In the reader's language (English outside a request)."""
+        return gettext(LABELS[self.state])
 
     @property
     def can_resend(self) -> bool:

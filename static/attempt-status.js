@@ -57,11 +57,11 @@
   var completion = box.dataset.completionMessage;
   window.addEventListener("message", function (event) {
     if (!completion || event.origin !== origin || event.data !== completion) { return; }
-    start("Checking your submission…");
+    start(box.dataset.msgChecking || "Checking your submission…");
   });
   Array.prototype.forEach.call(document.querySelectorAll("[data-opens-test]"), function (link) {
     link.addEventListener("click", function () {
-      start("The test is open in a new window. This page shows your result when it arrives.");
+      start(box.dataset.msgNewWindow || "The test is open in a new window. This page shows your result when it arrives.");
     });
   });
 })();
@@ -74,18 +74,20 @@
   if (!row || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) { return; }
   var button = row.querySelector("button");
   var result = row.querySelector("[role=status]");
+  var words = row.dataset;  // the page's language: the template puts the sentences here
   row.hidden = false;
   button.addEventListener("click", function () {
-    result.textContent = "Checking…";
+    result.textContent = words.msgChecking || "Checking…";
     navigator.mediaDevices.getUserMedia({audio: true}).then(function (stream) {
       stream.getTracks().forEach(function (track) { track.stop(); });
-      result.textContent = "Your microphone works.";
+      result.textContent = words.msgWorks || "Your microphone works.";
     }).catch(function (error) {
       var blocked = error && (error.name === "NotAllowedError" || error.name === "SecurityError");
       result.textContent = blocked
-        ? "The browser blocks the microphone here. Allow it in the address bar's site settings (the lock or " +
-          "camera icon), or open the test in a new window with the link above."
-        : "No microphone was found. Plug one in, or choose it in your system's sound settings, then try again.";
+        ? (words.msgBlocked || "The browser blocks the microphone here. Allow it in the address bar's site " +
+          "settings (the lock or camera icon), or open the test in a new window with the link above.")
+        : (words.msgMissing || "No microphone was found. Plug one in, or choose it in your system's sound " +
+          "settings, then try again.");
     });
   });
 })();

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import render_template
 
+from lti_tool import locales
 from lti_tool.activities import activity_at_link
 from lti_tool.db import get_session
 from lti_tool.launch.recording import RecordedLaunch
@@ -17,6 +18,7 @@ from lti_tool.teacher.views import render_submission_review
 
 def render_landing(recorded: RecordedLaunch) -> str | tuple[str, int]:
     launch = recorded.launch
+    locales.use_launch(launch)  # the pages of this launch speak the user's language
     staff = is_staff(launch.roles)
     if launch.message_type == MessageType.DEEP_LINKING:
         return render_picker(launch) if staff else (render_template("lti/not_allowed.html"), 403)

@@ -32,6 +32,8 @@ from lti_tool.models import LtiLaunch
 from lti_tool.providers.interfaces import EmbeddedTest
 from lti_tool.providers.interfaces import ProviderError
 from lti_tool.services import get_services
+from lti_tool.translatable import N_
+from lti_tool.translatable import gettext
 
 bp = Blueprint("learner", __name__, url_prefix=LTI_PREFIX)
 
@@ -72,7 +74,7 @@ def learner_page(launch: LtiLaunch, activity: Activity | None) -> tuple[str, int
     template = "lti/test_embedded.html" if isinstance(test_view, EmbeddedTest) else "lti/test_ticket.html"
     provider = provider_for(session, get_services().providers, activity)
     return render_template(template, activity=activity, view=test_view, status_url=status_url,
-                           about=provider.summary if provider is not None else None), 200
+                           about=gettext(provider.summary) if provider is not None else None), 200
 
 
 @bp.get("/attempt/<launch_id>")
@@ -95,8 +97,9 @@ def retake(launch_id: str) -> Response | tuple[str, int]:
     if not rule.allowed:
         raise NotAllowed("You have used every attempt this activity allows.")
     if rule.replaces_grade and request.form.get("confirm") != "replace":
-        return render_template("error.html", status=400, title="Confirm the retake",
-                               message="Your new attempt replaces the grade you have: tick the box to confirm."), 400
+        return render_template("error.html", status=400, title=gettext("Confirm the retake"),
+                               message=gettext("Your new attempt replaces the grade you have: tick the box to "
+                                               "confirm.")), 400
     start_retake(session, attempt, activity, provider_for(session, get_services().providers, activity))
     session.commit()
     log.info("learner %s retakes the test on link %s (try %d)", launch.user_id, launch.resource_link_id,
@@ -104,7 +107,7 @@ def retake(launch_id: str) -> Response | tuple[str, int]:
     return redirect(url_for("learner.attempt_page", launch_id=launch_id), code=303)
 
 
-EXPIRED_MESSAGE = "Your session has expired: open the activity again from your course."
+EXPIRED_MESSAGE = N_("Your session has expired: open the activity again from your course.")
 
 
 @bp.get("/attempt/<launch_id>/status")
@@ -116,7 +119,7 @@ def attempt_status_json(launch_id: str) -> tuple[Response, int]:
         launch = load_launch(session, launch_id)
     except LaunchExpired:
         gone = session.get(LtiLaunch, launch_id) is not None
-        response, code = jsonify({"state": "expired", "message": EXPIRED_MESSAGE}), 410 if gone else 401
+        response, code = jsonify({"state": "expired", "message": gettext(EXPIRED_MESSAGE)}), 410 if gone else 401
     else:
         response, code = jsonify(attempt_status(session, launch, get_services().providers)), 200
     response.headers["Cache-Control"] = "no-store"

@@ -61,6 +61,7 @@ from lti_tool.providers.interfaces import ReportedResult
 from lti_tool.providers.interfaces import TestTicket
 from lti_tool.providers.itep_registration import RegistrationInvalid
 from lti_tool.providers.itep_registration import validate_registration
+from lti_tool.translatable import N_
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +87,12 @@ ATTENTION = {"review", "problem", "technical difficulty", "technical_difficulty"
 class ItepProvider:
     name: ClassVar[str] = itep_accounts.NAME
     label: ClassVar[str] = "iTEP"
-    summary: ClassVar[str] = ("An English test taken on iTEP's own site with the test ID below; it may have "
+    summary: ClassVar[str] = N_("An English test taken on iTEP's own site with the test ID below; it may have "
                               "grammar, listening, reading, writing and speaking sections.")
     scale_maximum: ClassVar[float] = SCALE_MAXIMUM
-    component_labels: ClassVar[Mapping[str, str]] = {name: name for name in ("overall", *SECTIONS)}
+    component_labels: ClassVar[Mapping[str, str]] = {
+        "overall": N_("overall"), "grammar": N_("grammar"), "listening": N_("listening"), "reading": N_("reading"),
+        "writing": N_("writing"), "speaking": N_("speaking")}
     components: ClassVar[tuple[str, ...]] = ("overall", *SECTIONS)
     assessment_form: ClassVar[AssessmentForm] = itep_accounts.PRODUCT_FORM
     account_form: ClassVar[AccountForm | None] = itep_accounts.ACCOUNT_FORM

@@ -54,6 +54,7 @@ from lti_tool.providers.interfaces import ReportDetails
 from lti_tool.providers.interfaces import ReportedResult
 from lti_tool.providers.signing import CallbackSigner
 from lti_tool.providers.speechace_assessments import split_share_link
+from lti_tool.translatable import N_
 
 __all__ = ["SpeechaceProvider", "split_share_link"]
 
@@ -63,8 +64,8 @@ SCORE_FIELDS = ("overall", "pronunciation", "fluency", "vocab", "grammar")
 # Speechace's scoring rubrics (its report's "default_rubric") in words.
 RUBRIC_NAMES = {"speechace": "the Speechace scale", "ielts": "the IELTS band scale", "pte": "the PTE scale",
                 "toefl": "the TOEFL scale", "cefr": "CEFR levels"}
-COMPONENT_LABELS = {"overall": "overall", "pronunciation": "pronunciation", "fluency": "fluency",
-                    "vocab": "vocabulary", "grammar": "grammar"}
+COMPONENT_LABELS = {"overall": N_("overall"), "pronunciation": N_("pronunciation"), "fluency": N_("fluency"),
+                    "vocab": N_("vocabulary"), "grammar": N_("grammar")}
 # What Speechace's page posts to its parent when the learner finishes.
 COMPLETION_MESSAGE = "speechaceActivityComplete"
 _REPORT_PATH = re.compile(r"/placement/report/([a-f0-9]+)/?$")
@@ -77,7 +78,7 @@ _COURSE_PATH = re.compile(r"/courses?/(\d+)(?:/|$)")
 class SpeechaceProvider:
     name: ClassVar[str] = speechace_assessments.NAME
     label: ClassVar[str] = "Speechace"
-    summary: ClassVar[str] = ("A speaking test: you answer each question aloud into your microphone, and your "
+    summary: ClassVar[str] = N_("A speaking test: you answer each question aloud into your microphone, and your "
                               "answers are scored for pronunciation, fluency, vocabulary and grammar.")
     scale_maximum: ClassVar[float] = SCALE_MAXIMUM
     component_labels: ClassVar[Mapping[str, str]] = COMPONENT_LABELS

@@ -3,7 +3,8 @@ gradebook. Plain server-rendered HTML on top of the platform emulator (which doe
 
     /course?as=<sub>                 the course page (``as`` picks the person; the teacher by default)
     /course/add/<sub>                "Add a speaking test": a deep-linking launch in the iframe (teachers only)
-    /course/open/<sub>/<link>        an activity: a resource-link launch in the iframe
+    /course/open/<sub>/<link>        an activity: a resource-link launch in the iframe (?locale=es: the person's
+                                     language from now on, as their LMS profile would say)
     /course/gradebook?as=<sub>       line items x students, with the scores the tool sent (AGS)
 """
 
@@ -105,6 +106,9 @@ def _course_blueprint(sandbox: Sandbox, tool_origin: str) -> Blueprint:
         chosen = next((item for item in course_links(sandbox) if item.id == link), None)
         if chosen is None:
             abort(404)
+        language = request.args.get("locale", "")
+        if language and len(language) <= 35 and language.replace("-", "").isalnum():
+            sandbox.platform.set_locale(viewer.sub, language)  # as a user changing their profile's language
         launch_url = sandbox.platform.begin_launch(sandbox.client.client_id, viewer.sub, sandbox.course_id,
                                                    resource_link_id=chosen.id, resource_link_title=chosen.title,
                                                    with_lineitem=True)

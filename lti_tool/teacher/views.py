@@ -21,9 +21,9 @@ from lti_tool.activities import NotAllowed
 from lti_tool.activities import activity_for_launch
 from lti_tool.activities import attempt_status
 from lti_tool.activities import load_launch
-from lti_tool.attempt_state import LABELS
 from lti_tool.attempt_state import ORDER
 from lti_tool.attempt_state import State
+from lti_tool.attempt_state import shown_labels
 from lti_tool.db import get_session
 from lti_tool.grading.columns import read_column
 from lti_tool.lti.claims import is_platform_admin
@@ -69,7 +69,7 @@ def render_link_overview(launch: LtiLaunch) -> str | tuple[str, int]:
                            rows=view.filtered(status_filter if status_filter in set(State) else None),
                            provider=provider_of(session, services.providers, activity),
                            platform_admin=is_platform_admin(launch.roles), words=words, states=State,
-                           status_order=ORDER, status_labels=LABELS, notices=_notices(),
+                           status_order=ORDER, status_labels=shown_labels(), notices=_notices(),
                            resource_link=launch.claims.get("https://purl.imsglobal.org/spec/lti/claim/resource_link")
                            or {})
 

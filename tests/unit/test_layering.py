@@ -15,12 +15,12 @@ PACKAGE = Path(__file__).resolve().parents[2] / "lti_tool"
 
 # Bottom to top. A unit is a top-level module or package of lti_tool.
 LAYERS: list[set[str]] = [
-    {"paths", "config", "http", "inputs", "masking", "outbound", "db", "migrate"},  # foundations
+    {"paths", "config", "http", "inputs", "masking", "outbound", "db", "migrate", "translatable"},  # foundations
     {"models"},
     {"keys", "providers", "migrations", "telemetry"},
     {"lti"},  # the LTI protocol, and the claim and scope vocabulary everything above uses
     {"grading", "activity_configs", "privacy", "attempt_state"},
-    {"activities", "services", "maintenance"},
+    {"activities", "services", "maintenance", "locales"},
     {"learner", "teacher", "callbacks", "admin", "launch", "operations"},  # the surfaces people and systems meet
     {"app", "serving"},
     {"cli", "wsgi"},

@@ -66,6 +66,9 @@ class User:
     family_name: str | None = None
     name: str | None = None
     email: str | None = None
+    # The user's language preference, sent in every launch as launch_presentation.locale (BCP 47, as Moodle
+    # and Canvas send it: "en", "es-MX", "ar").
+    locale: str = "en"
 
     def profile(self) -> dict[str, str]:
         """The optional name/email claims, present only when the LMS knows them."""

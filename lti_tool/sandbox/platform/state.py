@@ -186,6 +186,13 @@ class PlatformState:
             self.users[sub] = user
         return user
 
+    def set_locale(self, sub: str, locale: str) -> None:
+        """The user's language preference (their profile's language in Moodle, Canvas's user locale)."""
+        with self.lock:
+            if sub not in self.users:
+                raise PlatformError(400, f"unknown user {sub!r}")
+            self.users[sub].locale = locale
+
     def enrol(self, context_id: str, sub: str, roles: list[str]) -> None:
         with self.lock:
             self.context(context_id)

@@ -1,0 +1,84 @@
+"""The language of a page: the LMS's word for the user's locale, kept with the launch, else the browser's.
+
+The launch's ``launch_presentation.locale`` claim (``es-MX``, ``pt-BR``, ``ar-SA``, ``zh-CN``…) is matched to the
+catalogues in ``lti_tool/translations`` exactly first, then by its language (``es-MX`` → ``es``), else English.
+Every page reached later through the launch (its handle in the URL: ``/…/<launch_id>/…`` or ``?launch=``) reads
+the same claim from the stored launch, so a student's later pages, the status their page polls and the
+teacher's class view stay in the launch's language. Pages without a launch (admin, registration) follow the
+browser's ``Accept-Language``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from flask import g
+from flask import has_request_context
+from flask import request
+from flask_babel import Babel
+from flask_babel import get_locale
+
+from lti_tool.db import get_session
+from lti_tool.lti.claims import Claim
+from lti_tool.models import LtiLaunch
+
+DEFAULT = "en"
+# The catalogues shipped (lti_tool/translations/<locale>/LC_MESSAGES/messages.po), in Babel's spelling.
+SUPPORTED = ("en", "es", "fr", "pt_BR", "ar", "zh_Hans")
+RIGHT_TO_LEFT = frozenset({"ar"})
+# What LMSs send for Chinese written in simplified characters.
+_ALIASES = {"zh": "zh_Hans", "zh_cn": "zh_Hans", "zh_sg": "zh_Hans", "zh_hans": "zh_Hans", "pt": "pt_BR"}
+
+
+def negotiated(tag: object) -> str | None:
+    """The supported locale for a BCP 47 tag (``es-MX`` → ``es``, ``pt-BR`` → ``pt_BR``, ``zh-CN`` → ``zh_Hans``),
+    or None when the tool has no catalogue for its language."""
+    if not isinstance(tag, str) or not tag.strip() or len(tag) > 35:
+        return None
+    parts = tag.strip().replace("_", "-").split("-")
+    exact = "_".join([parts[0].lower(), *parts[1:]])
+    by_lower = {locale.lower(): locale for locale in SUPPORTED}
+    for candidate in (exact.lower(), "_".join(parts[:2]).lower(), parts[0].lower()):
+        if candidate in _ALIASES:
+            return _ALIASES[candidate]
+        if candidate in by_lower:
+            return by_lower[candidate]
+    return None
+
+
+def launch_locale(claims: Mapping[str, Any]) -> str | None:
+    presentation = claims.get(Claim.LAUNCH_PRESENTATION)
+    return negotiated(presentation.get("locale")) if isinstance(presentation, dict) else None
+
+
+def use_launch(launch: LtiLaunch) -> None:
+    """This request renders for ``launch`` (the launch itself, before its handle is in any URL)."""
+    g.launch_locale = launch_locale(launch.claims) or DEFAULT
+
+
+def select_locale() -> str:
+    hinted = g.get("launch_locale")
+    if hinted:
+        return str(hinted)
+    handle = (request.view_args or {}).get("launch_id") or request.args.get("launch")
+    if isinstance(handle, str) and 0 < len(handle) <= 200:
+        launch = get_session().get(LtiLaunch, handle)
+        if launch is not None:
+            g.launch_locale = launch_locale(launch.claims) or DEFAULT
+            return str(g.launch_locale)
+    return request.accept_languages.best_match(SUPPORTED, default=DEFAULT) or DEFAULT
+
+
+def page_language() -> dict[str, str]:
+    """For ``<html lang dir>``: the BCP 47 tag and the writing direction of the page's locale."""
+    locale = str(get_locale() or DEFAULT) if has_request_context() else DEFAULT
+    return {"lang": locale.replace("_", "-"), "dir": "rtl" if locale.split("_")[0] in RIGHT_TO_LEFT else "ltr"}
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")  # relative to the package's root path
+    Babel(app, locale_selector=select_locale)
+    app.context_processor(lambda: {"page_language": page_language()})

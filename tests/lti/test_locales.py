@@ -1,0 +1,70 @@
+"""The language of the tool's pages: the launch's locale (launch_presentation.locale), through the language to
+English, kept by every page reached through the launch; Arabic right to left."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from lti_tool.db import utcnow
+from lti_tool.locales import negotiated
+from lti_tool.models import LtiLaunch
+from lti_tool.sandbox.browser import FormBrowser
+from tests.speechace.test_callback import take_test
+from tests.speechace.test_embed import open_activity
+
+
+@pytest.mark.parametrize(("tag", "locale"), [
+    ("es", "es"), ("es-MX", "es"), ("ES_mx", "es"), ("pt-BR", "pt_BR"), ("pt", "pt_BR"), ("fr-CA", "fr"),
+    ("ar-SA", "ar"), ("zh-CN", "zh_Hans"), ("zh-Hans", "zh_Hans"), ("en-GB", "en"), ("de-DE", None), ("", None),
+    (None, None), ("x" * 40, None),
+])
+def test_a_launch_locale_falls_back_through_its_language(tag, locale):
+    assert negotiated(tag) == locale
+
+
+def _html_tag(text: str) -> str:
+    return re.search(r"<html[^>]*>", text).group(0)
+
+
+def test_a_spanish_launch_gets_spanish_pages_and_they_stay_spanish(connected, speechace_setup, database):
+    connected.platform.set_locale(connected.course.learner, "es-MX")
+    browser = FormBrowser()
+    page = open_activity(connected, speechace_setup, browser=browser)
+    assert 'lang="es" dir="ltr"' in _html_tag(page.text)
+    text = html.unescape(page.text)
+    assert "Comprobar mi micrófono" in text and "Abrir la prueba en una ventana nueva" in text
+    assert "Una prueba oral: respondes cada pregunta en voz alta" in text
+    assert "Check my microphone" not in text
+    status_url = connected.tool_url + re.search(r'data-status-url="([^"]+)"', page.text).group(1)
+    assert browser.get(status_url).json()["message"] == "Todavía no has terminado la prueba."
+    assert take_test(connected, speechace_setup).status == 200
+    status = browser.get(status_url).json()
+    assert status["label"] == "Calificación en camino al libro de calificaciones"
+    assert re.match(r"Completaste la prueba el \d{1,2} de [a-z]+ de \d{4}\. Tu calificación va en camino",
+                    status["message"]), status["message"]
+    # An expired launch still speaks the launch's language.
+    with database.session() as session:
+        session.execute(sa.update(LtiLaunch).values(expires_at=utcnow()))
+    expired = browser.get(status_url)
+    assert expired.status_code == 410 and expired.json()["message"].startswith("Tu sesión ha caducado")
+
+
+def test_an_arabic_launch_is_right_to_left_and_translated(connected, speechace_setup):
+    connected.platform.set_locale(connected.course.learner, "ar-SA")
+    page = open_activity(connected, speechace_setup)
+    assert 'lang="ar" dir="rtl"' in _html_tag(page.text)
+    text = html.unescape(page.text)
+    assert "افحص الميكروفون" in text and "افتح الاختبار في نافذة جديدة" in text
+    assert "Check my microphone" not in text
+
+
+def test_pages_without_a_launch_follow_the_browser_and_an_unknown_language_is_english(app):
+    client = app.test_client()
+    french = client.get("/no-such-page", headers={"Accept-Language": "fr-CA,fr;q=0.9,en;q=0.5"})
+    assert 'lang="fr"' in _html_tag(french.get_data(as_text=True))
+    german = client.get("/no-such-page", headers={"Accept-Language": "de-DE"})
+    assert 'lang="en" dir="ltr"' in _html_tag(german.get_data(as_text=True))
