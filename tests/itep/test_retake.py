@@ -12,6 +12,8 @@ from lti_tool.models import Result
 from lti_tool.sandbox.browser import FormBrowser
 from lti_tool.sandbox.browser import parse_forms
 from tests.itep.test_fulfillment import open_itep
+from tests.teacher.test_views_agree import learner_name
+from tests.teacher.test_views_agree import teacher_resets
 
 
 def _test_id(text: str) -> str:
@@ -43,3 +45,16 @@ def test_a_retake_gets_a_new_test_id_and_the_old_tests_webhook_no_longer_counts(
     assert late.status == 409 and "earlier try" in late.response_text and _results(database) == results
     assert emulator.fire_webhook(second, status="Complete", overall_level="5.0").status == 200
     assert _results(database) == results + 1
+
+
+def test_a_teachers_reset_gives_the_student_a_new_test_id(connected, itep_setup, database):
+    """After the teacher's reset the student's next visit asks iTEP again (a new fulfillment call, a new test
+    ID): the first test is Complete at iTEP and could not be taken again."""
+    emulator = itep_setup.emulator
+    first = _test_id(open_itep(connected, itep_setup.gtx_activity).text)
+    assert emulator.fire_webhook(first, status="Complete", overall_level="4.5").status == 200
+    teacher_resets(connected, itep_setup.gtx_activity, learner_name(connected, database))
+    second = _test_id(open_itep(connected, itep_setup.gtx_activity).text)
+    assert second != first and len(emulator.fulfillment_requests) == 2
+    assert emulator.test(first).status == "Complete" and emulator.test(second).status == "Ready"
+    assert emulator.fire_webhook(first, status="Complete", overall_level="5.0").status == 409  # the old test

@@ -16,6 +16,7 @@ from lti_tool.models import LtiUser
 from lti_tool.models import ScoreSubmission
 from lti_tool.models import SubmissionStatus
 from lti_tool.sandbox.browser import FormBrowser
+from lti_tool.sandbox.browser import parse_forms
 from tests.speechace.test_callback import take_test
 from tests.test_attempt_state import Itep
 
@@ -45,6 +46,17 @@ class Teacher:
                     page.text, learner_name))}
 
 
+def teacher_resets(connected, activity_public_id: str, learner_name: str) -> None:
+    """The teacher follows the student's Reset link in the class view, confirms, and is back on the class view."""
+    browser = FormBrowser()
+    page = browser.get(connected.launch_url(sub=connected.course.instructor, custom={"activity": activity_public_id},
+                                            with_lineitem=True))
+    link = re.search(r'href="([^"]+)" data-testid="reset-link"', _row_html(page.text, learner_name)).group(1)
+    confirm = browser.get(connected.tool_url + link.replace("&amp;", "&"))
+    (form,) = [form for form in parse_forms(confirm.text, confirm.url) if form.attrs.get("data-testid") == "reset-form"]
+    assert browser.submit(form, {"confirm": "reset"}).status_code == 200
+
+
 def _attribute(text: str, name: str) -> str:
     return re.search(rf'{name}="([^"]+)"', text).group(1).replace("&amp;", "&")
 
@@ -70,7 +82,7 @@ def itep(connected, itep_setup) -> Itep:
     return Itep(connected, itep_setup)
 
 
-def _learner_name(connected, database) -> str:
+def learner_name(connected, database) -> str:
     with database.session() as session:
         return session.scalars(sa.select(LtiUser).where(LtiUser.sub == connected.course.learner)).one().display_name
 
@@ -85,6 +97,8 @@ def _learner_name(connected, database) -> str:
     (("Complete", "send", "Invalidated"), "withdrawn", False),
     (("Complete", "send", "Ready"), "reset", False),
     (("Complete", "refused"), "refused", True),
+    (("Complete", "send", "teacher reset"), "reset", False),  # the teacher's reset, from the class view's link
+    (("Finished", "teacher reset"), "reset", False),
 ])
 def test_itep_every_status_is_the_same_on_every_page(itep, connected, itep_setup, database, settings, steps, state,
                                                      resend):
@@ -95,17 +109,19 @@ def test_itep_every_status_is_the_same_on_every_page(itep, connected, itep_setup
             with database.session() as session:
                 session.execute(sa.update(ScoreSubmission).values(
                     status=SubmissionStatus.PARKED.value, last_error="HTTP 422: the user is not in the course"))
+        elif step == "teacher reset":
+            teacher_resets(connected, itep_setup.gtx_activity, learner_name(connected, database))
         else:
             itep.fire(step)
     teacher = Teacher(connected, itep_setup.gtx_activity)
-    _agree(teacher, _learner_name(connected, database), itep.status(), state, resend)
+    _agree(teacher, learner_name(connected, database), itep.status(), state, resend)
 
 
 def test_speechace_completion_is_the_same_on_every_page(connected, speechace_setup, database, settings):
     browser = FormBrowser()
     page = browser.get(connected.launch_url(custom={"activity": speechace_setup.activity_public_id}))
     status_url = connected.tool_url + _attribute(page.text, "data-status-url")
-    teacher, name = Teacher(connected, speechace_setup.activity_public_id), _learner_name(connected, database)
+    teacher, name = Teacher(connected, speechace_setup.activity_public_id), learner_name(connected, database)
     _agree(teacher, name, browser.get(status_url).json(), "in_progress", False)
     assert take_test(connected, speechace_setup).status == 200
     _agree(teacher, name, browser.get(status_url).json(), "grade_on_its_way", False)
