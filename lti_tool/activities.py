@@ -269,6 +269,8 @@ def attempt_status(session: orm.Session, launch: LtiLaunch,
             status["score"]["points"] = view.points
             status["score"]["points_out_of"] = view.points_maximum
         status["score"]["text"] = score_text(view)
+        status["score"]["sentence"] = gettext("Your %(component)s score: %(score)s.",
+                                              component=status["score"]["label"], score=status["score"]["text"])
     if shows_completed(view):
         retake = retake_rule(activity, attempt, view)
         status["retake"] = {"allowed": retake.allowed, "replaces_grade": retake.replaces_grade}

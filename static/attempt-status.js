@@ -23,7 +23,7 @@
 
   function describe(status) {
     var text = status.message || "";
-    if (status.score && status.score.text) { text += " Your " + status.score.label + " score: " + status.score.text + "."; }
+    if (status.score && status.score.sentence) { text += " " + status.score.sentence; }
     return text;
   }
 

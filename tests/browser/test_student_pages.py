@@ -100,3 +100,27 @@ def screenshot_path(screenshot: Any, name: str) -> str:
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return str(SCREENSHOTS / f"{name}.png")
+
+
+@pytest.mark.parametrize(("locale", "lang", "direction", "words"), [
+    ("es-MX", "es", "ltr", "Comprobar mi micrófono"), ("ar", "ar", "rtl", "افحص الميكروفون")])
+def test_a_student_in_spanish_or_arabic_reads_the_page_in_their_language(page, chromium, demo, locale, lang,
+                                                                          direction, words):
+    link = add_activity(page, demo, SPEECHACE_TITLE, "Oral", 20)
+    student = _student(chromium, PHONE)
+    student.goto(f"{demo.lms_url}/course/open/grace/{link}?locale={locale}")
+    tool = student.frame_locator("#tool")
+    expect(tool.get_by_test_id("mic-check")).to_have_text(words)
+    assert _tool(student).evaluate("() => [document.documentElement.lang, document.documentElement.dir]") == [
+        lang, direction]
+    _fits(student, f"the {lang} test page at 375 px")
+    student.screenshot(path=screenshot_path(None, f"16-student-{lang}"))
+    provider = tool.frame_locator("#provider-test")
+    provider.locator("#score-overall").fill("7.2")
+    provider.locator("#finish").click()
+    expect(tool.get_by_test_id("attempt-status")).to_contain_text("✓", timeout=30_000)
+    student.reload()
+    expect(student.frame_locator("#tool").get_by_test_id("attempt-done")).to_be_visible()
+    _fits(student, f"the {lang} completed page at 375 px")
+    student.screenshot(path=screenshot_path(None, f"16-student-{lang}-completed"))
+    student.context.close()
