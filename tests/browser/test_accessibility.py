@@ -15,8 +15,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from lti_tool.admin.accounts import add_admin
+from lti_tool.models import ToolAdmin
 from lti_tool.sandbox.demo import ADMIN_SUB
 from lti_tool.sandbox.demo import ITEP_TITLE
 from lti_tool.sandbox.demo import SPEECHACE_TITLE
@@ -30,6 +32,7 @@ pytestmark = pytest.mark.browser
 
 LOCALES = ["en"]  # the lead adds "ar" (right to left) and the other catalogues' locales here
 IN_GRADEBOOK = "in your course gradebook ✓"
+IN_ACCESSIBILITY_TREE = "(box) => !box.hidden && getComputedStyle(box).display !== 'none'"
 ADMIN_USER, ADMIN_PASSWORD = "a11y-admin", "a long enough password for the walk"
 
 
@@ -42,6 +45,14 @@ def launches_in(demo: Any, locale: str) -> Iterator[Audit]:
         yield Audit(locale=locale)
     finally:
         platform.locale = before
+
+
+def ensure_admin(demo: Any) -> None:
+    """A tool admin account for the walks (once per demo, whichever walk comes first)."""
+    with demo.services.database.session() as session:
+        if session.scalar(sa.select(sa.func.count()).select_from(ToolAdmin).where(ToolAdmin.username == ADMIN_USER)):
+            return
+        add_admin(session, ADMIN_USER, ADMIN_PASSWORD)
 
 
 def tool_frame(page: Any) -> Any:
@@ -86,7 +97,8 @@ def test_speechace_learner_teacher_and_review_pages_have_no_axe_violations(page,
         tool = page.frame_locator("#tool")
         expect(tool.get_by_test_id("activity-form")).to_be_visible()
         audit.check(tool_frame(page), "teacher picker (deep linking)")
-        tool_frame(page).evaluate("() => { document.querySelector('form').noValidate = true; }")  # the server's own check
+        # Past the browser's own check of the field, to the server's answer.
+        tool_frame(page).evaluate("() => { document.querySelector('form').noValidate = true; }")
         tool.get_by_label("Maximum points").fill("0")
         tool.get_by_test_id("add-activity").click()
         expect(tool.get_by_test_id("form-error")).to_be_visible()
@@ -103,6 +115,9 @@ def test_speechace_learner_teacher_and_review_pages_have_no_axe_violations(page,
         learner = open_as(student, demo, "grace", link)
         expect(learner.get_by_test_id("about-test")).to_be_visible()
         audit.check(tool_frame(student), "learner: before the test, the embedded test")
+        # The status box is a live region from the start, empty and collapsed, not hidden: a region that appears
+        # with its first message is not announced.
+        assert tool_frame(student).eval_on_selector("#attempt-status", IN_ACCESSIBILITY_TREE)
         learner.get_by_test_id("mic-check").click()
         expect(learner.get_by_test_id("mic-result")).not_to_be_empty()
         audit.check(tool_frame(student), "learner: microphone check answered")
@@ -123,11 +138,13 @@ def test_speechace_learner_teacher_and_review_pages_have_no_axe_violations(page,
         class_view = open_as(page, demo, teacher, link)
         expect(class_view.get_by_test_id("attempts")).to_be_visible()
         audit.check(tool_frame(page), "teacher: class view")
+        assert tool_frame(page).eval_on_selector("[data-testid=live-status]", IN_ACCESSIBILITY_TREE)
         class_view.locator("[data-filter=graded]").click()
         expect(class_view.locator("[data-filter=graded]")).to_have_attribute("aria-current", "page")
         audit.check(tool_frame(page), "teacher: class view filtered")
-        report_url = class_view.locator("[data-testid=attempts] td a:visible", has_text="report").first.get_attribute("href")
-        class_view.locator("[data-testid=attempts] td a:visible", has_text="report").first.click()
+        report = class_view.locator("[data-testid=attempts] td a:visible", has_text="report").first
+        report_url = report.get_attribute("href")
+        report.click()
         expect(class_view.get_by_test_id("report-scores")).to_be_visible()
         audit.check(tool_frame(page), "teacher: result page")
         open_as(page, demo, teacher, link)
@@ -221,12 +238,7 @@ def test_itep_learner_pages_refused_and_withdrawn_states_have_no_axe_violations(
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_admin_pages_have_no_axe_violations(page, demo, locale):
-    with demo.services.database.session() as session:
-        if not session.info.get("a11y-admin"):
-            try:
-                add_admin(session, ADMIN_USER, ADMIN_PASSWORD)
-            except Exception:  # noqa: BLE001 - created by an earlier locale's walk
-                session.rollback()
+    ensure_admin(demo)
     with launches_in(demo, locale) as audit:
         # A tool admin: the login page, a refused login, then every page of the navigation.
         page.goto(f"{demo.tool_url}/admin/login")
@@ -294,8 +306,9 @@ def test_cookie_check_and_new_window_pages_have_no_axe_violations(blocked_page, 
         # With platform storage offered but never answering, the storage launch page falls back to the new window.
         demo.sandbox.platform.platform_storage = True
         try:
-            page.route("**/post_message_forwarding*", lambda route: route.fulfill(body="<!doctype html><title>x</title>",
-                                                                                   content_type="text/html"))
+            silent = "<!doctype html><title>x</title>"  # a storage frame that never answers
+            page.route("**/post_message_forwarding*",
+                       lambda route: route.fulfill(body=silent, content_type="text/html"))
             page.goto(f"{demo.lms_url}/course/add/{demo.sandbox.teacher.sub}")
             expect(page.frame_locator("#tool").get_by_test_id("new-window-offer")).to_be_visible(timeout=20_000)
             audit.check(tool_frame(page), "platform storage launch: no answer, the new-window offer")
