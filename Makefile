@@ -18,7 +18,12 @@ $(STAMP): setup.cfg pyproject.toml $(LOCK)
 	$(PIP) install --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-install: $(STAMP)
+# axe-core for the browser tests' accessibility checks, from the npm registry as pinned in its lockfile.
+AXE := tests/browser/axe/node_modules/axe-core/axe.min.js
+$(AXE): tests/browser/axe/package.json tests/browser/axe/package-lock.json
+	bash scripts/ensure-axe
+
+install: $(STAMP) $(AXE)
 
 demo: $(STAMP)
 	LTI_TOOL_ENV=development $(BIN)/lti-tool demo --port $(PORT) --sandbox-port $(SANDBOX_PORT)
@@ -32,6 +37,7 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	bash scripts/ensure-services
 	bash scripts/ensure-browser
+	bash scripts/ensure-axe
 	$(BIN)/pytest
 
 # Build the wheels (lti-tool, lti-tool-sandbox) and the sdist into dist/.

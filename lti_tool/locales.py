@@ -3,9 +3,9 @@
 The launch's ``launch_presentation.locale`` claim (``es-MX``, ``pt-BR``, ``ar-SA``, ``zh-CN``…) is matched to the
 catalogues in ``lti_tool/translations`` exactly first, then by its language (``es-MX`` → ``es``), else English.
 Every page reached later through the launch (its handle in the URL: ``/…/<launch_id>/…`` or ``?launch=``) reads
-the same claim from the stored launch, so a student's later pages, the status their page polls and the
-teacher's class view stay in the launch's language. Pages without a launch (admin, registration) follow the
-browser's ``Accept-Language``.
+the same claim from the stored launch, so a student's later pages and the status their page polls stay in the
+launch's language. The catalogues cover the learner's pages: teachers' and administrators' pages, and pages
+without a launch, are English (and say ``lang="en"``) until theirs are translated.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from flask_babel import get_locale
 
 from lti_tool.db import get_session
 from lti_tool.lti.claims import Claim
+from lti_tool.lti.claims import is_staff
 from lti_tool.models import LtiLaunch
 
 DEFAULT = "en"
@@ -53,9 +54,18 @@ def launch_locale(claims: Mapping[str, Any]) -> str | None:
     return negotiated(presentation.get("locale")) if isinstance(presentation, dict) else None
 
 
+def locale_of(launch: LtiLaunch) -> str:
+    """The language of ``launch``'s pages. The catalogues cover the learner's pages; a teacher's or an
+    administrator's pages are English until theirs are translated, and say so (``lang="en"``) rather than
+    claim a language their words are not in."""
+    if is_staff(launch.roles):
+        return DEFAULT
+    return launch_locale(launch.claims) or DEFAULT
+
+
 def use_launch(launch: LtiLaunch) -> None:
     """This request renders for ``launch`` (the launch itself, before its handle is in any URL)."""
-    g.launch_locale = launch_locale(launch.claims) or DEFAULT
+    g.launch_locale = locale_of(launch)
 
 
 def select_locale() -> str:
@@ -66,9 +76,9 @@ def select_locale() -> str:
     if isinstance(handle, str) and 0 < len(handle) <= 200:
         launch = get_session().get(LtiLaunch, handle)
         if launch is not None:
-            g.launch_locale = launch_locale(launch.claims) or DEFAULT
+            g.launch_locale = locale_of(launch)
             return str(g.launch_locale)
-    return request.accept_languages.best_match(SUPPORTED, default=DEFAULT) or DEFAULT
+    return DEFAULT  # pages without a launch (admin, registration) are English for now
 
 
 def page_language() -> dict[str, str]:

@@ -15,10 +15,12 @@
   var FINAL = {graded: true, withdrawn: true, refused: true, expired: true};
   var polling = false;
   var last = box.textContent;
+  // The live region is in the accessibility tree from the start, empty and collapsed by the stylesheet: a region
+  // that appears together with its first message is not announced by screen readers.
+  box.hidden = false;
 
   function show(text) {
     if (text && text !== last) { box.textContent = text; last = text; }
-    box.hidden = !last;
   }
 
   function describe(status) {

@@ -62,9 +62,12 @@ def test_an_arabic_launch_is_right_to_left_and_translated(connected, speechace_s
     assert "Check my microphone" not in text
 
 
-def test_pages_without_a_launch_follow_the_browser_and_an_unknown_language_is_english(app):
-    client = app.test_client()
-    french = client.get("/no-such-page", headers={"Accept-Language": "fr-CA,fr;q=0.9,en;q=0.5"})
-    assert 'lang="fr"' in _html_tag(french.get_data(as_text=True))
-    german = client.get("/no-such-page", headers={"Accept-Language": "de-DE"})
-    assert 'lang="en" dir="ltr"' in _html_tag(german.get_data(as_text=True))
+def test_pages_not_yet_translated_say_they_are_english(connected, speechace_setup, app):
+    """A teacher's pages and pages without a launch are English: they never claim another language."""
+    connected.platform.set_locale(connected.course.instructor, "es")
+    teacher = FormBrowser().get(connected.launch_url(sub=connected.course.instructor,
+                                                     custom={"activity": speechace_setup.activity_public_id},
+                                                     with_lineitem=True))
+    assert 'lang="en" dir="ltr"' in _html_tag(teacher.text) and "Students" in teacher.text
+    french = app.test_client().get("/no-such-page", headers={"Accept-Language": "fr-CA,fr;q=0.9"})
+    assert 'lang="en" dir="ltr"' in _html_tag(french.get_data(as_text=True))

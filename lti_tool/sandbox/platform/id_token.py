@@ -27,7 +27,7 @@ def build_id_token_claims(state: PlatformState, launch: PendingLaunch, nonce: st
         c.CLAIM_ROLES: list(launch.roles), c.CLAIM_CONTEXT: _context_claim(state, launch.context_id),
         c.CLAIM_CUSTOM: dict(launch.custom),
         c.CLAIM_LAUNCH_PRESENTATION: {
-            "document_target": "iframe", "locale": state.users[launch.sub].locale,
+            "document_target": "iframe", "locale": state.users[launch.sub].locale or state.locale,
             "return_url": state.url("/return?" + urlencode({"context": launch.context_id})),
         },
         c.CLAIM_TOOL_PLATFORM: {

@@ -67,8 +67,8 @@ class User:
     name: str | None = None
     email: str | None = None
     # The user's language preference, sent in every launch as launch_presentation.locale (BCP 47, as Moodle
-    # and Canvas send it: "en", "es-MX", "ar").
-    locale: str = "en"
+    # and Canvas send it: "en", "es-MX", "ar"); None: the platform's default language (PlatformState.locale).
+    locale: str | None = None
 
     def profile(self) -> dict[str, str]:
         """The optional name/email claims, present only when the LMS knows them."""

@@ -102,6 +102,8 @@ class PlatformState:
         # Platform storage (LTI client-side postMessages), as Canvas offers it: the login and the launch carry
         # lti_storage_target, and the LMS page holds a sibling frame of that name answering lti.* messages.
         self.platform_storage = False
+        # The user's language the LMS sends in every launch (launch_presentation.locale): "es-MX", "ar" ...
+        self.locale = "en"
         self._failures: list[InjectedFailure] = []
         self._line_item_counter = 0
 
