@@ -210,7 +210,8 @@ def resend(launch_id: str, attempt_public_id: str | None = None) -> WerkzeugResp
     """"Resend grade" for one row; without an attempt id, every refused grade, or every grade ("which=all")."""
     session = get_session()
     which = RESEND_ALL if request.form.get("which") == RESEND_ALL else RESEND_REFUSED
-    queued = resend_grades(session, load_launch(session, launch_id), attempt_public_id, which)
+    queued = resend_grades(session, load_launch(session, launch_id), get_services().providers, attempt_public_id,
+                           which)
     session.commit()
     if queued:
         get_services().wake_passback()

@@ -127,3 +127,56 @@ def test_speechace_completion_is_the_same_on_every_page(connected, speechace_set
     _agree(teacher, name, browser.get(status_url).json(), "grade_on_its_way", False)
     passback_worker(database, settings).run_once()
     _agree(teacher, name, browser.get(status_url).json(), "graded", True)
+
+
+def _post_resend(connected, activity_public_id: str, learner_name: str | None, which: str | None = None) -> str:
+    """The teacher posts "Send again" for one student (``learner_name``) or the class, as a browser could even
+    where the page offers no button; the class view's notice after it."""
+    browser = FormBrowser()
+    page = browser.get(connected.launch_url(sub=connected.course.instructor, custom={"activity": activity_public_id},
+                                            with_lineitem=True))
+    base = _href(page.text, "export-csv").removesuffix("/export.csv") + "/resend"
+    if learner_name is not None:
+        attempt = re.search(r'data-attempt="([^"]+)"', _row_html(page.text, learner_name)).group(1)
+        base += f"/{attempt}"
+    after = browser.post(connected.tool_url + base, data={"which": which} if which else {})
+    assert after.status_code == 200, after.text
+    return re.sub(r"\s+", " ", after.text)
+
+
+def _pending(database) -> int:
+    with database.session() as session:
+        return session.scalar(sa.select(sa.func.count()).select_from(ScoreSubmission)
+                              .where(ScoreSubmission.status == SubmissionStatus.PENDING.value))
+
+
+@pytest.mark.parametrize("last_step", ["Invalidated", "Ready", "teacher reset"])
+@pytest.mark.parametrize("which", [None, "one", "all"])
+def test_a_withdrawn_or_reset_grade_is_never_sent_again(itep, connected, itep_setup, database, settings, last_step,
+                                                        which):
+    """Only what the status model allows (``can_resend``) is queued, whatever the teacher's browser posts."""
+    itep.fire("Complete")
+    assert passback_worker(database, settings).run_once()["sent"] == 1
+    name = learner_name(connected, database)
+    if last_step == "teacher reset":
+        teacher_resets(connected, itep_setup.gtx_activity, name)
+    else:
+        itep.fire(last_step)
+    passback_worker(database, settings).run_once()  # the withdrawal reaches the gradebook
+    before = _pending(database)
+    page = _post_resend(connected, itep_setup.gtx_activity, name if which == "one" else None,
+                        "all" if which == "all" else None)
+    assert "No grade needed sending again." in page
+    assert _pending(database) == before
+    assert 'data-testid="resend-all"' not in page and 'data-testid="resend"' not in page
+    _agree(Teacher(connected, itep_setup.gtx_activity), name, itep.status(), itep.status()["state"], False)
+
+
+def test_a_refused_grade_is_sent_again_from_the_class_button(itep, connected, itep_setup, database):
+    itep.fire("Complete")
+    with database.session() as session:
+        session.execute(sa.update(ScoreSubmission).values(
+            status=SubmissionStatus.PARKED.value, last_error="HTTP 422: the user is not in the course"))
+    page = _post_resend(connected, itep_setup.gtx_activity, None)
+    assert "1 grade queued again for the gradebook." in page
+    assert _pending(database) == 1
