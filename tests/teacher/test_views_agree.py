@@ -17,6 +17,7 @@ from lti_tool.models import ScoreSubmission
 from lti_tool.models import SubmissionStatus
 from lti_tool.sandbox.browser import FormBrowser
 from lti_tool.sandbox.browser import parse_forms
+from lti_tool.sandbox.platform import constants as c
 from tests.speechace.test_callback import take_test
 from tests.test_attempt_state import Itep
 
@@ -97,6 +98,7 @@ def learner_name(connected, database) -> str:
     (("Complete", "send", "Invalidated"), "withdrawn", False),
     (("Complete", "send", "Ready"), "reset", False),
     (("Complete", "refused"), "refused", True),
+    (("lms refuses", "Complete", "send"), "refused", True),  # the sandbox LMS itself refuses the score
     (("Complete", "send", "teacher reset"), "reset", False),  # the teacher's reset, from the class view's link
     (("Finished", "teacher reset"), "reset", False),
 ])
@@ -104,11 +106,13 @@ def test_itep_every_status_is_the_same_on_every_page(itep, connected, itep_setup
                                                      resend):
     for step in steps:
         if step == "send":
-            assert passback_worker(database, settings).run_once()["sent"] == 1
+            assert passback_worker(database, settings).run_once().get("sent", 0) == (0 if "lms refuses" in steps else 1)
         elif step == "refused":
             with database.session() as session:
                 session.execute(sa.update(ScoreSubmission).values(
                     status=SubmissionStatus.PARKED.value, last_error="HTTP 422: the user is not in the course"))
+        elif step == "lms refuses":  # the student is no longer a learner of the course when the grade arrives
+            connected.platform.enrol(connected.course.context_id, connected.course.learner, [])
         elif step == "teacher reset":
             teacher_resets(connected, itep_setup.gtx_activity, learner_name(connected, database))
         else:
@@ -172,11 +176,18 @@ def test_a_withdrawn_or_reset_grade_is_never_sent_again(itep, connected, itep_se
     _agree(Teacher(connected, itep_setup.gtx_activity), name, itep.status(), itep.status()["state"], False)
 
 
-def test_a_refused_grade_is_sent_again_from_the_class_button(itep, connected, itep_setup, database):
+def test_a_refused_grade_is_sent_again_from_the_class_button(itep, connected, itep_setup, database, settings):
+    """The LMS refused the grade (the student was not a learner of the course then); once the teacher has put
+    things right, "Send the refused grades again" queues it, and the class view and the student agree."""
+    course = connected.course
+    connected.platform.enrol(course.context_id, course.learner, [])
     itep.fire("Complete")
-    with database.session() as session:
-        session.execute(sa.update(ScoreSubmission).values(
-            status=SubmissionStatus.PARKED.value, last_error="HTTP 422: the user is not in the course"))
+    passback_worker(database, settings).run_once()
+    name = learner_name(connected, database)
+    _agree(Teacher(connected, itep_setup.gtx_activity), name, itep.status(), "refused", True)
+    connected.platform.enrol(course.context_id, course.learner, [c.ROLE_LEARNER])
     page = _post_resend(connected, itep_setup.gtx_activity, None)
     assert "1 grade queued again for the gradebook." in page
     assert _pending(database) == 1
+    assert passback_worker(database, settings).run_once()["sent"] == 1
+    _agree(Teacher(connected, itep_setup.gtx_activity), name, itep.status(), "graded", True)
