@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from lti_tool.maintenance import passback_worker
+from lti_tool.models import Activity
 from lti_tool.models import LtiUser
 from lti_tool.models import ScoreSubmission
 from lti_tool.models import SubmissionStatus
@@ -19,6 +20,7 @@ from lti_tool.sandbox.browser import FormBrowser
 from lti_tool.sandbox.browser import parse_forms
 from lti_tool.sandbox.platform import constants as c
 from tests.speechace.test_callback import take_test
+from tests.teacher.support import scores
 from tests.test_attempt_state import Itep
 
 
@@ -191,3 +193,27 @@ def test_a_refused_grade_is_sent_again_from_the_class_button(itep, connected, it
     assert _pending(database) == 1
     assert passback_worker(database, settings).run_once()["sent"] == 1
     _agree(Teacher(connected, itep_setup.gtx_activity), name, itep.status(), "graded", True)
+
+
+def test_under_best_attempt_a_worse_retake_shows_the_grade_that_stands_on_every_page(connected, speechace_setup,
+                                                                                    database, settings):
+    """Best attempt counts: 7.2 of 9 (80 of 100 points) stands after a retake scoring 4.5. The student's sentence
+    and the class view both give the provider's value the grade comes from, never "4.5 of 9 → 80 of 100"."""
+    with database.session() as session:
+        session.execute(sa.update(Activity).values(attempts_policy="best", show_score_to_student=True))
+    browser = FormBrowser()
+    assert take_test(connected, speechace_setup, scores=scores(7.2)).status == 200
+    passback_worker(database, settings).run_once()
+    page = browser.get(connected.launch_url(custom={"activity": speechace_setup.activity_public_id}))
+    (form,) = [form for form in parse_forms(page.text, page.url) if form.attrs.get("data-testid") == "retake-form"]
+    assert browser.submit(form).status_code == 200
+    token = speechace_setup.emulator.session_for_user(connected.course.learner).token
+    assert speechace_setup.emulator.complete(token, scores=scores(4.5)).status == 200
+    passback_worker(database, settings).run_once()
+    student = browser.get(connected.tool_url + _attribute(page.text, "data-status-url")).json()
+    assert student["state"] == "graded" and student["score"]["text"] == "7.2 of 9 → 80 of 100 points"
+    teacher = FormBrowser().get(connected.launch_url(sub=connected.course.instructor, with_lineitem=True,
+                                                     custom={"activity": speechace_setup.activity_public_id}))
+    grade = re.search(r'data-cell="grade">(.*?)</td>', _row_html(teacher.text, learner_name(connected, database)),
+                      re.S).group(1)
+    assert re.sub(r"\s+", " ", grade).strip() == "7.2 of 9 → 80 of 100 points"
