@@ -127,7 +127,7 @@ def status_json(launch_id: str) -> Response:
     response = jsonify({
         "counts": {key.value: count for key, count in view.summary.counts.items()},
         "rows": [{"attempt": row.attempt_public_id, "name": row.name, "status": row.state.value,
-                  "label": row.label, "detail": row.detail} for row in view.rows],
+                  "label": row.label, "detail": row.detail, "can_resend": row.can_resend} for row in view.rows],
     })
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -44,6 +44,7 @@ class Teacher:
         lines = list(csv.DictReader(io.StringIO(export.content.decode("utf-8-sig"))))
         exported = {line["Status"] for line in lines if line["Student"] == learner_name}
         assert len(exported) == 1, exported
+        assert polled["can_resend"] == ('data-testid="resend"' in _row_html(page.text, learner_name))
         return {"class view": row.group(1), "poll": polled["status"], "poll label": polled["label"],
                 "csv label": exported.pop(), "resend offered": str('data-testid="resend"' in _row_html(
                     page.text, learner_name))}
