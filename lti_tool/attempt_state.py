@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -72,7 +73,8 @@ class AttemptView:
     """One attempt as people see it.
 
     ``score``/``scale_maximum``: the provider's value of the activity's component (the result's, even before
-    the LMS has it). ``points``/``points_maximum``: what the gradebook holds, or will hold once sent (None: no
+    the LMS has it; once a grade is queued, the value that grade stands for, which under "best attempt" may be
+    an earlier try's). ``points``/``points_maximum``: what the gradebook holds, or will hold once sent (None: no
     grade queued). ``provider_said``: the provider's own word (withdrawn, reset, or needing attention);
     ``refusal``: the LMS's reason for refusing the grade.
     """
@@ -152,11 +154,26 @@ def view_from(attempt: Attempt | None, activity: Activity | None, provider: Asse
     value = decisive.scores.get(component)
     graded = submission is not None and submission.score_given is not None
     state = State.REFUSED if refusal else State.GRADED if _sent(submission) else State.GRADE_ON_ITS_WAY
-    return dataclasses.replace(base, state=state, score=float(value) if value is not None else None,
+    score = float(value) if value is not None else None
+    if graded and submission is not None:
+        score = _counted_value(submission, float(decisive.scale_maximum), score)
+    return dataclasses.replace(base, state=state, score=score,
                     scale_maximum=float(decisive.scale_maximum),
                     points=submission.score_given if graded and submission else None,
                     points_maximum=submission.score_maximum if graded and submission else None,
                     in_gradebook=_sent(submission))
+
+
+def _counted_value(submission: ScoreSubmission, scale: float, latest: float | None) -> float | None:
+    """The provider's value the grade stands for: the latest result's, unless the grade comes from another try
+    (best attempt: a worse retake leaves the earlier, better grade in the gradebook), then the grade's own share
+    of the scale, so "7.2 of 9 → 80 of 100 points" never reads "4.5 of 9 → 80 of 100 points"."""
+    if submission.score_given is None or not submission.score_maximum:
+        return latest
+    counted = submission.score_given / submission.score_maximum * scale
+    if latest is not None and math.isclose(counted, latest, abs_tol=1e-3):
+        return latest
+    return round(counted, 2)
 
 
 def _sent(submission: ScoreSubmission | None) -> bool:

@@ -32,6 +32,10 @@
       cell.appendChild(detail);
     }
     row.dataset.state = item.status;
+    // A grade the provider withdrew (or reset) may no longer be sent again: its button goes. A newly graded row
+    // gets its button when the page is reloaded.
+    var resend = row.querySelector("[data-testid=resend]");
+    if (resend && item.can_resend === false) { resend.form.hidden = true; }
   }
 
   function updateCounts(counts) {

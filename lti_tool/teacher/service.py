@@ -12,6 +12,7 @@ from lti_tool.activities import NotAllowed
 from lti_tool.activities import provider_for
 from lti_tool.activities import view_of
 from lti_tool.attempt_state import AttemptView
+from lti_tool.attempt_state import State
 from lti_tool.grading import AgsClient
 from lti_tool.grading.columns import Column
 from lti_tool.grading.columns import read_column
@@ -21,7 +22,6 @@ from lti_tool.lti.claims import is_staff
 from lti_tool.models import Activity
 from lti_tool.models import Assessment
 from lti_tool.models import Attempt
-from lti_tool.models import AttemptStatus
 from lti_tool.models import LtiContext
 from lti_tool.models import LtiLaunch
 from lti_tool.models import LtiMembership
@@ -79,10 +79,12 @@ def _roster(session: orm.Session, ags: AgsClient, launch: LtiLaunch) -> list[Mem
     return learners(session, ags, registration, context.memberships_url)
 
 
-def resend_grades(session: orm.Session, launch: LtiLaunch, attempt_public_id: str | None = None,
-                  which: str = RESEND_REFUSED) -> int:
+def resend_grades(session: orm.Session, launch: LtiLaunch, providers: Mapping[str, AssessmentProvider],
+                  attempt_public_id: str | None = None, which: str = RESEND_REFUSED) -> int:
     """Queue the current grade again: one attempt of this link, every attempt whose grade the LMS refused, or
-    (``which`` "all") every attempt of the link that has a grade to send.
+    (``which`` "all") every attempt of the link that has a grade to send. Only what the status model allows
+    (:attr:`~lti_tool.attempt_state.AttemptView.can_resend`): never a grade the provider withdrew, an earlier
+    try's grade after a retake or reset, or a grade still on its way.
 
     :return: how many grades were queued. :raise NotAllowed: a learner, or an attempt of another link.
     """
@@ -92,12 +94,17 @@ def resend_grades(session: orm.Session, launch: LtiLaunch, attempt_public_id: st
                                      Attempt.resource_link_id == launch.resource_link_id)
     if attempt_public_id is not None:
         query = query.where(Attempt.public_id == attempt_public_id)
-    elif which != RESEND_ALL:
-        query = query.where(Attempt.status == AttemptStatus.GRADE_FAILED.value)
     attempts = list(session.scalars(query))
     if attempt_public_id is not None and not attempts:
         raise NotAllowed("That attempt does not belong to this activity.")
-    return sum(1 for attempt in attempts if requeue_grade(session, attempt))
+    queued = 0
+    for attempt in attempts:
+        view = view_of(session, providers, attempt, session.get(Activity, attempt.activity_id))
+        wanted = view.can_resend and (attempt_public_id is not None or which == RESEND_ALL
+                                      or view.state == State.REFUSED)
+        if wanted and requeue_grade(session, attempt):
+            queued += 1
+    return queued
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,7 @@ def status_json(launch_id: str) -> Response:
     response = jsonify({
         "counts": {key.value: count for key, count in view.summary.counts.items()},
         "rows": [{"attempt": row.attempt_public_id, "name": row.name, "status": row.state.value,
-                  "label": row.label, "detail": row.detail} for row in view.rows],
+                  "label": row.label, "detail": row.detail, "can_resend": row.can_resend} for row in view.rows],
     })
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -210,7 +210,8 @@ def resend(launch_id: str, attempt_public_id: str | None = None) -> WerkzeugResp
     """"Resend grade" for one row; without an attempt id, every refused grade, or every grade ("which=all")."""
     session = get_session()
     which = RESEND_ALL if request.form.get("which") == RESEND_ALL else RESEND_REFUSED
-    queued = resend_grades(session, load_launch(session, launch_id), attempt_public_id, which)
+    queued = resend_grades(session, load_launch(session, launch_id), get_services().providers, attempt_public_id,
+                           which)
     session.commit()
     if queued:
         get_services().wake_passback()

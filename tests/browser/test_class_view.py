@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from lti_tool.sandbox.demo import ITEP_TITLE
 from lti_tool.sandbox.demo import SPEECHACE_TITLE
 from tests.browser.conftest import TIMEOUT_MS
 from tests.browser.conftest import VIEWPORT
@@ -81,3 +82,31 @@ def test_class_view_updates_itself_and_fits_wide_and_narrow_screens(page, chromi
     assert overflow["page"] <= 0, f"the page scrolls sideways at 375 px: {overflow}"
     assert overflow["boxScrolls"] and overflow["boxFits"], overflow  # the table scrolls in its own box
     screenshot("10-teacher-class-view-phone")
+
+
+def test_a_grade_withdrawn_while_the_teacher_looks_loses_its_send_again_button(page, chromium, demo):
+    """iTEP invalidates a graded test while the class view is open: without a reload the row reads "Withdrawn by
+    the provider" and no longer offers to send the grade again (the server would refuse it too)."""
+    teacher, itep = demo.sandbox.teacher, demo.sandbox.itep
+    assert itep is not None
+    link = add_activity(page, demo, ITEP_TITLE, "Placement check", 60)
+    student = chromium.new_context(viewport=VIEWPORT).new_page()
+    student.set_default_timeout(TIMEOUT_MS)
+    student.goto(f"{demo.lms_url}/course/open/katherine/{link}")
+    test_id = student.frame_locator("#tool").get_by_test_id("test-id").inner_text().strip()
+    student.context.close()
+    assert itep.fire_webhook(test_id, status="Complete", overall_level="4.5").status == 200
+
+    page.goto(f"{demo.lms_url}/course/open/{teacher.sub}/{link}")
+    tool = _tool_frame(page)
+    row = tool.locator('[data-testid=attempts] tr[data-learner="Katherine Johnson"]')
+    expect(row.locator("[data-cell=status]")).to_contain_text("Graded, in the gradebook", timeout=30_000)
+    if row.get_by_test_id("resend").count() == 0:  # graded after the page was drawn: its button comes on reload
+        page.reload()
+        tool = _tool_frame(page)
+        row = tool.locator('[data-testid=attempts] tr[data-learner="Katherine Johnson"]')
+    expect(row.get_by_test_id("resend")).to_be_visible()
+    assert itep.fire_webhook(test_id, status="Invalidated").status == 200
+    expect(row.locator("[data-cell=status]")).to_contain_text("Withdrawn by the provider", timeout=30_000)
+    expect(row.get_by_test_id("resend")).to_be_hidden()
+    expect(row.get_by_test_id("reset-link")).to_be_visible()
