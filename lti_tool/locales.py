@@ -10,6 +10,7 @@ without a launch, are English (and say ``lang="en"``) until theirs are translate
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,6 +27,7 @@ from lti_tool.lti.claims import is_staff
 from lti_tool.models import LtiLaunch
 
 DEFAULT = "en"
+_HANDLE = re.compile(r"[A-Za-z0-9_-]{8,200}")
 # The catalogues shipped (lti_tool/translations/<locale>/LC_MESSAGES/messages.po), in Babel's spelling.
 SUPPORTED = ("en", "es", "fr", "pt_BR", "ar", "zh_Hans")
 RIGHT_TO_LEFT = frozenset({"ar"})
@@ -73,7 +75,9 @@ def select_locale() -> str:
     if hinted:
         return str(hinted)
     handle = (request.view_args or {}).get("launch_id") or request.args.get("launch")
-    if isinstance(handle, str) and 0 < len(handle) <= 200:
+    # Only what can be a launch handle is looked up: this also runs for the error page of a refused request,
+    # whose path may hold anything (a NUL byte PostgreSQL refuses).
+    if isinstance(handle, str) and _HANDLE.fullmatch(handle):
         launch = get_session().get(LtiLaunch, handle)
         if launch is not None:
             g.launch_locale = locale_of(launch)
