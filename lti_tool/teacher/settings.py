@@ -16,8 +16,8 @@ from sqlalchemy import orm
 
 from lti_tool.activities import NotAllowed
 from lti_tool.activities import activity_for_launch
+from lti_tool.activities import provider_for
 from lti_tool.models import Activity
-from lti_tool.models import Assessment
 from lti_tool.models import AttemptsPolicy
 from lti_tool.models import LtiLaunch
 from lti_tool.models import LtiResourceLink
@@ -59,9 +59,13 @@ def editable_activity(session: orm.Session, launch: LtiLaunch) -> Activity:
 
 def provider_of(session: orm.Session, providers: Mapping[str, AssessmentProvider],
                 activity: Activity) -> AssessmentProvider:
-    assessment = session.get(Assessment, activity.assessment_id)
-    assert assessment is not None  # the foreign key restricts deletion
-    return providers[assessment.provider]
+    """:func:`~lti_tool.activities.provider_for`, for pages that cannot do without it. :raise NotAllowed: the
+    installation no longer offers the activity's provider (``LTI_TOOL_PROVIDERS``)."""
+    provider = provider_for(session, providers, activity)
+    if provider is None:
+        raise NotAllowed("This test's provider is no longer offered by this installation. Ask the tool "
+                         "administrator.")
+    return provider
 
 
 def component_choices(provider: AssessmentProvider) -> list[tuple[str, str]]:

@@ -25,3 +25,11 @@ def test_a_provider_left_out_is_not_offered_and_its_callbacks_are_404(connected,
         answer = requests.post(f"{connected.tool_url}/callbacks/{name}", data=b"{}",
                                headers={"Content-Type": "application/json"}, timeout=10)
         assert answer.status_code == 404
+
+
+def test_a_teacher_of_an_activity_whose_provider_is_left_out_gets_a_page_not_a_500(connected, speechace_setup):
+    teacher = FormBrowser()
+    page = teacher.get(connected.launch_url(sub=connected.course.instructor,
+                                            custom={"activity": speechace_setup.activity_public_id},
+                                            with_lineitem=True))
+    assert page.status_code == 403 and "no longer offered" in page.text
