@@ -11,6 +11,8 @@ from flask import Flask
 from flask import Response
 from flask import render_template
 from flask import request
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -49,6 +51,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, services: Ser
     # TESTING stays off even under tests: they must see the error pages users see, not propagated exceptions.
     app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES)
+    app.session_interface = _SessionCookies()
     if settings.proxy_count > 0:
         n = settings.proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore[method-assign]
@@ -90,6 +93,19 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, services: Ser
 
     probes.init_app(app, services, settings)
     return app
+
+
+class _SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed session cookie (the admin pages' login), with its serializer built once: Flask builds it
+    again on every request, launches and callbacks included, though the app's secret key never changes."""
+
+    def __init__(self) -> None:
+        self._serializer: URLSafeTimedSerializer | None = None
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        if self._serializer is None:
+            self._serializer = super().get_signing_serializer(app)
+        return self._serializer
 
 
 def _configure_logging(settings: Settings) -> None:
