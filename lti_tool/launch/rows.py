@@ -129,7 +129,7 @@ class _CompiledStatement:
 
     def driver_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         # construct_params also fills the statement's own constants (the active status, true).
-        values = self.compiled.construct_params(dict(params))
+        values = dict(self.compiled.construct_params(dict(params)) or {})
         for name, convert in self.converters.items():
             values[name] = convert(values[name])
         return values
@@ -139,7 +139,7 @@ class _CompiledStatement:
 def _compiled_statement(dialect: sa.Dialect, has_context: bool, has_link: bool) -> _CompiledStatement:
     compiled = _one_statement(has_context, has_link).compile(dialect=dialect)
     assert isinstance(compiled, sa.sql.compiler.SQLCompiler)
-    converters = {}
+    converters: dict[str, Callable[[Any], Any]] = {}
     for bind, name in compiled.bind_names.items():
         convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
         if convert is not None:
