@@ -23,6 +23,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.sql.dml import ReturningInsert
 
 from lti_tool.db import Base
+from lti_tool.db import DriverStatement
 from lti_tool.db import sql_constant
 from lti_tool.models import Attempt
 from lti_tool.models import Result
@@ -88,7 +89,7 @@ def store_result(session: orm.Session, attempt_key: Mapping[str, int | str], act
         params.update({f"submission_{name}": write.submission[name] for name in SUBMISSION_COLUMNS})
     connection = session.connection()
     if dialect == "postgresql":
-        row = connection.execute(_single_statement(shape), params).first()
+        row = _driver_statement(connection.dialect, shape).execute(connection, params).first()
         return None if row is None else Stored(result_id=row[0], attempt_id=row[1], submission_id=row[2])
     statements = _statements(dialect, shape)
     inserted = connection.execute(statements.insert_result, params).first()
@@ -210,6 +211,11 @@ def _statements(dialect: str, shape: _Shape) -> _Statements:
     insert_submission = _insert_submission(_submission_source(attempt_id, result_id)) if shape.queues_score else None
     return _Statements(insert_result=_insert_result(dialect, shape),
                        updates=tuple(_updates(shape, attempt_id, result_id)), insert_submission=insert_submission)
+
+
+@functools.lru_cache(maxsize=64)
+def _driver_statement(dialect: sa.Dialect, shape: _Shape) -> DriverStatement:
+    return DriverStatement.compile(_single_statement(shape), dialect)
 
 
 @functools.lru_cache(maxsize=64)

@@ -21,7 +21,6 @@ or one too many, so a column added to a table but not here fails loudly instead 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +30,7 @@ from sqlalchemy import orm
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 
+from lti_tool.db import DriverStatement
 from lti_tool.db import on_conflict_statement
 from lti_tool.models import DeploymentStatus
 from lti_tool.models import LtiContext
@@ -102,49 +102,17 @@ def _write_in_one_statement(session: orm.Session, rows: LaunchRows) -> WrittenRo
     if rows.resource_link is not None:
         params |= _prefixed("link_", rows.resource_link)
     connection = session.connection()
-    compiled = _compiled_statement(connection.dialect, rows.context is not None, rows.resource_link is not None)
-    row = connection.exec_driver_sql(compiled.sql, compiled.driver_params(params)).one()
+    statement = _compiled_statement(connection.dialect, rows.context is not None, rows.resource_link is not None)
+    row = statement.execute(connection, params).one()
     if row.launch_id is None:
         return None
     return WrittenRows(user_id=row.user_id, context_id=row.context_id,
                        resource_link_id=row.resource_link_id, link_activity_id=row.link_activity_id)
 
 
-@dataclass(frozen=True)
-class _CompiledStatement:
-    """The launch statement compiled once for a dialect, with each bind's converter (JSON, UTC datetimes).
-
-    SQLAlchemy looks a statement up in its compiled cache by a key it computes on every execution by walking the
-    whole statement: for this one (five CTEs, about thirty binds) that walk and the ORM's execution path cost more
-    CPU than PostgreSQL spends running it. Executed as the driver's SQL, the statement is still SQLAlchemy's,
-    its values are converted by the column types' own bind processors, and psycopg still prepares it server-side.
-    """
-
-    compiled: sa.engine.Compiled
-    converters: dict[str, Callable[[Any], Any]]
-
-    @property
-    def sql(self) -> str:
-        return self.compiled.string
-
-    def driver_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        # construct_params also fills the statement's own constants (the active status, true).
-        values = dict(self.compiled.construct_params(dict(params)) or {})
-        for name, convert in self.converters.items():
-            values[name] = convert(values[name])
-        return values
-
-
 @functools.lru_cache(maxsize=8)
-def _compiled_statement(dialect: sa.Dialect, has_context: bool, has_link: bool) -> _CompiledStatement:
-    compiled = _one_statement(has_context, has_link).compile(dialect=dialect)
-    assert isinstance(compiled, sa.sql.compiler.SQLCompiler)
-    converters: dict[str, Callable[[Any], Any]] = {}
-    for bind, name in compiled.bind_names.items():
-        convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
-        if convert is not None:
-            converters[name] = convert
-    return _CompiledStatement(compiled=compiled, converters=converters)
+def _compiled_statement(dialect: sa.Dialect, has_context: bool, has_link: bool) -> DriverStatement:
+    return DriverStatement.compile(_one_statement(has_context, has_link), dialect)
 
 
 def _one_statement(has_context: bool, has_link: bool) -> sa.Select[Any]:
