@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/compare_launches.py [--rounds 3] [--concurrency 50 200] [--launches 2000]
                                                [--tool-workers 3] [--tool-worker-class sync|gthread]
+                                               [--pg-database lti_tool_bench]
 
 Three servers, all under gunicorn, all launched by the same load generator (bench/loadgen.py: OIDC login, an
 id_token signed by the LMS emulator, the launch POST, the landing page checked) against the same emulator:
@@ -78,14 +79,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tool-workers", type=int, default=3)
     parser.add_argument("--tool-worker-class", choices=["sync", "gthread"], default="sync")
     parser.add_argument("--tool-threads", type=int, default=4)
+    parser.add_argument("--pg-database", default=PG_DATABASE,
+                        help="PostgreSQL database to drop and recreate (another name when two runs share a server)")
     parser.add_argument("--loadgen-processes", type=int, default=2)
     parser.add_argument("--request-timeout", type=float, default=30.0)
     parser.add_argument("--quiet-wait", type=float, default=30.0,
                         help="before each level wait up to this long for a quiet machine; 0 disables")
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "compare_launches.json")
-    args = parser.parse_args(argv)
-    args.pg_database = PG_DATABASE  # run_level reads PostgreSQL's CPU from it
-    return args
+    return parser.parse_args(argv)
 
 
 def median(values: list[float]) -> float:
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     ports = {target: free_port() for target in TARGETS}
     lms = create_lms(f"http://127.0.0.1:{ports['tool']}")
-    database_url = fresh_database_url("postgresql", PG_DATABASE)
+    database_url = fresh_database_url("postgresql", args.pg_database)
     prepare_tool_database(database_url, lms)
     lms.server.start(create_platform_app(lms.platform))
     platform = lms.platform
