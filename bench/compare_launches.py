@@ -1,7 +1,8 @@
 """Launches per second of this tool side by side with its reference and the web stack's ceiling, in one run.
 
     .venv/bin/python bench/compare_launches.py [--rounds 3] [--concurrency 50 200] [--launches 2000]
-                                               [--tool-workers 3] [--tool-worker-class sync|gthread]
+                                               [--tool-workers 2] [--tool-worker-class gthread|sync]
+                                               [--tool-threads 4]
                                                [--pg-database lti_tool_bench]
 
 Three servers, all under gunicorn, all launched by the same load generator (bench/loadgen.py: OIDC login, an
@@ -10,7 +11,9 @@ id_token signed by the LMS emulator, the launch POST, the landing page checked) 
 - ``reference``: pylti1p3 2.0.0 in its best configuration (bench/reference/pylti1p3_tool.py; gthread 2 × 4);
 - ``ceiling``: a trivial Flask login/launch pair (bench/reference/ceiling.py; gthread 2 × 4): a redirect, then
   an RS256 decode with a cached key — what the stack costs at the least;
-- ``tool``: this tool in its production configuration (PostgreSQL; ``--tool-workers`` × ``--tool-worker-class``).
+- ``tool``: this tool in its production configuration on PostgreSQL: gunicorn with what `lti-tool serve` runs
+  (gthread, lti_tool.serving.DEFAULT_WORKERS × DEFAULT_THREADS; ``--tool-workers``, ``--tool-worker-class`` and
+  ``--tool-threads`` choose another).
 
 Rounds alternate the three (the order rotates each round), so a machine that gets busier or quieter touches all of
 them alike; the figures are medians over the rounds. Reported per concurrency: launches/s and p99 of each, and
@@ -31,6 +34,9 @@ from typing import Any
 
 from harness import PG_DATABASE
 from harness import RESULTS_DIR
+from harness import SERVE_THREADS
+from harness import SERVE_WORKER_CLASS
+from harness import SERVE_WORKERS
 from harness import Gunicorn
 from harness import GunicornConfig
 from harness import create_lms
@@ -76,9 +82,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--launches", type=int, default=2000, help="launches per server, level and round")
     parser.add_argument("--warmup", type=int, default=200, help="launches per server before the first round")
     parser.add_argument("--max-seconds", type=float, default=120.0, help="time limit of each level")
-    parser.add_argument("--tool-workers", type=int, default=3)
-    parser.add_argument("--tool-worker-class", choices=["sync", "gthread"], default="sync")
-    parser.add_argument("--tool-threads", type=int, default=4)
+    parser.add_argument("--tool-workers", type=int, default=SERVE_WORKERS,
+                        help="gunicorn workers of the tool (default: what `lti-tool serve` runs)")
+    parser.add_argument("--tool-worker-class", choices=["sync", "gthread"], default=SERVE_WORKER_CLASS)
+    parser.add_argument("--tool-threads", type=int, default=SERVE_THREADS, help="threads per gthread worker")
     parser.add_argument("--pg-database", default=PG_DATABASE,
                         help="PostgreSQL database to drop and recreate (another name when two runs share a server)")
     parser.add_argument("--loadgen-processes", type=int, default=2)

@@ -41,6 +41,10 @@ from lti_tool.lti.registration import register_platform
 from lti_tool.sandbox.live_server import LiveServer
 from lti_tool.sandbox.platform import PlatformEmulator
 from lti_tool.sandbox.platform.id_token import build_id_token_claims
+from lti_tool.serving import DEFAULT_THREADS
+from lti_tool.serving import DEFAULT_WORKERS
+from lti_tool.serving import ServeOptions
+from lti_tool.serving import gunicorn_options
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -48,6 +52,11 @@ PG_SERVER_URL = os.environ.get("LTI_TOOL_BENCH_PG_URL", "postgresql+psycopg://po
 PG_DATABASE = "lti_tool_bench"
 LEARNER_PAGE_MARKER = 'data-testid="learner-landing"'
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# What `lti-tool serve` runs when given no options (lti_tool.serving), read from there so a bench that means "the
+# tool as in production" cannot drift from it.
+SERVE_WORKERS = DEFAULT_WORKERS
+SERVE_THREADS = DEFAULT_THREADS
+SERVE_WORKER_CLASS = str(gunicorn_options(ServeOptions())["worker_class"])
 
 
 # --- database ------------------------------------------------------------------------------------------------------
