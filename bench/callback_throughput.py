@@ -99,6 +99,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--worker-class", choices=["sync", "gthread"], default="sync", help="gunicorn worker class")
     parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
     parser.add_argument("--database", choices=["postgresql", "sqlite"], default="postgresql")
+    parser.add_argument("--pg-database", default=PG_DATABASE,
+                        help="PostgreSQL database to drop and recreate (another name when two runs share a server)")
     parser.add_argument("--policy", choices=[policy.value for policy in AttemptsPolicy],
                         default=AttemptsPolicy.LATEST.value, help="the activity's attempts policy")
     parser.add_argument("--passback", choices=["after", "during", "none"], default="after",
@@ -415,7 +417,7 @@ def prepare(args: argparse.Namespace) -> Bench:
     learners = [f"learner-{index:06d}" for index in range(args.learners)]
     warmup_learners = [f"warmup-{index:04d}" for index in range(args.warmup)]
     lms = create_lms(tool_url, learners + warmup_learners)
-    database_url = fresh_database_url(args.database)
+    database_url = fresh_database_url(args.database, args.pg_database)
     seeded = seed(database_url, lms, learners + warmup_learners, attempts_policy=args.policy)
     environment = tool_environment(database_url, tool_url)
     settings = load_settings(environ=environment)
@@ -440,7 +442,7 @@ def benchmark(bench: Bench, pool: LoadGenPool) -> dict[str, Any]:
     gunicorn = Gunicorn(config, bench.environment, RESULTS_DIR / f"gunicorn-callbacks-{args.database}.log")
     workers = PassbackWorkers(bench.environment, RESULTS_DIR / f"worker-callbacks-{args.database}.log",
                               args.passback_workers)
-    meter = CpuMeter(gunicorn, workers, PG_DATABASE if args.database == "postgresql" else None)
+    meter = CpuMeter(gunicorn, workers, args.pg_database if args.database == "postgresql" else None)
     database = Database(bench.database_url)
     bench.lms.start()
     drain = Drain()

@@ -1,9 +1,11 @@
 """Speechace callbacks ingested per second by the tool side by side with the web stack's ceiling, in one run.
 
     .venv/bin/python bench/compare_callbacks.py [--rounds 3] [--concurrency 50 200] [--callbacks 2000]
-                                                [--workers 3] [--worker-class sync|gthread]
+                                                [--workers 2] [--worker-class gthread|sync] [--threads 4]
+                                                [--pg-database lti_tool_bench_callbacks]
 
-Two servers under the same gunicorn configuration, fed by the same load generator (bench/callback_loadgen.py)
+Two servers under the same gunicorn configuration, by default what `lti-tool serve` runs (gthread,
+lti_tool.serving.DEFAULT_WORKERS × DEFAULT_THREADS), fed by the same load generator (bench/callback_loadgen.py)
 with the same signed callbacks (bench/callback_setup.py; every one a new result):
 
 - ``ceiling``: a trivial Flask JSON POST that writes one row (bench/reference/ceiling.py), in the same PostgreSQL;
@@ -26,10 +28,13 @@ from typing import Any
 
 import callback_throughput as ct
 import sqlalchemy as sa
+from callback_setup import PG_DATABASE
 from compare_launches import AppConfig
 from compare_launches import versions
-from harness import PG_DATABASE
 from harness import RESULTS_DIR
+from harness import SERVE_THREADS
+from harness import SERVE_WORKER_CLASS
+from harness import SERVE_WORKERS
 from harness import Gunicorn
 from harness import GunicornConfig
 from harness import free_port
@@ -42,9 +47,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[50, 200])
     parser.add_argument("--callbacks", type=int, default=2000, help="callbacks per server, level and round")
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (both servers)")
-    parser.add_argument("--worker-class", choices=["sync", "gthread"], default="sync")
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=SERVE_WORKERS,
+                        help="gunicorn workers of both servers (default: what `lti-tool serve` runs)")
+    parser.add_argument("--worker-class", choices=["sync", "gthread"], default=SERVE_WORKER_CLASS)
+    parser.add_argument("--threads", type=int, default=SERVE_THREADS, help="threads per gthread worker")
+    parser.add_argument("--pg-database", default=PG_DATABASE,
+                        help="PostgreSQL database to drop and recreate (another name when two runs share a server)")
     parser.add_argument("--loadgen-processes", type=int, default=2)
     parser.add_argument("--quiet-wait", type=float, default=30.0)
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "compare_callbacks.json")
@@ -62,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     tool_args = ct.parse_args(["--callbacks", str(total), "--learners", str(total), "--warmup", "100",
                                "--duplicate-share", "0", "--workers", str(args.workers), "--worker-class",
                                args.worker_class, "--threads", str(args.threads), "--passback", "none",
+                               "--pg-database", args.pg_database,
                                "--quiet-wait", str(args.quiet_wait)])
     pool = ct.LoadGenPool.spawn(args.loadgen_processes)
     bench = ct.prepare(tool_args)
@@ -77,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     servers = {"ceiling": Gunicorn(ceiling_config, ceiling_env, RESULTS_DIR / "compare-callbacks-ceiling.log"),
                "tool": Gunicorn(bench.config, bench.environment, RESULTS_DIR / "compare-callbacks-tool.log")}
     idle = ct.PassbackWorkers(bench.environment, RESULTS_DIR / "unused.log", 0)
-    meters = {target: ct.CpuMeter(servers[target], idle, PG_DATABASE) for target in TARGETS}
+    meters = {target: ct.CpuMeter(servers[target], idle, args.pg_database) for target in TARGETS}
     results: dict[str, dict[int, list[dict[str, Any]]]] = {t: {c: [] for c in args.concurrency} for t in TARGETS}
     batches = iter([bench.plan.main[index * args.callbacks:(index + 1) * args.callbacks] for index in range(runs)])
     bench.lms.start()

@@ -1,19 +1,26 @@
 """Launches per second of this tool side by side with its reference and the web stack's ceiling, in one run.
 
     .venv/bin/python bench/compare_launches.py [--rounds 3] [--concurrency 50 200] [--launches 2000]
-                                               [--tool-workers 3] [--tool-worker-class sync|gthread]
+                                               [--tool-workers 2] [--tool-worker-class gthread|sync]
+                                               [--tool-threads 4] [--targets reference ceiling tool serve]
+                                               [--pg-database lti_tool_bench]
 
-Three servers, all under gunicorn, all launched by the same load generator (bench/loadgen.py: OIDC login, an
-id_token signed by the LMS emulator, the launch POST, the landing page checked) against the same emulator:
+Four servers, all launched by the same load generator (bench/loadgen.py: OIDC login, an id_token signed by the LMS
+emulator, the launch POST, the landing page checked) against the same emulator:
 
-- ``reference``: pylti1p3 2.0.0 in its best configuration (bench/reference/pylti1p3_tool.py; gthread 2 × 4);
-- ``ceiling``: a trivial Flask login/launch pair (bench/reference/ceiling.py; gthread 2 × 4): a redirect, then
-  an RS256 decode with a cached key — what the stack costs at the least;
-- ``tool``: this tool in its production configuration (PostgreSQL; ``--tool-workers`` × ``--tool-worker-class``).
+- ``reference``: pylti1p3 2.0.0 in its best configuration (bench/reference/pylti1p3_tool.py; gunicorn gthread 2 × 4);
+- ``ceiling``: a trivial Flask login/launch pair (bench/reference/ceiling.py; gunicorn gthread 2 × 4): a redirect,
+  then an RS256 decode with a cached key — what the stack costs at the least;
+- ``tool``: this tool in its production configuration on PostgreSQL: gunicorn with what `lti-tool serve` runs
+  (gthread, lti_tool.serving.DEFAULT_WORKERS × DEFAULT_THREADS; ``--tool-workers``, ``--tool-worker-class`` and
+  ``--tool-threads`` choose another);
+- ``serve``: the `lti-tool serve` command itself with its defaults, on the embedded default database (SQLite), with
+  the passback worker it starts beside gunicorn; its CPU is that of the whole process tree.
 
-Rounds alternate the three (the order rotates each round), so a machine that gets busier or quieter touches all of
-them alike; the figures are medians over the rounds. Reported per concurrency: launches/s and p99 of each, and
-the ratios tool/reference and tool/ceiling, with the installed versions of the key packages.
+Rounds alternate the servers (the order rotates each round), so a machine that gets busier or quieter touches all
+of them alike; the figures are medians over the rounds. Reported per concurrency: launches/s and p99 of each, the
+ratios tool/reference, tool/ceiling, serve/reference and serve/ceiling, with the installed versions of the key
+packages. ``--targets`` leaves servers out (a ratio whose servers did not run is null).
 """
 
 from __future__ import annotations
@@ -30,13 +37,19 @@ from typing import Any
 
 from harness import PG_DATABASE
 from harness import RESULTS_DIR
+from harness import SERVE_THREADS
+from harness import SERVE_WORKER_CLASS
+from harness import SERVE_WORKERS
 from harness import Gunicorn
 from harness import GunicornConfig
+from harness import Serve
+from harness import ServeConfig
 from harness import create_lms
 from harness import free_port
 from harness import fresh_database_url
 from harness import installed_versions
 from harness import prepare_tool_database
+from harness import serve_environment
 from harness import tool_environment
 from launch_throughput import LoadGenPool
 from launch_throughput import make_template
@@ -47,7 +60,9 @@ from lti_tool.sandbox.platform import create_platform_app
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 VERSIONS = ("lti-tool", "pylti1p3", "flask", "werkzeug", "gunicorn", "sqlalchemy", "psycopg", "pyjwt",
             "cryptography", "authlib", "joserfc", "cachelib", "requests")
-TARGETS = ("reference", "ceiling", "tool")
+TARGETS = ("reference", "ceiling", "tool", "serve")
+# The ratios reported: (numerator, denominator).
+RATIOS = (("tool", "reference"), ("tool", "ceiling"), ("serve", "reference"), ("serve", "ceiling"))
 
 
 @dataclass(frozen=True)
@@ -75,16 +90,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--launches", type=int, default=2000, help="launches per server, level and round")
     parser.add_argument("--warmup", type=int, default=200, help="launches per server before the first round")
     parser.add_argument("--max-seconds", type=float, default=120.0, help="time limit of each level")
-    parser.add_argument("--tool-workers", type=int, default=3)
-    parser.add_argument("--tool-worker-class", choices=["sync", "gthread"], default="sync")
-    parser.add_argument("--tool-threads", type=int, default=4)
+    parser.add_argument("--tool-workers", type=int, default=SERVE_WORKERS,
+                        help="gunicorn workers of the tool (default: what `lti-tool serve` runs)")
+    parser.add_argument("--tool-worker-class", choices=["sync", "gthread"], default=SERVE_WORKER_CLASS)
+    parser.add_argument("--tool-threads", type=int, default=SERVE_THREADS, help="threads per gthread worker")
+    parser.add_argument("--targets", nargs="+", choices=TARGETS, default=list(TARGETS),
+                        help="servers to run (e.g. leave `serve` out)")
+    parser.add_argument("--pg-database", default=PG_DATABASE,
+                        help="PostgreSQL database to drop and recreate (another name when two runs share a server)")
     parser.add_argument("--loadgen-processes", type=int, default=2)
     parser.add_argument("--request-timeout", type=float, default=30.0)
     parser.add_argument("--quiet-wait", type=float, default=30.0,
                         help="before each level wait up to this long for a quiet machine; 0 disables")
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "compare_launches.json")
     args = parser.parse_args(argv)
-    args.pg_database = PG_DATABASE  # run_level reads PostgreSQL's CPU from it
+    args.targets = [target for target in TARGETS if target in args.targets]  # one order, whatever was typed
     return args
 
 
@@ -92,41 +112,64 @@ def median(values: list[float]) -> float:
     return round(statistics.median(values), 1) if values else 0.0
 
 
-def summary(results: dict[str, dict[int, list[dict[str, Any]]]], concurrency: list[int]) -> list[dict[str, Any]]:
+def ratio_key(numerator: str, denominator: str) -> str:
+    return f"{numerator}_over_{denominator}"
+
+
+def summary(results: dict[str, dict[int, list[dict[str, Any]]]], concurrency: list[int],
+            targets: list[str]) -> list[dict[str, Any]]:
     rows = []
     for level in concurrency:
         row: dict[str, Any] = {"concurrency": level}
-        for target in TARGETS:
+        for target in targets:
             runs = results[target][level]
             row[target] = {"launches_per_s": median([run["launches_per_s"] for run in runs]),
                            "p99_ms": median([run["latency_ms"]["p99"] for run in runs]),
                            "errors": sum(run["errors"] for run in runs),
                            "rounds": [run["launches_per_s"] for run in runs]}
-        tool = row["tool"]["launches_per_s"]
-        row["tool_over_reference"] = round(tool / row["reference"]["launches_per_s"], 2) \
-            if row["reference"]["launches_per_s"] else None
-        row["tool_over_ceiling"] = round(tool / row["ceiling"]["launches_per_s"], 2) \
-            if row["ceiling"]["launches_per_s"] else None
+        for numerator, denominator in RATIOS:
+            top = row.get(numerator, {}).get("launches_per_s")
+            bottom = row.get(denominator, {}).get("launches_per_s")
+            row[ratio_key(numerator, denominator)] = round(top / bottom, 2) if top is not None and bottom else None
         rows.append(row)
     return rows
 
 
-def print_summary(rows: list[dict[str, Any]]) -> None:
-    print(f"\n{'conc':>5} {'reference/s':>12} {'ceiling/s':>10} {'tool/s':>8} {'tool/ref':>9} {'tool/ceil':>10}"
-          f" {'p99 ref':>8} {'p99 ceil':>9} {'p99 tool':>9}  errors")
+SHORT = {"reference": "ref", "ceiling": "ceil", "tool": "tool", "serve": "serve"}
+
+
+def summary_columns(targets: list[str]) -> list[tuple[str, str, str | None]]:
+    """(title, key in the row, key below it) of each column of the printed summary."""
+    columns: list[tuple[str, str, str | None]] = [("conc", "concurrency", None)]
+    columns += [(f"{target}/s", target, "launches_per_s") for target in targets]
+    columns += [(f"{SHORT[top]}/{SHORT[bottom]}", ratio_key(top, bottom), None)
+                for top, bottom in RATIOS if top in targets and bottom in targets]
+    columns += [(f"p99 {SHORT[target]}", target, "p99_ms") for target in targets]
+    return columns
+
+
+def print_summary(rows: list[dict[str, Any]], targets: list[str]) -> None:
+    columns = summary_columns(targets)
+    widths = [max(len(title), 6) for title, _, _ in columns]
+    print("\n" + " ".join(f"{title:>{width}}" for (title, _, _), width in zip(columns, widths, strict=True))
+          + "  errors " + "/".join(targets))
     for row in rows:
-        print(f"{row['concurrency']:>5} {row['reference']['launches_per_s']:>12} {row['ceiling']['launches_per_s']:>10}"
-              f" {row['tool']['launches_per_s']:>8} {row['tool_over_reference']!s:>9} {row['tool_over_ceiling']!s:>10}"
-              f" {row['reference']['p99_ms']:>8} {row['ceiling']['p99_ms']:>9} {row['tool']['p99_ms']:>9}  "
-              + "/".join(str(row[target]["errors"]) for target in TARGETS))
+        cells = [row[key] if below is None else row[key][below] for _, key, below in columns]
+        print(" ".join(f"{cell!s:>{width}}" for cell, width in zip(cells, widths, strict=True))
+              + "  " + "/".join(str(row[target]["errors"]) for target in targets))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    targets: list[str] = args.targets
     ports = {target: free_port() for target in TARGETS}
     lms = create_lms(f"http://127.0.0.1:{ports['tool']}")
-    database_url = fresh_database_url("postgresql", PG_DATABASE)
+    database_url = fresh_database_url("postgresql", args.pg_database)
     prepare_tool_database(database_url, lms)
+    # `lti-tool serve` on the embedded default database: a new SQLite file, prepared as an admin would.
+    serve_database_url = fresh_database_url("sqlite") if "serve" in targets else ""
+    if serve_database_url:
+        prepare_tool_database(serve_database_url, lms)
     lms.server.start(create_platform_app(lms.platform))
     platform = lms.platform
     reference_env = {**tool_environment(database_url, ""),
@@ -134,36 +177,42 @@ def main(argv: list[str] | None = None) -> int:
                      "BENCH_LTI_AUTH_URL": lms.auth_url, "BENCH_LTI_TOKEN_URL": platform.url("/token"),
                      "BENCH_LTI_JWKS_URL": platform.url("/jwks"), "BENCH_LTI_DEPLOYMENT_ID": lms.deployment_id,
                      "BENCH_LTI_CACHE_DIR": tempfile.mkdtemp(prefix="lti-bench-pylti1p3-cache-")}
-    configs = {
+    configs: dict[str, GunicornConfig] = {
         "reference": AppConfig(workers=2, worker_class="gthread", threads=4, port=ports["reference"],
                                app="pylti1p3_tool:app"),
         "ceiling": AppConfig(workers=2, worker_class="gthread", threads=4, port=ports["ceiling"], app="ceiling:app"),
         "tool": GunicornConfig(workers=args.tool_workers, worker_class=args.tool_worker_class,
                                threads=args.tool_threads, port=ports["tool"]),
+        "serve": ServeConfig.defaults(ports["serve"]),
     }
-    servers = {
+    databases = {"reference": "postgresql (unused: launch data in a cachelib FileSystemCache)", "ceiling": "none",
+                 "tool": "postgresql", "serve": "sqlite"}
+    servers: dict[str, Gunicorn] = {
         "reference": Gunicorn(configs["reference"], reference_env, RESULTS_DIR / "compare-reference.log"),
         "ceiling": Gunicorn(configs["ceiling"], reference_env, RESULTS_DIR / "compare-ceiling.log"),
         "tool": Gunicorn(configs["tool"], tool_environment(database_url, f"http://127.0.0.1:{ports['tool']}"),
                          RESULTS_DIR / "compare-tool.log"),
+        "serve": Serve(configs["serve"],
+                       serve_environment(serve_database_url, f"http://127.0.0.1:{ports['serve']}"),
+                       RESULTS_DIR / "compare-serve.log"),
     }
-    prefixes = {"reference": "lti1p3-", "ceiling": "ceiling-", "tool": None}
+    prefixes = {"reference": "lti1p3-", "ceiling": "ceiling-", "tool": None, "serve": None}
     pools: dict[str, LoadGenPool] = {}
-    for target in TARGETS:
+    for target in targets:
         template = make_template(lms, ports[target], 1)
         if prefixes[target] is not None:
             template = dataclasses.replace(template, state_cookie_prefix=prefixes[target])
         pools[target] = LoadGenPool.fork(template, args.loadgen_processes)
-    results: dict[str, dict[int, list[dict[str, Any]]]] = {t: {c: [] for c in args.concurrency} for t in TARGETS}
+    results: dict[str, dict[int, list[dict[str, Any]]]] = {t: {c: [] for c in args.concurrency} for t in targets}
     try:
-        for target in TARGETS:
+        for target in targets:
             servers[target].start()
             print(f"{target}: {configs[target].describe()}")
             warm = run_level(pools[target], servers[target], f"warm-{target}", min(16, args.warmup), args.warmup, args)
             print(f"  warm-up: {warm['ok']} launches, {warm['errors']} errors {warm['error_samples'][:1]}")
         for round_index in range(args.rounds):
-            order = TARGETS[round_index % 3:] + TARGETS[:round_index % 3]
-            for target in order:
+            shift = round_index % len(targets)
+            for target in targets[shift:] + targets[:shift]:
                 for level in args.concurrency:
                     run = run_level(pools[target], servers[target], f"r{round_index}-{target}-c{level}", level,
                                     args.launches, args)
@@ -176,18 +225,20 @@ def main(argv: list[str] | None = None) -> int:
         for server in servers.values():
             server.stop()
         lms.server.stop()
-    rows = summary(results, args.concurrency)
+    rows = summary(results, args.concurrency, targets)
     found = versions()
-    print_summary(rows)
+    print_summary(rows, targets)
     print("versions: " + ", ".join(f"{name} {version}" for name, version in found.items()))
-    report = {"servers": {target: configs[target].describe() for target in TARGETS}, "versions": found,
+    report = {"servers": {target: configs[target].describe() for target in targets},
+              "argv": {target: configs[target].argv()[1:] for target in targets},
+              "databases": {target: databases[target] for target in targets}, "versions": found,
               "rounds": args.rounds, "launches_per_level": args.launches, "summary": rows,
               "runs": {target: {str(level): runs for level, runs in by_level.items()}
                        for target, by_level in results.items()}}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2))
     print(f"written to {args.output}")
-    errors = sum(row[target]["errors"] for row in rows for target in TARGETS)
+    errors = sum(row[target]["errors"] for row in rows for target in targets)
     return 0 if errors == 0 else 1
 
 

@@ -41,6 +41,11 @@ from lti_tool.lti.registration import register_platform
 from lti_tool.sandbox.live_server import LiveServer
 from lti_tool.sandbox.platform import PlatformEmulator
 from lti_tool.sandbox.platform.id_token import build_id_token_claims
+from lti_tool.serving import DEFAULT_THREADS
+from lti_tool.serving import DEFAULT_WORKERS
+from lti_tool.serving import PassbackSupervisor
+from lti_tool.serving import ServeOptions
+from lti_tool.serving import gunicorn_options
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -48,6 +53,11 @@ PG_SERVER_URL = os.environ.get("LTI_TOOL_BENCH_PG_URL", "postgresql+psycopg://po
 PG_DATABASE = "lti_tool_bench"
 LEARNER_PAGE_MARKER = 'data-testid="learner-landing"'
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# What `lti-tool serve` runs when given no options (lti_tool.serving), read from there so a bench that means "the
+# tool as in production" cannot drift from it.
+SERVE_WORKERS = DEFAULT_WORKERS
+SERVE_THREADS = DEFAULT_THREADS
+SERVE_WORKER_CLASS = str(gunicorn_options(ServeOptions())["worker_class"])
 
 
 # --- database ------------------------------------------------------------------------------------------------------
@@ -225,6 +235,72 @@ class Gunicorn:
             self.process.wait(timeout=5)
 
 
+@dataclass(frozen=True)
+class ServeConfig(GunicornConfig):
+    """``lti-tool serve --bind 127.0.0.1:<port>``: the console script with its own defaults (workers, threads, worker
+    class), which also starts one passback worker beside gunicorn. Build it with ``ServeConfig.defaults``."""
+
+    @classmethod
+    def defaults(cls, port: int) -> ServeConfig:
+        return cls(workers=SERVE_WORKERS, worker_class=SERVE_WORKER_CLASS, threads=SERVE_THREADS, port=port)
+
+    def argv(self) -> list[str]:
+        return [str(Path(sys.executable).with_name("lti-tool")), "serve", "--bind", f"127.0.0.1:{self.port}"]
+
+    def describe(self) -> str:
+        return (f"lti-tool serve --bind 127.0.0.1:{self.port} (gunicorn -w {self.workers} -k {self.worker_class} "
+                f"--threads {self.threads} + 1 passback worker)")
+
+
+def serve_environment(database_url: str, base_url: str) -> dict[str, str]:
+    """``tool_environment`` without LTI_TOOL_SERVE_* variables, so that `lti-tool serve` runs its defaults."""
+    return {name: value for name, value in tool_environment(database_url, base_url).items()
+            if not name.startswith("LTI_TOOL_SERVE_")}
+
+
+# The passback worker's command line after the interpreter: `python -m lti_tool.cli worker`.
+PASSBACK_ARGV_TAIL = [part.encode() for part in PassbackSupervisor(environ={}).command[1:]]
+
+
+class Serve(Gunicorn):
+    """`lti-tool serve`: gunicorn's master forks the web workers and starts the passback worker as a child too.
+
+    Ready when /healthz answers, the master has its web workers and the passback worker runs; the CPU is that of the
+    whole process tree (master, web workers, passback worker, and whatever they started).
+    """
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                raise RuntimeError(f"lti-tool serve exited; see {self.log_path}")
+            web, passback = self.children()
+            if _answers(self.url + "/healthz") and len(web) == self.config.workers and len(passback) == 1:
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"lti-tool serve did not become ready within {timeout} s; see {self.log_path}")
+
+    def children(self) -> tuple[list[int], list[int]]:
+        """(web workers, passback workers) among the master's children."""
+        web, passback = [], []
+        for pid in self.worker_pids():
+            (passback if _is_passback_worker(pid) else web).append(pid)
+        return web, passback
+
+    def cpu_seconds(self) -> float:
+        if self.process is None:
+            return 0.0
+        return sum(process_cpu_seconds(pid) for pid in [self.process.pid, *descendants_of(self.process.pid)])
+
+
+def _is_passback_worker(pid: int) -> bool:
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return argv[-len(PASSBACK_ARGV_TAIL):] == PASSBACK_ARGV_TAIL
+
+
 def _answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1) as response:
@@ -263,6 +339,23 @@ def children_of(parent: int) -> list[int]:
         if int(fields[1]) == parent:
             children.append(pid)
     return children
+
+
+def descendants_of(ancestor: int) -> list[int]:
+    """Every process below ``ancestor`` (children, their children, ...), from one scan of /proc."""
+    children: dict[int, list[int]] = {}
+    for pid in _all_pids():
+        try:
+            _, fields = _stat_fields(pid)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        children.setdefault(int(fields[1]), []).append(pid)
+    found, pending = [], list(children.get(ancestor, []))
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        pending.extend(children.get(pid, []))
+    return found
 
 
 def postgres_backends_cpu(database: str = PG_DATABASE) -> dict[int, float]:
