@@ -201,7 +201,10 @@ def deployments() -> ResponseReturnValue:
 def change_deployment(deployment_pk: int, action: str) -> ResponseReturnValue:
     return _perform(lambda session: service.change_deployment(session, g.admin.scope, deployment_pk, action),
                     f"deployment-{action}", f"deployment {deployment_pk}: {action}", "admin.deployments",
-                    _deployments_page)
+                    _deployments_page, what=lambda deployment: gettext(
+                        "Deployment %(deployment)s of %(platform)s (%(issuer)s).",
+                        deployment=deployment.deployment_id, platform=deployment.registration.name,
+                        issuer=deployment.registration.issuer))
 
 
 @bp.get("/registrations")
@@ -233,7 +236,9 @@ def create_invitation() -> ResponseReturnValue:
 def change_registration(registration_pk: int, action: str) -> ResponseReturnValue:
     return _perform(lambda session: service.change_registration(session, g.admin.scope, registration_pk, action),
                     f"registration-{action}", f"registration {registration_pk}: {action}", "admin.registrations",
-                    _registrations_page)
+                    _registrations_page, what=lambda registration: gettext(
+                        "Registration %(number)d: %(platform)s (%(issuer)s).", number=registration.id,
+                        platform=registration.name, issuer=registration.issuer))
 
 
 @bp.get("/assessments")
@@ -267,7 +272,8 @@ def change_assessment(assessment_pk: int, action: str) -> ResponseReturnValue:
                         "admin.assessments", _assessments_page)
     return _perform(lambda session: service.change_assessment(session, g.admin.scope, assessment_pk, action),
                     f"assessment-{action}", f"assessment {assessment_pk}: {action}", "admin.assessments",
-                    _assessments_page)
+                    _assessments_page, what=lambda assessment: gettext(
+                        "Assessment %(number)d: %(title)s.", number=assessment.id, title=assessment.title))
 
 
 @bp.get("/<provider_name>")
