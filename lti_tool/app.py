@@ -32,6 +32,7 @@ from lti_tool.paths import resource_dir
 from lti_tool.services import Services
 from lti_tool.telemetry import logs
 from lti_tool.telemetry.logs import loggable_path
+from lti_tool.translatable import N_
 from lti_tool.translatable import gettext
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,39 @@ def _configure_logging(settings: Settings) -> None:
         log.warning("%s", warning)
 
 
+# The error page's heading (Werkzeug's name of the status) and sentence for the statuses the tool answers, in the
+# reader's language; an error raised with its own description keeps it. The JSON answer stays English.
+_HTTP_WORDS = {
+    400: (N_("Bad Request"), N_("The tool could not understand this request.")),
+    401: (N_("Unauthorized"), N_("This page needs you to sign in or to open the activity from your course.")),
+    403: (N_("Forbidden"), N_("You may not open this page.")),
+    404: (N_("Not Found"), N_("There is no such page here. Check the address, or open the activity again from your "
+                              "course.")),
+    405: (N_("Method Not Allowed"), N_("This page cannot be used that way.")),
+    413: (N_("Request Entity Too Large"), N_("The request is larger than the tool accepts.")),
+    429: (N_("Too Many Requests"), N_("Too many requests in a short time: wait a moment and try again.")),
+    500: (N_("Internal Server Error"), N_("The tool failed on this request. The administrator can find why in the "
+                                          "log.")),
+    502: (N_("Bad Gateway"), N_("A service the tool relies on did not answer properly. Please try again later.")),
+    503: (N_("Service Unavailable"), N_("The tool is busy or under maintenance. Please try again later.")),
+}
+UNDECODABLE = N_("The request holds text that cannot be decoded.")
+UNPARSEABLE = N_("The request holds a value that cannot be parsed (such as a malformed URL).")
+# Descriptions given in English where the error is raised and translated on the page.
+_MARKED_DESCRIPTIONS = frozenset({UNDECODABLE, UNPARSEABLE})
+
+
+def _error_page_words(error: HTTPException, status: int) -> tuple[str, str]:
+    """The heading and the sentence of the error page."""
+    title, sentence = _HTTP_WORDS.get(status, (None, None))
+    description = error.description or ""
+    if description in _MARKED_DESCRIPTIONS:
+        description = gettext(description)
+    elif sentence is not None and description == type(error).description:
+        description = gettext(sentence)
+    return (gettext(title) if title is not None else error.name), description or error.name
+
+
 def _http_error(error: HTTPException) -> tuple[Response | str | dict[str, str], int]:
     status = error.code or 500
     if status >= 500:
@@ -125,7 +159,8 @@ def _http_error(error: HTTPException) -> tuple[Response | str | dict[str, str], 
         log.info("%s %s: %s %s", request.method, loggable_path(), status, error.description)
     if request.accept_mimetypes.best == "application/json" or request.is_json:
         return {"error": error.name, "message": error.description or error.name}, status
-    return render_template("error.html", status=status, title=error.name, message=error.description), status
+    title, message = _error_page_words(error, status)
+    return render_template("error.html", status=status, title=title, message=message), status
 
 
 def _not_allowed(error: NotAllowed) -> tuple[str, int]:
@@ -155,7 +190,7 @@ def _input_refused(error: InputError) -> tuple[Response | str | dict[str, str], 
 def _undecodable_input(error: UnicodeError) -> tuple[Response | str | dict[str, str], int]:
     # A safety net, not the check: values are validated explicitly first; the trace goes to the log for a fix.
     log.warning("%s %s: undecodable input", request.method, loggable_path(), exc_info=error)
-    return _http_error(BadRequest("The request holds text that cannot be decoded."))
+    return _http_error(BadRequest(UNDECODABLE))
 
 
 # Parsers whose ValueError means "this input cannot be parsed" (a malformed URL, JSON, form or header).
@@ -169,10 +204,10 @@ def _value_error(error: ValueError) -> tuple[Response | str | dict[str, str], in
     innermost = frames[-1].filename.replace("\\", "/") if frames else ""
     if innermost.endswith(_PARSER_FILES) or "/werkzeug/" in innermost:
         log.warning("%s %s: unparseable input (%s)", request.method, loggable_path(), error, exc_info=error)
-        return _http_error(BadRequest("The request holds a value that cannot be parsed (such as a malformed URL)."))
+        return _http_error(BadRequest(UNPARSEABLE))
     log.error("%s %s failed", request.method, loggable_path(), exc_info=error)
-    return render_template("error.html", status=500, title="Internal Server Error",
-                           message="The tool failed on this request. The administrator can find why in the log."), 500
+    title, message = _HTTP_WORDS[500]
+    return render_template("error.html", status=500, title=gettext(title), message=gettext(message)), 500
 
 
 def _security_headers(response: Response) -> Response:

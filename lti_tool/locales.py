@@ -30,6 +30,8 @@ DEFAULT = "en"
 _HANDLE = re.compile(r"[A-Za-z0-9_-]{8,200}")
 # The catalogues shipped (lti_tool/translations/<locale>/LC_MESSAGES/messages.po), in Babel's spelling.
 SUPPORTED = ("en", "es", "fr", "pt_BR", "ar", "zh_Hans")
+# Languages of a browser's Accept-Language header looked at (a header may list any number).
+_MAX_ACCEPTED = 20
 RIGHT_TO_LEFT = frozenset({"ar"})
 # What LMSs send for Chinese written in simplified characters.
 _ALIASES = {"zh": "zh_Hans", "zh_cn": "zh_Hans", "zh_sg": "zh_Hans", "zh_hans": "zh_Hans", "pt": "pt_BR"}
@@ -71,6 +73,8 @@ def use_launch(launch: LtiLaunch) -> None:
 
 
 def select_locale() -> str:
+    if not has_request_context():  # the command line and the worker: English
+        return DEFAULT
     hinted = g.get("launch_locale")
     if hinted:
         return str(hinted)
@@ -82,7 +86,22 @@ def select_locale() -> str:
         if launch is not None:
             g.launch_locale = locale_of(launch)
             return str(g.launch_locale)
-    return DEFAULT  # pages without a launch (admin, registration) are English for now
+    return browser_locale()  # pages without a launch: administrators' pages, registration, error pages
+
+
+def browser_locale() -> str:
+    """The first catalogue the browser's ``Accept-Language`` asks for, in quality order (``fr-CA,fr;q=0.9`` → fr),
+    else English. A header that cannot be parsed gives English: this also runs for the error page of a refused
+    request."""
+    try:
+        accepted = list(request.accept_languages)[:_MAX_ACCEPTED]
+    except Exception:  # an error page must render whatever the header holds
+        return DEFAULT
+    for tag, quality in accepted:
+        locale = negotiated(tag) if quality > 0 else None
+        if locale is not None:
+            return locale
+    return DEFAULT
 
 
 def page_language() -> dict[str, str]:

@@ -94,17 +94,24 @@
   function offerNewWindow() {
     hide("lti-progress");
     show("lti-new-window");
+    // The page's language: the template puts the sentences on the box (data-msg-*).
+    var box = document.getElementById("lti-opened-elsewhere");
+    var words = box ? box.dataset : {};
     window.addEventListener("message", function (event) {
       var data = event.data;
       if (event.origin !== window.location.origin || !data || data.type !== OPENED_MESSAGE) { return; }
       hide("lti-new-window");
-      show("lti-opened-elsewhere", "Your test is open in another window or tab" +
-           (data.title ? " (“" + data.title + "”)" : "") + ". Switch to it to continue; you can leave this page.");
+      var title = typeof data.title === "string" ? data.title.trim() : "";
+      show("lti-opened-elsewhere", title
+        ? (words.msgOpenedTitled || "Your test is open in another window or tab (“{title}”). Switch to it to " +
+           "continue; you can leave this page.").split("{title}").join(title)
+        : words.msgOpened || "Your test is open in another window or tab. Switch to it to continue; you can " +
+          "leave this page.");
     });
     var button = document.getElementById("lti-new-window-button");
     if (button) {
       button.addEventListener("click", function () {
-        show("lti-opened-elsewhere", "The test is opening in a new window or tab…");
+        show("lti-opened-elsewhere", words.msgOpening || "The test is opening in a new window or tab…");
       });
     }
   }

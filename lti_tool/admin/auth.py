@@ -36,6 +36,7 @@ from lti_tool.models import LtiRegistration
 from lti_tool.models import LtiUser
 from lti_tool.models.admin import ToolAdmin
 from lti_tool.services import get_services
+from lti_tool.translatable import gettext
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +50,13 @@ _ADMIN_ID, _FINGERPRINT, _SINCE, _CSRF = "admin_id", "admin_fingerprint", "admin
 class AdminIdentity:
     """The person behind an admin request; ``launch_id`` is set when they came from the LMS.
 
+    ``name`` is what the server log says; ``person`` an LMS admin's name in their LMS, which the pages show.
     ``actor`` is what the audit log records: a tool admin's username, or an LMS admin's user id on their platform
     (``issuer``); an LMS admin's ``registration_pk`` and ``deployment_pk`` bound what they may see.
     """
 
     name: str
+    person: str = ""
     launch_id: str | None = None
     actor: str = ""
     issuer: str | None = None
@@ -85,18 +88,19 @@ def identify_admin(session: orm.Session) -> AdminIdentity | None:
 
 def _identify_lms_admin(session: orm.Session, launch_id: str) -> AdminIdentity:
     if not get_services().settings.lms_admin_access:
-        raise NotAllowed("LMS administrators' access to the admin pages is turned off here "
-                         "(LTI_TOOL_LMS_ADMIN_ACCESS=false): use a tool admin login.")
+        raise NotAllowed(gettext("LMS administrators' access to the admin pages is turned off here (%(setting)s): "
+                                 "use a tool admin login.", setting="LTI_TOOL_LMS_ADMIN_ACCESS=false"))
     launch = load_launch(session, launch_id)
     if not is_platform_admin(launch.roles):
-        raise NotAllowed("Only the tool's administrators and LMS administrators can open the admin pages.")
+        raise NotAllowed(gettext("Only the tool's administrators and LMS administrators can open the admin pages."))
     # The launch outlives the decision to trust its LMS: a since disabled deployment or registration no longer
     # grants anything.
     if not _launched_through_active_installation(session, launch):
-        raise NotAllowed("The LMS installation you launched from has been disabled in the tool.")
+        raise NotAllowed(gettext("The LMS installation you launched from has been disabled in the tool."))
     user = session.get(LtiUser, launch.user_id)
     registration = session.get(LtiRegistration, launch.registration_id)
-    return AdminIdentity(name=f"LMS admin {user.display_name if user else launch.user_id}", launch_id=launch.id,
+    person = user.display_name if user else str(launch.user_id)
+    return AdminIdentity(name=f"LMS admin {person}", person=person, launch_id=launch.id,
                          actor=user.sub if user else str(launch.user_id),
                          issuer=registration.issuer if registration else None,
                          registration_pk=launch.registration_id, deployment_pk=launch.deployment_id)
@@ -147,4 +151,4 @@ def require_csrf_token() -> None:
     given = request.form.get(CSRF_FIELD, "")
     if not isinstance(expected, str) or not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         log.warning("admin %s %s refused: missing or wrong CSRF token", request.method, request.path)
-        abort(400, "The form has expired or did not come from this site. Reload the page and try again.")
+        abort(400, gettext("The form has expired or did not come from this site. Reload the page and try again."))

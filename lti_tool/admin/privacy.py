@@ -20,6 +20,7 @@ from lti_tool.models import LtiRegistration
 from lti_tool.models import LtiUser
 from lti_tool.privacy import sharing
 from lti_tool.privacy import subject
+from lti_tool.translatable import N_
 
 MAX_SUB_LENGTH = 500
 NO_SUCH_USER = "There is no such user in this registration."
@@ -52,7 +53,7 @@ def set_sharing(session: orm.Session, scope: AdminScope, assessment_pk: int, cho
     try:
         assessment.settings = sharing.sharing_settings(assessment.settings, choice, reason)
     except ValueError as exc:
-        raise BadInput(str(exc)) from exc
+        raise BadInput(str(exc)) from exc  # the sharing rules' words (lti_tool.privacy.sharing), in English
     return assessment
 
 
@@ -69,11 +70,12 @@ def scoped_subject(session: orm.Session, scope: AdminScope, platform: str, sub: 
     """
     sub = sub.strip()
     if not sub or len(sub) > MAX_SUB_LENGTH:
-        raise BadInput("Give the user's LMS user id (the LTI `sub`, as the LMS shows it), at most 500 characters.")
+        raise BadInput(N_("Give the user's LMS user id (the LTI %(claim)s, as the LMS shows it), at most %(maximum)d "
+                          "characters."), claim="`sub`", maximum=MAX_SUB_LENGTH)
     platform = platform.strip()
     if not platform:
         if scope.registration_pk is None:
-            raise BadInput("Choose the registration (school) the user belongs to.")
+            raise BadInput(N_("Choose the registration (school) the user belongs to."))
         platform = str(scope.registration_pk)
     try:
         registration = subject.find_registration(session, platform)

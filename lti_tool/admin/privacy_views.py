@@ -21,7 +21,6 @@ from lti_tool.admin import audit
 from lti_tool.admin import privacy
 from lti_tool.admin.service import BadInput
 from lti_tool.admin.service import NotFound
-from lti_tool.admin.views import CONFIRM_FIELD
 from lti_tool.admin.views import _actor
 from lti_tool.admin.views import _assessments_page
 from lti_tool.admin.views import _perform
@@ -31,6 +30,7 @@ from lti_tool.models import Assessment
 from lti_tool.privacy.sharing import IdentitySharing
 from lti_tool.privacy.subject import describe_counts
 from lti_tool.services import get_services
+from lti_tool.translatable import gettext
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def privacy_export() -> ResponseReturnValue:
         log.info("admin %s refused (404): %s", request.path, exc)
         abort(404)
     except BadInput as exc:
-        return _privacy_page(str(exc), 400)
+        return _privacy_page(exc.shown(), 400)
     registration_pk = registration.id
     audit.record(session, _actor(), "privacy-export", "registration", registration_pk, registration_pk,
                  remote_addr=request.remote_addr, detail="personal data of one user exported")
@@ -96,18 +96,19 @@ def privacy_delete() -> ResponseReturnValue:
     was removed, never the person."""
     platform, sub = request.form.get("platform", ""), request.form.get("sub", "")
 
-    def described(erasure: privacy.Erasure) -> str:
-        if request.form.get(CONFIRM_FIELD) != "yes":  # the question names whose data, the log never does
-            return (f"Delete the data of user {sub.strip()[:100]!r} of {erasure.registration.name}: "
-                    f"{describe_counts(erasure.counts)}.")
+    def described(erasure: privacy.Erasure) -> str:  # the audit log's words: never whose data
         return f"personal data of one user deleted: {describe_counts(erasure.counts)}"
+
+    def to_be_deleted(erasure: privacy.Erasure) -> str:  # the question names whose data, the log never does
+        return gettext("Delete the data of user %(user)s of %(registration)s: %(rows)s.", user=repr(sub.strip()[:100]),
+                       registration=erasure.registration.name, rows=describe_counts(erasure.counts))
 
     return _perform(lambda session: privacy.delete_user(session, g.admin.scope, platform, sub), DELETE, described,
                     "admin.privacy_page", lambda error, status: _privacy_page(error, status),
-                    question="Are you sure? Every row that names this user in this registration is deleted for "
-                             "good: their launches, attempts, results and scores not yet sent (the LMS gradebook "
-                             "keeps its grades).",
-                    respond=lambda erasure: _privacy_page(deleted=erasure.counts))
+                    question=gettext("Are you sure? Every row that names this user in this registration is deleted "
+                                     "for good: their launches, attempts, results and scores not yet sent (the LMS "
+                                     "gradebook keeps its grades)."),
+                    respond=lambda erasure: _privacy_page(deleted=erasure.counts), what=to_be_deleted)
 
 
 def _privacy_page(error: str | None = None, status: int = 200,

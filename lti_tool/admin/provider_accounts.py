@@ -21,6 +21,7 @@ from lti_tool.models import Assessment
 from lti_tool.models import ProviderAccount
 from lti_tool.providers.interfaces import AccountView
 from lti_tool.providers.interfaces import AssessmentProvider
+from lti_tool.translatable import N_
 
 
 def _scoped_accounts(scope: AdminScope, provider: AssessmentProvider) -> sa.Select[ProviderAccount]:
@@ -40,7 +41,7 @@ def add_account(session: orm.Session, scope: AdminScope, provider: AssessmentPro
     """:raise BadInput: a field is missing or cannot work."""
     name = form.get("name", "").strip()
     if not name:
-        raise BadInput("Give the account a name.")
+        raise BadInput(N_("Give the account a name."))
     try:
         return provider.create_account(session, name[:200], form, scope.deployment_pk)
     except ValueError as exc:
@@ -55,7 +56,7 @@ def add_account_assessment(session: orm.Session, scope: AdminScope, provider: As
     if account is None:
         raise NotFound(f"There is no {provider.label} account {account_pk}.")
     if not title.strip():
-        raise BadInput(f"Give the {provider.assessment_form.noun} a title teachers will see.")
+        raise BadInput(N_("Give the %(noun)s a title teachers will see."), noun=provider.assessment_form.noun)
     try:
         return provider.create_assessment(session, title.strip()[:200], form, account)
     except ValueError as exc:

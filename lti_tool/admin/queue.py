@@ -18,6 +18,7 @@ from lti_tool.models import LtiContext
 from lti_tool.models import LtiUser
 from lti_tool.models import ScoreSubmission
 from lti_tool.models import SubmissionStatus
+from lti_tool.translatable import N_
 
 QUEUE_PAGE_SIZE = 100
 RETRYABLE = (SubmissionStatus.PENDING.value, SubmissionStatus.PARKED.value)
@@ -48,7 +49,8 @@ def parse_status_filter(raw: str) -> str | None:
     if not raw:
         return None
     if raw not in set(SubmissionStatus):
-        raise BadInput(f"Unknown status {raw!r}: use one of {', '.join(SubmissionStatus)}.")
+        raise BadInput(N_("Unknown status %(status)s: use one of %(statuses)s."), status=repr(raw),
+                       statuses=", ".join(SubmissionStatus))
     return raw
 
 
@@ -102,11 +104,11 @@ def retry_now(session: orm.Session, scope: AdminScope, submission_pk: int,
     now = now or utcnow()
     submission = scoped_submission(session, scope, submission_pk)
     if submission.status not in RETRYABLE:
-        raise BadInput(f"Submission {submission_pk} is {submission.status}; only pending or parked ones can be "
-                       "retried.")
+        raise BadInput(N_("Submission %(submission)d is %(status)s; only pending or parked ones can be retried."),
+                       submission=submission_pk, status=submission.status)
     if _newer_score_exists(session, submission):
-        raise BadInput(f"A newer score for the same attempt is queued or sent; retrying submission "
-                       f"{submission_pk} would overwrite it in the gradebook.")
+        raise BadInput(N_("A newer score for the same attempt is queued or sent; retrying submission %(submission)d "
+                          "would overwrite it in the gradebook."), submission=submission_pk)
     # Guarded by the state just checked: a worker claiming the row meanwhile keeps it (its lease is honoured and
     # the claim token left alone), so the score is never sent twice at once.
     changed = session.execute(
@@ -117,7 +119,8 @@ def retry_now(session: orm.Session, scope: AdminScope, submission_pk: int,
         execution_options={"synchronize_session": False},
     )
     if int(changed.rowcount) != 1:  # type: ignore[attr-defined]
-        raise BadInput(f"Submission {submission_pk} is being sent right now; look again in a minute.")
+        raise BadInput(N_("Submission %(submission)d is being sent right now; look again in a minute."),
+                       submission=submission_pk)
     return submission
 
 

@@ -29,21 +29,38 @@ from lti_tool.models import ScoreSubmission
 from lti_tool.models import SubmissionStatus
 from lti_tool.providers.interfaces import AssessmentAction
 from lti_tool.providers.interfaces import AssessmentProvider
+from lti_tool.translatable import N_
+from lti_tool.translatable import gettext
 
 __all__ = ["masked"]  # shown masked on every admin page; defined with the other secrets' helpers
 
 MAX_TITLE_LENGTH = 200
 
 
-class BadInput(ValueError):
+class Refusal(Exception):
+    """A refusal whose message a page shows: ``message`` is marked with ``N_`` and has named placeholders filled
+    from ``values``. ``str()`` is the English sentence (the log, the command line); :meth:`shown` is the reader's
+    language."""
+
+    def __init__(self, message: str, **values: object) -> None:
+        super().__init__(message % values if values else message)
+        self.message = message
+        self.values = values
+
+    def shown(self) -> str:
+        return gettext(self.message, **self.values)
+
+
+class BadInput(Refusal, ValueError):
     """The request cannot be carried out as given; the message is shown to the admin."""
 
 
 class NotFound(LookupError):
-    """No such row in the admin's scope (it may exist in another school's: the answer is the same)."""
+    """No such row in the admin's scope (it may exist in another school's: the answer is the same). The message
+    is only logged: the page is a plain 404."""
 
 
-class Forbidden(PermissionError):
+class Forbidden(Refusal, PermissionError):
     """The row is visible in the admin's scope but only a tool admin may change it; the message says why."""
 
 
@@ -133,9 +150,10 @@ def change_deployment(session: orm.Session, scope: AdminScope, deployment_pk: in
         raise NotFound(f"There is no deployment {deployment_pk}.")
     status = DEPLOYMENT_ACTIONS.get(action)
     if status is None:
-        raise BadInput(f"Unknown action {action!r}: use approve or disable.")
+        raise BadInput(N_("Unknown action %(action)s: use approve or disable."), action=repr(action))
     if deployment.id == scope.deployment_pk:
-        raise Forbidden("This is the deployment you launched from: only the tool's administrators can change it.")
+        raise Forbidden(N_("This is the deployment you launched from: only the tool's administrators can change "
+                           "it."))
     if deployment.status != status.value:
         deployment.status = status.value
         deployment.datetime_status_changed = utcnow()
@@ -173,13 +191,14 @@ def change_registration(session: orm.Session, scope: AdminScope, registration_pk
     """
     registration = scoped_registration(session, scope, registration_pk)
     if not scope.is_installation:
-        raise Forbidden("Only the tool's administrators can activate or deactivate a registration.")
+        raise Forbidden(N_("Only the tool's administrators can activate or deactivate a registration."))
     if action not in REGISTRATION_ACTIONS:
-        raise BadInput(f"Unknown action {action!r}: use approve, reject, activate or deactivate.")
+        raise BadInput(N_("Unknown action %(action)s: use approve, reject, activate or deactivate."),
+                       action=repr(action))
     if action in {"approve", "reject"}:
         return registration_approval.review(session, registration.id, approve=action == "approve")
     if action == "activate" and registration.review_status != ReviewStatus.APPROVED.value:
-        raise BadInput("This registration has not been approved: approve it instead.")
+        raise BadInput(N_("This registration has not been approved: approve it instead."))
     registration.is_active = REGISTRATION_ACTIONS[action]
     return registration
 
@@ -266,7 +285,8 @@ def _changeable_assessment(session: orm.Session, scope: AdminScope, assessment_p
     for assessment, can_change in _scoped_assessments(session, scope):
         if assessment.id == assessment_pk:
             if not can_change:
-                raise Forbidden("Every school shares this assessment: only the tool's administrators can change it.")
+                raise Forbidden(N_("Every school shares this assessment: only the tool's administrators can "
+                                   "change it."))
             return assessment
     raise NotFound(f"There is no assessment {assessment_pk}.")
 
@@ -291,15 +311,16 @@ def add_assessment(session: orm.Session, scope: AdminScope, provider: Assessment
     :raise Forbidden: an LMS admin adding a shared one. :raise BadInput: no title, or the provider refuses.
     """
     if provider.assessment_form.per_account:
-        raise BadInput(f"{provider.label} {provider.assessment_form.noun}s are added to one of its accounts.")
+        raise BadInput(N_("%(provider)s %(noun)ss are added to one of its accounts."), provider=provider.label,
+                       noun=provider.assessment_form.noun)
     if provider.assessment_form.shared and not scope.is_installation:
-        raise Forbidden(f"{provider.label} tests are offered to every school: only the tool's administrators "
-                        f"add them.")
+        raise Forbidden(N_("%(provider)s tests are offered to every school: only the tool's administrators add "
+                           "them."), provider=provider.label)
     title = _valid_title(title)
     try:
         return provider.create_assessment(session, title, values, None)
     except ValueError as exc:
-        raise BadInput(_sentence(str(exc))) from exc
+        raise BadInput(_sentence(str(exc))) from exc  # the provider's words: not in the catalogues
 
 
 def change_by_provider(session: orm.Session, scope: AdminScope, providers: Mapping[str, AssessmentProvider],
@@ -313,11 +334,12 @@ def change_by_provider(session: orm.Session, scope: AdminScope, providers: Mappi
     provider = providers.get(assessment.provider)
     if provider is None or action not in {offered.name for offered in provider.assessment_actions}:
         label = provider.label if provider is not None else assessment.provider
-        raise BadInput(f"{label} assessments cannot be changed that way ({action}).")
+        raise BadInput(N_("%(provider)s assessments cannot be changed that way (%(action)s)."), provider=label,
+                       action=action)
     try:
         provider.change_assessment(session, assessment, action, values)
     except ValueError as exc:
-        raise BadInput(_sentence(str(exc))) from exc
+        raise BadInput(_sentence(str(exc))) from exc  # the provider's words: not in the catalogues
     return assessment
 
 
@@ -329,7 +351,7 @@ def change_assessment(session: orm.Session, scope: AdminScope, assessment_pk: in
     """
     assessment = _changeable_assessment(session, scope, assessment_pk)
     if action not in ASSESSMENT_ACTIONS:
-        raise BadInput(f"Unknown action {action!r}: use activate or deactivate.")
+        raise BadInput(N_("Unknown action %(action)s: use activate or deactivate."), action=repr(action))
     assessment.is_active = ASSESSMENT_ACTIONS[action]
     return assessment
 
@@ -337,9 +359,9 @@ def change_assessment(session: orm.Session, scope: AdminScope, assessment_pk: in
 def _valid_title(title: str) -> str:
     title = title.strip()
     if not title:
-        raise BadInput("Give the assessment a title (teachers choose tests by it).")
+        raise BadInput(N_("Give the assessment a title (teachers choose tests by it)."))
     if len(title) > MAX_TITLE_LENGTH:
-        raise BadInput(f"The title is longer than {MAX_TITLE_LENGTH} characters.")
+        raise BadInput(N_("The title is longer than %(maximum)d characters."), maximum=MAX_TITLE_LENGTH)
     return title
 
 

@@ -42,35 +42,45 @@ from lti_tool.lti import registration_approval
 from lti_tool.models import SubmissionStatus
 from lti_tool.providers.interfaces import AssessmentProvider
 from lti_tool.services import get_services
+from lti_tool.translatable import N_
+from lti_tool.translatable import format_decimal
+from lti_tool.translatable import gettext
+from lti_tool.translatable import ngettext
 
 log = logging.getLogger(__name__)
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 PUBLIC_ENDPOINTS = frozenset({"admin.login"})
-LOGIN_FAILED = "Unknown username or wrong password."
+LOGIN_FAILED = N_("Unknown username or wrong password.")
 # Changes that take something away from a school: asked again ("Are you sure?") before they happen.
 NEEDS_CONFIRMATION = frozenset({"deployment-disable", "registration-deactivate", "registration-reject",
                                 "assessment-deactivate", "privacy-delete"})
 CONFIRM_FIELD = "confirmed"
-# What a page says after a change; the redirect names the message, so no user input is reflected.
+# What a page says after a change; the redirect names the message, so no user input is reflected. Translated
+# when shown.
 NOTICES = {
-    "deployment-approve": "Deployment approved: launches through it are accepted.",
-    "deployment-disable": "Deployment disabled: launches through it are refused.",
-    "registration-activate": "Registration activated.",
-    "registration-approve": "Registration approved: launches through it are accepted.",
-    "registration-reject": "Registration rejected: its launches stay refused.",
-    "registration-deactivate": "Registration deactivated: its logins, launches and grade passback are refused.",
-    "assessment-activate": "Assessment activated: teachers can choose it.",
-    "assessment-deactivate": "Assessment deactivated: teachers can no longer choose it.",
-    "submission-retry": "The submission will be sent in the worker's next round.",
-    "assessment-sharing": "Saved: the provider now gets what this assessment's setting says about each learner.",
+    "deployment-approve": N_("Deployment approved: launches through it are accepted."),
+    "deployment-disable": N_("Deployment disabled: launches through it are refused."),
+    "registration-activate": N_("Registration activated."),
+    "registration-approve": N_("Registration approved: launches through it are accepted."),
+    "registration-reject": N_("Registration rejected: its launches stay refused."),
+    "registration-deactivate": N_("Registration deactivated: its logins, launches and grade passback are refused."),
+    "assessment-activate": N_("Assessment activated: teachers can choose it."),
+    "assessment-deactivate": N_("Assessment deactivated: teachers can no longer choose it."),
+    "submission-retry": N_("The submission will be sent in the worker's next round."),
+    "assessment-sharing": N_("Saved: the provider now gets what this assessment's setting says about each learner."),
+}
+# The statuses of deployments and score submissions, as the pages name them (the values stay in data-status).
+STATUS_LABELS = {
+    "pending": N_("pending"), "active": N_("active"), "disabled": N_("disabled"), "sent": N_("sent"),
+    "parked": N_("parked"), "superseded": N_("superseded"),
 }
 ASSESSMENT_ADDED = "assessment-added"
 
 
 def provider_notices(providers: dict[str, AssessmentProvider]) -> dict[str, str]:
     """What a page says after a provider's change: adding an assessment, an account or an account's assessment
-    (``<provider>-account``, ``<provider>-<noun>``), or one of its assessment actions."""
+    (``<provider>-account``, ``<provider>-<noun>``), or one of its assessment actions (in the provider's words)."""
     notices: dict[str, str] = {}
     for provider in providers.values():
         form = provider.assessment_form
@@ -123,7 +133,14 @@ def _template_helpers() -> dict[str, Any]:
     providers = get_services().providers
     return {"admin": g.get("admin"), "admin_url": admin_url, "csrf_token": csrf_token, "csrf_field": CSRF_FIELD,
             "launch_parameter": LAUNCH_PARAMETER, "providers": providers,
-            "account_providers": [provider for provider in providers.values() if provider.account_form is not None]}
+            "account_providers": [provider for provider in providers.values() if provider.account_form is not None],
+            "status_label": status_label, "format_decimal": format_decimal}
+
+
+def status_label(status: str) -> str:
+    """A deployment's or score submission's status in the reader's language (an unknown one as it is)."""
+    label = STATUS_LABELS.get(status)
+    return gettext(label) if label is not None else status
 
 
 def admin_url(endpoint: str, **values: Any) -> str:
@@ -145,14 +162,15 @@ def login() -> ResponseReturnValue:
     locked = throttle.locked_for(session, username, request.remote_addr)
     if locked is not None:
         log.warning("admin login throttled for username %r from %s", username[:100], request.remote_addr)
-        message = f"Too many attempts; try again in {throttle.minutes(locked)} minutes."
+        message = ngettext("Too many attempts; try again in %(num)d minute.",
+                           "Too many attempts; try again in %(num)d minutes.", throttle.minutes(locked))
         return render_template("admin/login.html", error=message, username=username), 429
     admin = authenticate(session, username, request.form.get("password", ""))
     if admin is None:
         throttle.record_failure(session, username, request.remote_addr)
         session.commit()
         log.warning("admin login refused for username %r from %s", username[:100], request.remote_addr)
-        return render_template("admin/login.html", error=LOGIN_FAILED, username=username), 401
+        return render_template("admin/login.html", error=gettext(LOGIN_FAILED), username=username), 401
     throttle.record_success(session, username)
     session.commit()
     log_in(admin)
@@ -183,7 +201,10 @@ def deployments() -> ResponseReturnValue:
 def change_deployment(deployment_pk: int, action: str) -> ResponseReturnValue:
     return _perform(lambda session: service.change_deployment(session, g.admin.scope, deployment_pk, action),
                     f"deployment-{action}", f"deployment {deployment_pk}: {action}", "admin.deployments",
-                    _deployments_page)
+                    _deployments_page, what=lambda deployment: gettext(
+                        "Deployment %(deployment)s of %(platform)s (%(issuer)s).",
+                        deployment=deployment.deployment_id, platform=deployment.registration.name,
+                        issuer=deployment.registration.issuer))
 
 
 @bp.get("/registrations")
@@ -196,10 +217,11 @@ def create_invitation() -> ResponseReturnValue:
     """A single-use registration URL for an LMS admin, shown once (only its hash is stored). Tool admins only: an
     invitation admits a new school to the installation."""
     if not g.admin.scope.is_installation:
-        return _registrations_page("Only the tool's administrators can invite a platform.", 403)
+        return _registrations_page(gettext("Only the tool's administrators can invite a platform."), 403)
     days = request.form.get("expires_days", "7").strip()
     if not days.isdigit() or not 1 <= int(days) <= 90:
-        return _registrations_page("An invitation lasts 1 to 90 days.", 400)
+        return _registrations_page(gettext("An invitation lasts %(minimum)d to %(maximum)d days.", minimum=1,
+                                           maximum=90), 400)
     note = request.form.get("note", "").strip()[:200] or None
     session = get_session()
     new = registration_approval.create_invitation(session, dt.timedelta(days=int(days)), created_by=_actor().name,
@@ -214,7 +236,9 @@ def create_invitation() -> ResponseReturnValue:
 def change_registration(registration_pk: int, action: str) -> ResponseReturnValue:
     return _perform(lambda session: service.change_registration(session, g.admin.scope, registration_pk, action),
                     f"registration-{action}", f"registration {registration_pk}: {action}", "admin.registrations",
-                    _registrations_page)
+                    _registrations_page, what=lambda registration: gettext(
+                        "Registration %(number)d: %(platform)s (%(issuer)s).", number=registration.id,
+                        platform=registration.name, issuer=registration.issuer))
 
 
 @bp.get("/assessments")
@@ -228,7 +252,8 @@ def add_assessment() -> ResponseReturnValue:
     provider = _assessment_provider(form.get("provider", ""))
     if provider is None:
         log.info("admin %s refused (400): no provider %r", request.path, form.get("provider", "")[:40])
-        return _assessments_page("Choose the provider of the test.", 400, entered_title=form.get("title", ""))
+        return _assessments_page(gettext("Choose the provider of the test."), 400,
+                                 entered_title=form.get("title", ""))
     return _perform(lambda session: service.add_assessment(session, g.admin.scope, provider, form.get("title", ""),
                                                            form),
                     ASSESSMENT_ADDED, f"assessment added: {form.get('title', '')[:200]!r}", "admin.assessments",
@@ -247,7 +272,8 @@ def change_assessment(assessment_pk: int, action: str) -> ResponseReturnValue:
                         "admin.assessments", _assessments_page)
     return _perform(lambda session: service.change_assessment(session, g.admin.scope, assessment_pk, action),
                     f"assessment-{action}", f"assessment {assessment_pk}: {action}", "admin.assessments",
-                    _assessments_page)
+                    _assessments_page, what=lambda assessment: gettext(
+                        "Assessment %(number)d: %(title)s.", number=assessment.id, title=assessment.title))
 
 
 @bp.get("/<provider_name>")
@@ -339,14 +365,17 @@ PageRenderer = Callable[[str | None, int], ResponseReturnValue]
 def _perform(change: Callable[[orm.Session], Any], notice: str, description: str | Callable[[Any], str],
              endpoint: str, render_page: PageRenderer, after_commit: Callable[[], None] | None = None,
              endpoint_values: dict[str, Any] | None = None, question: str | None = None,
-             respond: Callable[[Any], ResponseReturnValue] | None = None) -> ResponseReturnValue:
+             respond: Callable[[Any], ResponseReturnValue] | None = None,
+             what: Callable[[Any], str] | None = None) -> ResponseReturnValue:
     """Apply one change, record it in the audit log in the same transaction, and redirect to the page with a
     notice. A row outside the admin's scope answers 404, a forbidden change 403, bad input 400: nothing changes.
     A destructive change not yet confirmed is tried, rolled back, and answered with the confirmation page (so a
     row out of scope gets its 404 before any question is asked).
 
-    ``description`` may be made from what the change returned (what an erasure removed); ``question`` replaces
-    the confirmation's "Are you sure?" sentence; ``respond`` answers instead of the redirect."""
+    ``description`` (English: the audit log's words) may be made from what the change returned (what an erasure
+    removed); ``question`` (translated) replaces the confirmation's "Are you sure?" sentence; ``respond`` answers
+    instead of the redirect. ``what`` (translated) is what the confirmation page says will happen, the description
+    when not given."""
     session = get_session()
     try:
         changed = change(session)
@@ -357,17 +386,20 @@ def _perform(change: Callable[[orm.Session], Any], notice: str, description: str
     except Forbidden as exc:
         session.rollback()
         log.info("admin %s refused (403): %s", request.path, exc)
-        return render_page(str(exc), 403)
+        return render_page(exc.shown(), 403)
     except BadInput as exc:
         session.rollback()
         log.info("admin %s refused (400): %s", request.path, exc)
-        return render_page(str(exc), 400)
+        return render_page(exc.shown(), 400)
     if callable(description):
         description = description(changed)
     if notice in NEEDS_CONFIRMATION and request.form.get(CONFIRM_FIELD) != "yes":
+        shown = what(changed) if what is not None else description
         session.rollback()
-        return render_template("admin/confirm.html", question=question or f"Are you sure? {NOTICES[notice]}",
-                               what=description, cancel_url=admin_url(endpoint, **(endpoint_values or {})))
+        return render_template("admin/confirm.html",
+                               question=question or gettext("Are you sure? %(consequence)s",
+                                                            consequence=gettext(NOTICES[notice])),
+                               what=shown, cancel_url=admin_url(endpoint, **(endpoint_values or {})))
     target_type, target_id, registration_pk = audit.target_of(session, changed)
     audit.record(session, _actor(), notice, target_type, target_id, registration_pk,
                  remote_addr=request.remote_addr, detail=description)
@@ -391,7 +423,9 @@ def _actor() -> audit.Actor:
 
 def _notice() -> str | None:
     done = request.args.get("done", "")
-    return NOTICES.get(done) or provider_notices(get_services().providers).get(done)
+    if done in NOTICES:
+        return gettext(NOTICES[done])
+    return provider_notices(get_services().providers).get(done)
 
 
 def _deployments_page(error: str | None = None, status: int = 200) -> ResponseReturnValue:
@@ -417,7 +451,7 @@ def _queue_page(error: str | None = None, status: int = 200) -> ResponseReturnVa
     try:
         status_filter = queue.parse_status_filter(raw_filter)
     except BadInput as exc:
-        error, status, status_filter = str(exc), 400, None
+        error, status, status_filter = exc.shown(), 400, None
     rows = queue.list_queue(get_session(), g.admin.scope, status_filter)
     return render_template("admin/queue.html", rows=rows, status_filter=status_filter or "",
                            statuses=list(SubmissionStatus), error=error, notice=_notice()), status

@@ -49,7 +49,7 @@ def _register(invitation_token: str | None) -> str | tuple[str, int]:
     except RegistrationError as error:
         session.rollback()
         log.warning("dynamic registration failed (HTTP %s): %s", error.status, error.reason)
-        return render_template("lti/register_failed.html", reason=error.reason), error.status
+        return render_template("lti/register_failed.html", reason=error.shown()), error.status
     session.commit()
     services.configuration_changed()
     return render_template("lti/registered.html", registration=registration, deployments=deployments,

@@ -25,6 +25,8 @@ from lti_tool.outbound import BlockedUrl
 from lti_tool.outbound import FetchedAnswer
 from lti_tool.outbound import UrlFence
 from lti_tool.outbound import fenced_request
+from lti_tool.translatable import N_
+from lti_tool.translatable import gettext
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +49,31 @@ PICKER_WIDTH, PICKER_HEIGHT = 900, 700
 NAME_LENGTH = 200  # lti_registration.name
 # What the LMS admin sees when a fetch failed or was refused: the detail (which can describe the tool's own
 # network) goes to the log only.
-UNREADABLE_PLATFORM = ("The tool could not read the platform's registration details. Check the registration URL; "
-                       "the tool administrator can find the reason in the tool's log.")
+UNREADABLE_PLATFORM = N_("The tool could not read the platform's registration details. Check the registration URL; "
+                          "the tool administrator can find the reason in the tool's log.")
+INVITATION_UNUSABLE = N_("This invitation link has expired or was already used. Ask the tool administrator for a new "
+                         "one.")
 
 
 class RegistrationError(Exception):
-    """Dynamic registration failed; ``reason`` is shown to the LMS admin in the registration dialog."""
+    """Dynamic registration failed; the LMS admin reads why in the registration dialog.
 
-    def __init__(self, status: int, reason: str) -> None:
+    ``message`` is marked with ``N_`` and has named placeholders filled from ``values`` (those named in ``words``
+    are marked words too): ``reason`` is the English sentence (the log), :meth:`shown` the reader's language (the
+    page)."""
+
+    def __init__(self, status: int, message: str, *, words: tuple[str, ...] = (), **values: object) -> None:
+        reason = message % values if values else message
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.message = message
+        self.values = values
+        self.words = words
+
+    def shown(self) -> str:
+        return gettext(self.message, **{name: gettext(str(value)) if name in self.words else value
+                                        for name, value in self.values.items()})
 
 
 @dataclass(frozen=True)
@@ -185,10 +201,10 @@ def dynamic_registration(session: orm.Session, http: requests.Session, fence: Ur
     :raise RegistrationError: the invitation is not usable, or the platform's answers are missing, malformed,
         inconsistent or out of the fence's bounds.
     """
-    _require_http_url(openid_configuration, error=RegistrationError(400, "openid_configuration is not a URL."))
+    _require_http_url(openid_configuration, error=RegistrationError(400, N_("%(parameter)s is not a URL."),
+                                                                     parameter="openid_configuration"))
     if invitation_token is not None and registration_approval.usable_invitation(session, invitation_token) is None:
-        raise RegistrationError(403, "This invitation link has expired or was already used. Ask the tool "
-                                     "administrator for a new one.")
+        raise RegistrationError(403, INVITATION_UNUSABLE)
     session.rollback()  # the invitation check's lock must not be held while the platform is called
     auth = {"Authorization": f"Bearer {registration_token}"} if registration_token else {}
     platform = _get_json(http, fence, openid_configuration, auth)
@@ -207,13 +223,13 @@ def dynamic_registration(session: orm.Session, http: requests.Session, fence: Ur
                                                                                 and served_by_issuer):
         log.warning("dynamic registration: registration_endpoint %s is not on the origin of %s",
                     registration_endpoint, openid_configuration)
-        raise RegistrationError(400, "The platform's registration endpoint is not on the same site as its "
-                                     "configuration.")
+        raise RegistrationError(400, N_("The platform's registration endpoint is not on the same site as its "
+                                        "configuration."))
     invited = invitation_token is not None
     answer = _post_json(http, fence, registration_endpoint, tool_registration_request(urls, product), auth)
     client_id = answer.get("client_id")
     if not isinstance(client_id, str) or not client_id:
-        raise RegistrationError(502, "The platform's registration response has no client_id.")
+        raise RegistrationError(502, N_("The platform's registration response has no %(field)s."), field="client_id")
     tool_config = answer.get(LTI_TOOL_CONFIGURATION) or {}
     deployment_id = tool_config.get("deployment_id") if isinstance(tool_config, dict) else None
     granted = str(answer.get("scope") or " ".join(SCOPES)).split()
@@ -227,14 +243,13 @@ def dynamic_registration(session: orm.Session, http: requests.Session, fence: Ur
     if invited:
         registration = register_platform(session, details, "dynamic", deployments, approve=True)
         if not registration_approval.mark_used(session, str(invitation_token), registration):
-            raise RegistrationError(403, "This invitation link has expired or was already used. Ask the tool "
-                                         "administrator for a new one.")
+            raise RegistrationError(403, INVITATION_UNUSABLE)
     else:
         _refuse_takeover(session, details)
         try:
             registration_approval.replace_pending(session, details.issuer)
         except registration_approval.ApprovalError as exc:
-            raise RegistrationError(429, str(exc)) from exc
+            raise RegistrationError(429, str(exc)) from exc  # marked where it is raised
         registration = register_platform(session, details, "dynamic", deployments, approve=auto_approve,
                                          review=ReviewStatus.PENDING)
     log.info("dynamic registration with %s: client_id=%s deployments=%s %s", details.issuer, client_id,
@@ -259,8 +274,8 @@ def _refuse_takeover(session: orm.Session, details: PlatformDetails) -> None:
     existing = session.scalar(sa.select(LtiRegistration.review_status).where(
         LtiRegistration.issuer == details.issuer, LtiRegistration.client_id == details.client_id))
     if existing is not None and existing != ReviewStatus.PENDING.value:
-        raise RegistrationError(409, "The tool is already registered with this platform. To change that "
-                                     "registration, ask the tool administrator for an invitation link.")
+        raise RegistrationError(409, N_("The tool is already registered with this platform. To change that "
+                                        "registration, ask the tool administrator for an invitation link."))
 
 
 def _origin(url: str) -> tuple[str, str]:
@@ -272,31 +287,33 @@ def _check_platform_configuration(platform: dict[str, Any], openid_configuration
     required = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri", "registration_endpoint")
     missing = [name for name in required if not isinstance(platform.get(name), str) or not platform.get(name)]
     if missing:
-        raise RegistrationError(502, f"The platform's configuration lacks {', '.join(missing)}.")
+        raise RegistrationError(502, N_("The platform's configuration lacks %(fields)s."), fields=", ".join(missing))
     algorithms = platform.get("id_token_signing_alg_values_supported")
     if isinstance(algorithms, list) and "RS256" not in algorithms:
-        raise RegistrationError(502, "The platform does not sign id_tokens with RS256, which LTI 1.3 requires.")
+        raise RegistrationError(502, N_("The platform does not sign id_tokens with RS256, which LTI 1.3 requires."))
     issuer = str(platform["issuer"]).rstrip("/")
     if not openid_configuration.startswith(issuer):
         product = (platform.get(LTI_PLATFORM_CONFIGURATION) or {}).get("product_family_code")
         # Hosted Canvas serves every school's configuration from the school's domain under one shared issuer.
         if product != "canvas":
-            raise RegistrationError(400, f"The platform's issuer {issuer!r} does not match the configuration URL "
-                                         f"{openid_configuration!r} (LTI-DR §3.5.1).")
+            raise RegistrationError(400, N_("The platform's issuer %(issuer)s does not match the configuration URL "
+                                            "%(url)s (LTI-DR §3.5.1)."), issuer=repr(issuer),
+                                    url=repr(openid_configuration))
         log.info("Canvas issuer %s differs from its configuration URL host; accepted", issuer)
     for name in required[1:]:
-        _require_http_url(str(platform[name]), error=RegistrationError(502, f"The platform's {name} is not a URL."))
+        _require_http_url(str(platform[name]),
+                          error=RegistrationError(502, N_("The platform's %(field)s is not a URL."), field=name))
 
 
 def _get_json(http: requests.Session, fence: UrlFence, url: str, headers: dict[str, str]) -> dict[str, Any]:
     return _json_object(_fenced(http, fence, "GET", url, headers={**headers, "Accept": "application/json"}),
-                        "configuration")
+                        N_("configuration"))
 
 
 def _post_json(http: requests.Session, fence: UrlFence, url: str, body: dict[str, Any],
                headers: dict[str, str]) -> dict[str, Any]:
     return _json_object(_fenced(http, fence, "POST", url, json=body,
-                                headers={**headers, "Accept": "application/json"}), "registration response")
+                                headers={**headers, "Accept": "application/json"}), N_("registration response"))
 
 
 def _fenced(http: requests.Session, fence: UrlFence, method: str, url: str, **kwargs: Any) -> FetchedAnswer:
@@ -310,13 +327,16 @@ def _fenced(http: requests.Session, fence: UrlFence, method: str, url: str, **kw
 def _json_object(response: FetchedAnswer, what: str) -> dict[str, Any]:
     if not response.ok:
         # The status helps the LMS admin (401: the registration token was used); the body is never shown.
-        raise RegistrationError(502, f"The platform refused: its {what} answered HTTP {response.status_code}.")
+        raise RegistrationError(502, N_("The platform refused: its %(answer)s answered HTTP %(code)s."), answer=what,
+                                code=response.status_code, words=("answer",))
     try:
         body = response.json()
     except ValueError as exc:
-        raise RegistrationError(502, f"The platform's {what} is not JSON.") from exc
+        raise RegistrationError(502, N_("The platform's %(answer)s is not JSON."), answer=what,
+                                words=("answer",)) from exc
     if not isinstance(body, dict):
-        raise RegistrationError(502, f"The platform's {what} is not a JSON object.")
+        raise RegistrationError(502, N_("The platform's %(answer)s is not a JSON object."), answer=what,
+                                words=("answer",))
     return body
 
 

@@ -21,6 +21,7 @@ from lti_tool.models import LtiDeployment
 from lti_tool.models import LtiRegistration
 from lti_tool.models import RegistrationInvitation
 from lti_tool.models import ReviewStatus
+from lti_tool.translatable import N_
 
 INVITATION_PATH = "/lti/register/invitation/"
 # More platforms waiting than this is a flood, not schools: refuse new ones until an admin has decided.
@@ -95,7 +96,8 @@ def replace_pending(session: orm.Session, issuer: str) -> None:
     waiting = session.scalar(sa.select(sa.func.count()).select_from(LtiRegistration).where(
         LtiRegistration.review_status == ReviewStatus.PENDING.value)) or 0
     if waiting >= MAX_PENDING_REGISTRATIONS:
-        raise ApprovalError("Too many registrations are waiting for the tool administrator.")
+        # The dynamic registration page shows it (translated there): the message is the catalogue's.
+        raise ApprovalError(N_("Too many registrations are waiting for the tool administrator."))
 
 
 def review(session: orm.Session, registration_pk: int, approve: bool) -> LtiRegistration:

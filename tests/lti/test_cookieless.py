@@ -194,3 +194,17 @@ def test_canvas_refusing_a_consumed_launch_is_explained_to_the_student(connected
     assert ("The LMS refused this launch: The launch has either expired or already been consumed "
             "(launch_no_longer_valid). Open the activity again from the course page.") in html.unescape(again.text)
     assert "Please open the activity again" in again.text
+
+
+def test_the_login_page_speaks_the_browsers_language_and_gives_the_script_its_sentences(connected):
+    """Before the launch there is no LMS locale: the login page follows Accept-Language, and the sentences
+    static/lti-launch.js shows come from the page, in that language, never from the script."""
+    response = requests.get(connected.launch_url(), headers={**FRAMED, "Accept-Language": "es-MX,es;q=0.9"},
+                            timeout=10)
+    assert response.status_code == 200 and 'lang="es"' in response.text
+    assert "Abriendo la actividad…" in html.unescape(response.text)
+    box = re.search(r'<p id="lti-opened-elsewhere"[^>]*>', response.text, re.S)
+    assert box, "no #lti-opened-elsewhere on the page"
+    words = {name: html.unescape(value) for name, value in re.findall(r'data-(msg-[a-z-]+)="([^"]*)"', box.group(0))}
+    assert set(words) == {"msg-opening", "msg-opened", "msg-opened-titled"}
+    assert "{title}" in words["msg-opened-titled"] and all(words.values())

@@ -70,4 +70,25 @@ def test_pages_not_yet_translated_say_they_are_english(connected, speechace_setu
                                                      with_lineitem=True))
     assert 'lang="en" dir="ltr"' in _html_tag(teacher.text) and "Students" in teacher.text
     french = app.test_client().get("/no-such-page", headers={"Accept-Language": "fr-CA,fr;q=0.9"})
-    assert 'lang="en" dir="ltr"' in _html_tag(french.get_data(as_text=True))
+    assert 'lang="fr" dir="ltr"' in _html_tag(french.get_data(as_text=True))  # no launch: the browser's language
+
+
+@pytest.mark.parametrize(("header", "lang"), [
+    ("es-MX,es;q=0.9", 'lang="es" dir="ltr"'), ("de", 'lang="en" dir="ltr"'),
+    ("de-DE,de;q=0.9,ar;q=0.5", 'lang="ar" dir="rtl"'), ("en;q=0,fr", 'lang="fr" dir="ltr"'),
+    ("fr;q=0", 'lang="en" dir="ltr"'), ("*", 'lang="en" dir="ltr"'),
+])
+def test_a_page_without_a_launch_follows_the_browser(app, header, lang):
+    page = app.test_client().get("/admin/login", headers={"Accept-Language": header})
+    assert page.status_code == 200 and lang in _html_tag(page.get_data(as_text=True))
+
+
+@pytest.mark.parametrize("header", [
+    ";;;q=abc,,", "q=0.5;es", "es;q=NaN", "x" * 5000, ",".join(["de"] * 500 + ["es"]), "\u00e9s-\u00c9S",
+    "zh-" + "Hans-" * 50, "es\tMX",
+])
+def test_a_junk_accept_language_gives_english_never_a_failure(app, header):
+    for path in ("/admin/login", "/no-such-page", "/lti/register"):
+        page = app.test_client().get(path, headers={"Accept-Language": header})
+        assert page.status_code in (200, 400, 404), (path, header, page.status_code)
+        assert 'lang="en" dir="ltr"' in _html_tag(page.get_data(as_text=True)), (path, header)
