@@ -183,4 +183,4 @@ def _sent(submission: ScoreSubmission | None) -> bool:
 def _refusal(submission: ScoreSubmission | None) -> str | None:
     if submission is None or submission.status != SubmissionStatus.PARKED.value:
         return None
-    return submission.last_error or "The LMS refused the grade."
+    return submission.last_error or gettext("The LMS refused the grade.")

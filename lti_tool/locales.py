@@ -4,8 +4,9 @@ The launch's ``launch_presentation.locale`` claim (``es-MX``, ``pt-BR``, ``ar-SA
 catalogues in ``lti_tool/translations`` exactly first, then by its language (``es-MX`` → ``es``), else English.
 Every page reached later through the launch (its handle in the URL: ``/…/<launch_id>/…`` or ``?launch=``) reads
 the same claim from the stored launch, so a student's later pages and the status their page polls stay in the
-launch's language. The catalogues cover the learner's pages: teachers' and administrators' pages, and pages
-without a launch, are English (and say ``lang="en"``) until theirs are translated.
+launch's language. A teacher's launch is no different: the class view, its reports and settings, and the picker
+speak the launch's language. Administrators' pages, and pages without a launch, are English (and say
+``lang="en"``) until theirs are translated.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from flask_babel import get_locale
 
 from lti_tool.db import get_session
 from lti_tool.lti.claims import Claim
-from lti_tool.lti.claims import is_staff
 from lti_tool.models import LtiLaunch
 
 DEFAULT = "en"
@@ -59,11 +59,7 @@ def launch_locale(claims: Mapping[str, Any]) -> str | None:
 
 
 def locale_of(launch: LtiLaunch) -> str:
-    """The language of ``launch``'s pages. The catalogues cover the learner's pages; a teacher's or an
-    administrator's pages are English until theirs are translated, and say so (``lang="en"``) rather than
-    claim a language their words are not in."""
-    if is_staff(launch.roles):
-        return DEFAULT
+    """The language of ``launch``'s pages, a learner's or a teacher's alike: the launch's locale, else English."""
     return launch_locale(launch.claims) or DEFAULT
 
 

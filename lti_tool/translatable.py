@@ -8,8 +8,11 @@ request (the worker, the command line) every function answers in English.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
+import babel
 import babel.dates
+import babel.lists
 import babel.numbers
 import flask_babel
 from flask import has_request_context
@@ -38,3 +41,21 @@ def format_date(value: dt.datetime | dt.date) -> str:
     if not has_request_context():
         return str(babel.dates.format_date(value, format="long", locale="en"))
     return str(flask_babel.format_date(value, format="long"))
+
+
+def format_datetime(value: dt.datetime) -> str:
+    """The date and the minute in the reader's locale, in UTC: "Dec 3, 2026, 8:05 AM", "3 dic 2026, 8:05"."""
+    moment = value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    locale = _reader_locale()
+    date = babel.dates.format_date(moment, format="medium", locale=locale)
+    time = babel.dates.format_time(moment, format="short", tzinfo=dt.UTC, locale=locale)
+    return str(locale.datetime_formats["medium"]).replace("{1}", date).replace("{0}", time)
+
+
+def format_list(items: list[str], style: Literal["standard", "or"] = "standard") -> str:
+    """Items joined the reader's way: "red, green, and blue"; "red, green o blue" (``style="or"``, Spanish)."""
+    return str(babel.lists.format_list(items, style=style, locale=_reader_locale()))
+
+
+def _reader_locale() -> babel.Locale:
+    return babel.Locale.parse(str(flask_babel.get_locale() or "en")) if has_request_context() else babel.Locale("en")

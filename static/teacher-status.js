@@ -3,7 +3,8 @@
  * page's aria-live region, so screen-reader users hear it too.
  *
  * Loaded by templates/teacher/link.html only; acts only if the page has #class-status. No inline script: the
- * tool's pages are served with script-src 'self'.
+ * tool's pages are served with script-src 'self'. Its sentences come from the page (data-msg-*), in the page's
+ * language; the English here is only a fallback.
  */
 (function () {
   "use strict";
@@ -15,6 +16,7 @@
   var live = document.getElementById("class-status-live");
   if (!section || !live || !section.dataset.statusUrl || !window.fetch) { return; }
   var startedAt = Date.now();
+  var words = section.dataset;  // the page's language: the template puts the sentences here
 
   function rowFor(attempt) {
     return section.querySelector('tr[data-attempt="' + attempt.replace(/["\\]/g, "") + '"]');
@@ -59,8 +61,9 @@
       }
     });
     updateCounts(answer.counts || {});
-    if (unknown) { changes.push("More students have started. Reload the page to see them and their grades."); }
-    else if (changes.length) { changes.push("Reload the page for the new grades."); }
+    if (unknown) {
+      changes.push(words.msgMore || "More students have started. Reload the page to see them and their grades.");
+    } else if (changes.length) { changes.push(words.msgReload || "Reload the page for the new grades."); }
     if (changes.length) { live.textContent = changes.join(". ").replace(/\.\./g, "."); }
   }
 
@@ -68,7 +71,8 @@
     if (Date.now() - startedAt > GIVE_UP_AFTER_MS) { return; }
     window.fetch(section.dataset.statusUrl, {credentials: "omit", cache: "no-store"}).then(function (response) {
       if (response.status === 401 || response.status === 403) {
-        live.textContent = "Statuses no longer update here: open the activity again from your course.";
+        live.textContent = words.msgExpired ||
+          "Statuses no longer update here: open the activity again from your course.";
         return null;
       }
       return response.ok ? response.json() : {};

@@ -30,10 +30,13 @@ from lti_tool.models import Result
 from lti_tool.models import ScoreSubmission
 from lti_tool.providers.interfaces import AssessmentProvider
 from lti_tool.teacher.roster import Member
+from lti_tool.translatable import N_
+from lti_tool.translatable import gettext
 
-RESULT_WORDS = {"complete": "Completed", "finished": "Finished, waiting for the provider's grading",
-                "withdrawn": "Withdrawn or reset by the provider", "pending": "Invalidated, grade pending",
-                "attention": "Needs attention at the provider", "invalidated": "No longer counts (invalidated)"}
+RESULT_WORDS = {"complete": N_("Completed"), "finished": N_("Finished, waiting for the provider's grading"),
+                "withdrawn": N_("Withdrawn or reset by the provider"), "pending": N_("Invalidated, grade pending"),
+                "attention": N_("Needs attention at the provider"),
+                "invalidated": N_("No longer counts (invalidated)")}
 CHART_BINS = 10
 ResultOrScore = TypeVar("ResultOrScore", Result, ScoreSubmission)
 
@@ -58,7 +61,8 @@ class HistoryEntry:
 
     @property
     def status_words(self) -> str:
-        return RESULT_WORDS.get(self.status, self.status)
+        """In the reader's language; a status the tool has no words for as the provider stored it."""
+        return gettext(RESULT_WORDS[self.status]) if self.status in RESULT_WORDS else self.status
 
 
 @dataclass(frozen=True)

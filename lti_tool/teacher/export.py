@@ -17,7 +17,8 @@ from lti_tool.teacher.classview import ClassView
 from lti_tool.teacher.classview import HistoryEntry
 from lti_tool.teacher.classview import StudentRow
 from lti_tool.teacher.words import component_label
-from lti_tool.teacher.words import points
+from lti_tool.teacher.words import plain
+from lti_tool.translatable import gettext
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BOM = "\ufeff"
@@ -33,11 +34,7 @@ def csv_text(view: ClassView, report_url: Callable[[str], str]) -> str:
     """The whole export, BOM first. ``report_url`` makes the tool's report page URL of a result."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["Student", "Given name", "Family name", "Email", "LMS user ID", "Status", "Status detail",
-                     "Started (UTC)", "Result received (UTC)", "Result", "Latest result",
-                     *(f"{component_label(name, view.labels).capitalize()} (provider)" for name in view.components),
-                     "Provider scale maximum", "Gradebook points", "Gradebook maximum",
-                     "Sent to the gradebook (UTC)", "Report"])
+    writer.writerow(_headers(view))
     for row in view.rows:
         for entry, latest in _entries(row):
             writer.writerow([
@@ -54,6 +51,17 @@ def csv_text(view: ClassView, report_url: Callable[[str], str]) -> str:
     return BOM + buffer.getvalue()
 
 
+def _headers(view: ClassView) -> list[str]:
+    """The column names, in the teacher's language (the values below them stay as the tool stores them)."""
+    return [gettext("Student"), gettext("Given name"), gettext("Family name"), gettext("Email"),
+            gettext("LMS user ID"), gettext("Status"), gettext("Status detail"), gettext("Started (UTC)"),
+            gettext("Result received (UTC)"), gettext("Result"), gettext("Latest result"),
+            *(gettext("%(score)s (provider)", score=component_label(name, view.labels).capitalize())
+              for name in view.components),
+            gettext("Provider scale maximum"), gettext("Gradebook points"), gettext("Gradebook maximum"),
+            gettext("Sent to the gradebook (UTC)"), gettext("Report")]
+
+
 def _entries(row: StudentRow) -> Iterator[tuple[HistoryEntry | None, bool]]:
     """Each result of the student, newest first; one empty entry for a student without results."""
     if not row.history:
@@ -68,4 +76,4 @@ def _date(value: dt.datetime | None) -> str:
 
 
 def _number(value: float | None) -> str:
-    return points(value) if value is not None else ""
+    return plain(value) if value is not None else ""

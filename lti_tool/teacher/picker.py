@@ -13,6 +13,9 @@ from lti_tool.models import Assessment
 from lti_tool.models import AttemptsPolicy
 from lti_tool.models import ProviderAccount
 from lti_tool.providers.interfaces import AssessmentProvider
+from lti_tool.teacher.words import component_label
+from lti_tool.translatable import format_list
+from lti_tool.translatable import gettext
 
 
 class ActivityFormError(ValueError):
@@ -36,22 +39,22 @@ def activity_from_form(session: orm.Session, providers: Mapping[str, AssessmentP
     assessment = next((offered for offered in offered_assessments(session, deployment_pk)
                        if offered.public_id == chosen), None)
     if assessment is None or assessment.provider not in providers:
-        raise ActivityFormError("Choose one of the speaking tests in the list.")
+        raise ActivityFormError(gettext("Choose one of the speaking tests in the list."))
     title = form.get("title", "").strip() or assessment.title
     try:
         score_maximum = float(form.get("score_maximum", "100"))
     except ValueError as exc:
-        raise ActivityFormError("Maximum points must be a number.") from exc
+        raise ActivityFormError(gettext("Maximum points must be a number.")) from exc
     if not 0 < score_maximum <= 10000:
-        raise ActivityFormError("Maximum points must be above 0 and at most 10000.")
+        raise ActivityFormError(gettext("Maximum points must be above 0 and at most %(maximum)s.", maximum=10000))
     provider = providers[assessment.provider]
     if component not in provider.components:
-        offered = ", ".join(provider.component_labels.get(name, name) for name in provider.components)
-        raise ActivityFormError(f"{provider.label} reports these scores: {offered}. Choose one of them for "
-                                f"{assessment.title}.")
+        offered = format_list([component_label(name, provider.component_labels) for name in provider.components])
+        raise ActivityFormError(gettext("%(provider)s reports these scores: %(scores)s. Choose one of them for "
+                                        "%(test)s.", provider=provider.label, scores=offered, test=assessment.title))
     policy = form.get("attempts_policy", AttemptsPolicy.LATEST.value)
     if policy not in set(AttemptsPolicy):
-        raise ActivityFormError("Choose the latest or the best attempt.")
+        raise ActivityFormError(gettext("Choose the latest or the best attempt."))
     activity = create_activity(session, assessment, title[:200], score_maximum, component, policy,
                                show_score_to_student=form.get("show_score") == "on")
     activity.max_attempts = max_attempts_from(form.get("max_attempts", ""))
@@ -68,15 +71,19 @@ def _test_and_score(form: Mapping[str, str]) -> tuple[str, str]:
 
 def max_attempts_from(value: str) -> int | None:
     """The attempts a teacher allows (an empty field: no limit). :raise ActivityFormError: not 1 to 100."""
-    return _whole_number(value, range(1, 101), "Attempts allowed must be a whole number, or empty for no limit.",
-                         "Attempts allowed must be between 1 and 100, or empty for no limit.")
+    return _whole_number(value, range(1, 101),
+                         gettext("Attempts allowed must be a whole number, or empty for no limit."),
+                         gettext("Attempts allowed must be between %(lowest)s and %(highest)s, or empty for no "
+                                 "limit.", lowest=1, highest=100))
 
 
 def expected_minutes_from(value: str) -> int | None:
     """About how long the test takes, as the teacher says (empty: not said). :raise ActivityFormError: not a
     whole number of minutes from 1 to 600."""
-    return _whole_number(value, range(1, 601), "How long the test takes must be a whole number of minutes, or empty.",
-                         "How long the test takes must be between 1 and 600 minutes, or empty.")
+    return _whole_number(value, range(1, 601),
+                         gettext("How long the test takes must be a whole number of minutes, or empty."),
+                         gettext("How long the test takes must be between %(lowest)s and %(highest)s minutes, or "
+                                 "empty.", lowest=1, highest=600))
 
 
 def _whole_number(value: str, allowed: range, not_whole: str, out_of_range: str) -> int | None:

@@ -25,11 +25,14 @@ from lti_tool.models import Activity
 from lti_tool.models import LtiLaunch
 from lti_tool.models import LtiResourceLink
 from lti_tool.services import get_services
+from lti_tool.teacher import words
 from lti_tool.teacher.gradebook_column import match_column
 from lti_tool.teacher.picker import ActivityFormError
 from lti_tool.teacher.picker import activity_from_form
 from lti_tool.teacher.picker import offered_assessments
 from lti_tool.teacher.service import require_staff
+from lti_tool.translatable import format_list
+from lti_tool.translatable import gettext
 
 bp = Blueprint("picker", __name__, url_prefix=LTI_PREFIX)
 
@@ -44,7 +47,8 @@ def render_picker(launch: LtiLaunch, error: str | None = None, status: int = 200
     assessments = [assessment for assessment in offered_assessments(get_session(), launch.deployment_id)
                    if assessment.provider in providers]
     return render_template("lti/activity_form.html", assessments=assessments, providers=providers, action=action,
-                           error=error, form=submitted or {},
+                           error=error, form=submitted or {}, words=words,
+                           provider_names=format_list([provider.label for provider in providers.values()], "or"),
                            deep_linking=deep_linking), status
 
 
@@ -71,7 +75,7 @@ def setup_link(launch_id: str) -> Response | tuple[str, int]:
     require_staff(launch)
     link = session.get(LtiResourceLink, launch.resource_link_id) if launch.resource_link_id else None
     if link is None:
-        return render_picker(launch, "This launch has no activity link to set up.", 400)
+        return render_picker(launch, gettext("This launch has no activity link to set up."), 400)
     try:
         activity = activity_from_form(session, get_services().providers, request.form, launch.deployment_id)
     except ActivityFormError as error:

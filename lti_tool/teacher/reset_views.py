@@ -25,6 +25,7 @@ from lti_tool.models import LtiUser
 from lti_tool.services import get_services
 from lti_tool.teacher.service import require_staff
 from lti_tool.teacher.views import bp
+from lti_tool.translatable import gettext
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def _scoped_attempt(launch: LtiLaunch, attempt_public_id: str) -> Attempt:
         Attempt.public_id == attempt_public_id, Attempt.registration_id == launch.registration_id,
         Attempt.context_id == launch.context_id, Attempt.resource_link_id == launch.resource_link_id)).first()
     if attempt is None:
-        raise NotAllowed("That attempt does not belong to this activity.")
+        raise NotAllowed(gettext("That attempt does not belong to this activity."))
     return attempt
 
 
@@ -56,8 +57,9 @@ def reset(launch_id: str, attempt_public_id: str) -> Response | tuple[str, int]:
     launch = load_launch(session, launch_id)
     attempt = _scoped_attempt(launch, attempt_public_id)
     if request.form.get("confirm") != "reset":
-        return render_template("error.html", status=400, title="Confirm the reset",
-                               message="Tick the box to confirm that this student's attempt starts again."), 400
+        return render_template("error.html", status=400, title=gettext("Confirm the reset"),
+                               message=gettext("Tick the box to confirm that this student's attempt starts "
+                                               "again.")), 400
     reset_attempt(attempt, provider_for(session, get_services().providers,
                                         session.get(Activity, attempt.activity_id)))
     session.commit()

@@ -13,6 +13,7 @@ from lti_tool.grading import AgsError
 from lti_tool.lti.claims import Scope
 from lti_tool.lti.claims import role_name
 from lti_tool.models import LtiRegistration
+from lti_tool.translatable import gettext
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,8 @@ def learners(session: orm.Session, ags: AgsClient, registration: LtiRegistration
                     members.append(_member(member))
     except (AgsError, AccessTokenError, ValueError) as exc:
         log.warning("roster of %s unavailable: %s", memberships_url, exc)
-        raise RosterUnavailable("The LMS did not send the course roster, so only students who opened the "
-                                "activity are listed.") from exc
+        raise RosterUnavailable(gettext("The LMS did not send the course roster, so only students who opened "
+                                        "the activity are listed.")) from exc
     return members
 
 

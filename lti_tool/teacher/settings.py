@@ -27,8 +27,12 @@ from lti_tool.teacher.picker import expected_minutes_from
 from lti_tool.teacher.picker import max_attempts_from
 from lti_tool.teacher.service import require_staff
 from lti_tool.teacher.words import component_label
+from lti_tool.teacher.words import points
+from lti_tool.translatable import N_
+from lti_tool.translatable import format_list
+from lti_tool.translatable import gettext
 
-SHARED = ("This speaking test is also used by another activity (in this course or another one), so its settings "
+SHARED = N_("This speaking test is also used by another activity (in this course or another one), so its settings "
           "cannot be changed from here: the change would reach that activity too. Ask the tool administrator.")
 MAXIMUM_POINTS = 10000
 
@@ -49,11 +53,11 @@ def editable_activity(session: orm.Session, launch: LtiLaunch) -> Activity:
     require_staff(launch)
     activity = activity_for_launch(session, launch)
     if activity is None:
-        raise NotAllowed("No speaking test is set up for this activity yet.")
+        raise NotAllowed(gettext("No speaking test is set up for this activity yet."))
     elsewhere = session.scalar(sa.select(sa.func.count()).select_from(LtiResourceLink).where(
         LtiResourceLink.activity_id == activity.id, LtiResourceLink.id != launch.resource_link_id))
     if elsewhere:
-        raise NotAllowed(SHARED)
+        raise NotAllowed(gettext(SHARED))
     return activity
 
 
@@ -63,15 +67,16 @@ def provider_of(session: orm.Session, providers: Mapping[str, AssessmentProvider
     installation no longer offers the activity's provider (``LTI_TOOL_PROVIDERS``)."""
     provider = provider_for(session, providers, activity)
     if provider is None:
-        raise NotAllowed("This test's provider is no longer offered by this installation. Ask the tool "
-                         "administrator.")
+        raise NotAllowed(gettext("This test's provider is no longer offered by this installation. Ask the tool "
+                                 "administrator."))
     return provider
 
 
 def component_choices(provider: AssessmentProvider) -> list[tuple[str, str]]:
     """The scores the provider reports, as (value, words) pairs for a select: "Fluency (0–9)"."""
-    scale = f"{provider.scale_maximum:g}"
-    return [(name, f"{component_label(name, provider.component_labels).capitalize()} (0–{scale})")
+    return [(name, gettext("%(score)s (0–%(maximum)s)",
+                           score=component_label(name, provider.component_labels).capitalize(),
+                           maximum=points(provider.scale_maximum)))
             for name in provider.components]
 
 
@@ -79,20 +84,21 @@ def apply_settings(activity: Activity, provider: AssessmentProvider, form: Mappi
     """Validate the whole form, then change the activity. :raise SettingsError: nothing is changed."""
     title = form.get("title", "").strip()[:200]
     if not title:
-        raise SettingsError("Give the activity a title.")
+        raise SettingsError(gettext("Give the activity a title."))
     try:
         maximum = float(form.get("score_maximum", ""))
     except ValueError as exc:
-        raise SettingsError("Maximum points must be a number.") from exc
+        raise SettingsError(gettext("Maximum points must be a number.")) from exc
     if not math.isfinite(maximum) or not 0 < maximum <= MAXIMUM_POINTS:
-        raise SettingsError(f"Maximum points must be above 0 and at most {MAXIMUM_POINTS}.")
+        raise SettingsError(gettext("Maximum points must be above 0 and at most %(maximum)s.", maximum=MAXIMUM_POINTS))
     component = form.get("score_component", "")
     if component not in provider.components:
-        names = ", ".join(component_label(name, provider.component_labels) for name in provider.components)
-        raise SettingsError(f"{provider.label} reports these scores: {names}.")
+        names = format_list([component_label(name, provider.component_labels) for name in provider.components])
+        raise SettingsError(gettext("%(provider)s reports these scores: %(scores)s.", provider=provider.label,
+                                    scores=names))
     policy = form.get("attempts_policy", "")
     if policy not in set(AttemptsPolicy):
-        raise SettingsError("Choose whether the latest or the best attempt counts.")
+        raise SettingsError(gettext("Choose whether the latest or the best attempt counts."))
     try:
         allowed = max_attempts_from(form.get("max_attempts", ""))
         minutes = expected_minutes_from(form.get("expected_minutes", ""))

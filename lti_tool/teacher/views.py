@@ -49,6 +49,7 @@ from lti_tool.teacher.settings import apply_settings
 from lti_tool.teacher.settings import component_choices
 from lti_tool.teacher.settings import editable_activity
 from lti_tool.teacher.settings import provider_of
+from lti_tool.translatable import gettext
 
 log = logging.getLogger(__name__)
 bp = Blueprint("teacher", __name__, url_prefix="/teacher")
@@ -168,7 +169,7 @@ def settings_page(launch_id: str) -> str | tuple[str, int]:
 def _settings_form(launch: LtiLaunch, activity: Activity, submitted: Mapping[str, str], error: str | None = None,
                    status: int = 200) -> tuple[str, int]:
     provider = provider_of(get_session(), get_services().providers, activity)
-    values = submitted or {"title": activity.title, "score_maximum": words.points(activity.score_maximum),
+    values = submitted or {"title": activity.title, "score_maximum": words.plain(activity.score_maximum),
                            "score_component": activity.score_component, "attempts_policy": activity.attempts_policy,
                            "show_score": "on" if activity.show_score_to_student else "",
                            "max_attempts": str(activity.max_attempts) if activity.max_attempts else "",
@@ -222,9 +223,9 @@ def resend(launch_id: str, attempt_public_id: str | None = None) -> WerkzeugResp
 def result_page(result_public_id: str) -> str | tuple[str, int]:
     launch_id = request.args.get("launch")
     if not launch_id:
-        return render_template("error.html", status=401, title="Open this page from your course",
-                               message="Reports are shown to teachers only: open the activity from your course and "
-                                       "follow the report link there."), 401
+        return render_template("error.html", status=401, title=gettext("Open this page from your course"),
+                               message=gettext("Reports are shown to teachers only: open the activity from your "
+                                               "course and follow the report link there.")), 401
     session = get_session()
     launch = load_launch(session, launch_id)
     view = result_for_teacher(session, launch, result_public_id, get_services().providers)
@@ -233,8 +234,8 @@ def result_page(result_public_id: str) -> str | tuple[str, int]:
     provider = get_services().providers.get(view.provider)
     details = provider.report_details(view.result) if provider is not None else ReportDetails(
         scores=view.result.scores, link=view.result.report_url,
-        problem="This installation no longer offers the test's provider (LTI_TOOL_PROVIDERS): only the stored "
-                "scores are shown.")
+        problem=gettext("This installation no longer offers the test's provider (LTI_TOOL_PROVIDERS): only the "
+                        "stored scores are shown."))
     return render_template("teacher/result.html", view=view, details=details, launch=launch, words=words,
                            labels=provider.component_labels if provider is not None else {},
                            grade=result_grade(session, view, read_column(session, get_services().ags, launch)))

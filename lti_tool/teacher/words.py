@@ -1,4 +1,4 @@
-"""Words for people: score names, numbers of things and settings as teachers and students read them."""
+"""Words for people: score names, numbers and settings as teachers read them, in the page's language."""
 
 from __future__ import annotations
 
@@ -6,29 +6,36 @@ import datetime as dt
 from collections.abc import Mapping
 
 from lti_tool.models import AttemptsPolicy
+from lti_tool.translatable import N_
+from lti_tool.translatable import format_datetime
+from lti_tool.translatable import format_decimal
+from lti_tool.translatable import gettext
 
-POLICY_WORDS = {AttemptsPolicy.LATEST.value: "the latest attempt counts",
-                AttemptsPolicy.BEST.value: "the best attempt counts"}
+# Whole clauses of the class view's summary line, so that a translator sees the sentence.
+POLICY_WORDS = {AttemptsPolicy.LATEST.value: N_("if a student takes the test again, the latest attempt counts"),
+                AttemptsPolicy.BEST.value: N_("if a student takes the test again, the best attempt counts")}
 
 
 def component_label(component: str, labels: Mapping[str, str]) -> str:
     """A score name as people read it ("vocab" → "vocabulary"), in the words of the activity's own provider
-    (``labels``: its ``component_labels``; two providers may name the same component differently)."""
-    return labels.get(component, component).replace("_", " ")
-
-
-def counted(number: int, singular: str, plural: str | None = None) -> str:
-    """ "1 grade", "3 grades"."""
-    return f"{number} {singular if number == 1 else plural or singular + 's'}"
+    (``labels``: its ``component_labels``, marked with ``N_``; two providers may name the same component
+    differently), in the reader's language."""
+    label = labels.get(component)
+    return gettext(label) if label else component.replace("_", " ")
 
 
 def points(value: float) -> str:
-    """A number of points without a trailing ".0" (16, 16.5, 7.25)."""
+    """A number of points for people, in the reader's locale, to two decimals (16, 16.5, 7,25 in Spanish)."""
+    return format_decimal(round(value, 2))
+
+
+def plain(value: float) -> str:
+    """A number of points for machines (a form field, the CSV): no grouping, a dot, no trailing ".0"."""
     return f"{round(value, 2):g}"
 
 
 def policy_words(policy: str) -> str:
-    return POLICY_WORDS.get(policy, policy)
+    return gettext(POLICY_WORDS[policy]) if policy in POLICY_WORDS else policy
 
 
 def machine_time(value: dt.datetime) -> str:
@@ -37,5 +44,6 @@ def machine_time(value: dt.datetime) -> str:
 
 
 def shown_time(value: dt.datetime) -> str:
-    """For people: the date and the minute, in UTC (the tool does not know the reader's time zone)."""
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    """For people: the date and the minute in the reader's locale, in UTC (the tool does not know the reader's
+    time zone)."""
+    return gettext("%(time)s UTC", time=format_datetime(value))

@@ -36,6 +36,12 @@ def reload_until_visible(page: Any, locator: Any, seconds: float = 15.0) -> None
             page.reload()
 
 
+def overall_of(choice: Any, test_title: str) -> str:
+    """The picker's value for ``test_title``'s overall score, in any language."""
+    option = choice.locator(f'optgroup[label^="{test_title} ("] option[value$=":overall"]')
+    return str(option.get_attribute("value"))
+
+
 def add_activity(page: Any, demo: Any, test_title: str, title: str, max_points: int, screenshot: Any = None) -> str:
     """As the teacher: "Add a speaking test", pick it in the tool's picker; returns the new link's id."""
     page.goto(f"{demo.lms_url}/course")
@@ -45,12 +51,13 @@ def add_activity(page: Any, demo: Any, test_title: str, title: str, max_points: 
     page.get_by_test_id("add-speaking-test").click()
     tool = page.frame_locator("#tool")
     expect(tool.get_by_test_id("activity-form")).to_be_visible()
-    # One choice of test and score: each test's group lists only its provider's scores.
+    # One choice of test and score: each test's group lists only its provider's scores. Found by the test's
+    # title and the score's value, not the picker's words: the picker speaks the teacher's launch language.
     choice = tool.get_by_test_id("score-choice")
-    choice.select_option(choice.locator("option", has_text=f"{test_title}: Overall").get_attribute("value"))
-    tool.get_by_label("Title in the course").fill(title)
-    tool.get_by_label("Maximum points").fill(str(max_points))
-    tool.get_by_label("Show students their score").check()
+    choice.select_option(overall_of(choice, test_title))
+    tool.locator("input[name=title]").fill(title)
+    tool.locator("input[name=score_maximum]").fill(str(max_points))
+    tool.locator("input[name=show_score]").check()
     if screenshot:
         screenshot("02-teacher-picker", docs=True)
     tool.get_by_test_id("add-activity").click()

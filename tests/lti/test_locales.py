@@ -62,13 +62,24 @@ def test_an_arabic_launch_is_right_to_left_and_translated(connected, speechace_s
     assert "Check my microphone" not in text
 
 
+def test_a_teacher_launch_gets_the_launch_language_on_every_teacher_page(connected, speechace_setup):
+    """A teacher's class view follows the launch's locale like a student's page, and so do the pages reached
+    from it (the settings, the status the class view polls)."""
+    connected.platform.set_locale(connected.course.instructor, "es-MX")
+    browser = FormBrowser()
+    teacher = browser.get(connected.launch_url(sub=connected.course.instructor,
+                                               custom={"activity": speechace_setup.activity_public_id},
+                                               with_lineitem=True))
+    assert 'data-testid="summary"' in teacher.text
+    assert 'lang="es" dir="ltr"' in _html_tag(teacher.text)
+    assert "Sin empezar" in html.unescape(teacher.text)  # a status label, already in the catalogues
+    settings = browser.get(connected.tool_url + re.search(r'href="([^"]+)" data-testid="edit-settings"',
+                                                          teacher.text).group(1))
+    assert settings.status_code == 200 and 'lang="es" dir="ltr"' in _html_tag(settings.text)
+
+
 def test_pages_not_yet_translated_say_they_are_english(connected, speechace_setup, app):
-    """A teacher's pages and pages without a launch are English: they never claim another language."""
-    connected.platform.set_locale(connected.course.instructor, "es")
-    teacher = FormBrowser().get(connected.launch_url(sub=connected.course.instructor,
-                                                     custom={"activity": speechace_setup.activity_public_id},
-                                                     with_lineitem=True))
-    assert 'lang="en" dir="ltr"' in _html_tag(teacher.text) and "Students" in teacher.text
+    """Pages without a launch are English: they never claim another language."""
     french = app.test_client().get("/no-such-page", headers={"Accept-Language": "fr-CA,fr;q=0.9"})
     assert 'lang="fr" dir="ltr"' in _html_tag(french.get_data(as_text=True))  # no launch: the browser's language
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -86,7 +87,9 @@ def test_rows_show_provider_value_beside_gradebook_points_sub_scores_and_history
     assert "<th scope=\"col\">Vocabulary</th>" in text and "vocab" not in text.replace("vocabulary", "")
     grace = re.search(r'<tr data-status="[^"]+" data-learner="Grace Hopper".*?</tr>', text, re.S).group(0)
     assert "2 results" in grace and grace.count("<li>") == 2 and "Completed" in grace
-    assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ">\d{4}-\d\d-\d\d \d\d:\d\d UTC</time>', grace)
+    # The machine's time for the element, the reader's (English here: "Dec 7, 2026, 3:40 AM UTC") for people.
+    assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ">[A-Z][a-z]{2} \d{1,2}, \d{4}, '
+                     r'\d{1,2}:\d\d\s[AP]M UTC</time>', grace)
     assert "the latest attempt counts" in text and "attempts policy" not in text
 
 
@@ -140,3 +143,15 @@ def test_a_learner_gets_403(connected, speechace_setup, settings, database, suff
                                          .order_by(LtiLaunch.expires_at.desc())).first()
     refused = learner_browser.get(f"{connected.tool_url}/teacher/link/{learner_launch}{suffix}")
     assert refused.status_code == 403
+
+
+def test_the_status_script_gets_its_sentences_from_the_page(connected, speechace_setup, settings, database):
+    """static/teacher-status.js says what changed in the page's language: the page hands it every sentence."""
+    known_class(connected, speechace_setup, settings, database)
+    _, page = teacher_page(connected, speechace_setup)
+    section = re.search(r'<section[^>]*id="class-status"[^>]*>', page.text, re.S).group(0)
+    sentences = dict(re.findall(r'data-msg-(\w+)="([^"]+)"', section))
+    assert set(sentences) == {"more", "reload", "expired"}
+    assert html.unescape(sentences["expired"]).startswith("Statuses no longer update here")
+    script = (Path(__file__).resolve().parents[2] / "static" / "teacher-status.js").read_text(encoding="utf-8")
+    assert all(f"words.msg{name.capitalize()}" in script for name in sentences)
