@@ -5,8 +5,8 @@ catalogues in ``lti_tool/translations`` exactly first, then by its language (``e
 Every page reached later through the launch (its handle in the URL: ``/…/<launch_id>/…`` or ``?launch=``) reads
 the same claim from the stored launch, so a student's later pages and the status their page polls stay in the
 launch's language. A teacher's launch is no different: the class view, its reports and settings, and the picker
-speak the launch's language. Administrators' pages, and pages without a launch, are English (and say
-``lang="en"``) until theirs are translated.
+speak the launch's language. Pages without a launch (the tool's administration, the LMS administrator's
+registration pages, error pages) follow the browser's ``Accept-Language``, else English.
 """
 
 from __future__ import annotations
