@@ -72,16 +72,26 @@ def test_a_teacher_launch_gets_the_launch_language_on_every_teacher_page(connect
                                                with_lineitem=True))
     assert 'data-testid="summary"' in teacher.text
     assert 'lang="es" dir="ltr"' in _html_tag(teacher.text)
-    assert "Sin empezar" in html.unescape(teacher.text)  # a status label, already in the catalogues
+    text = html.unescape(teacher.text)
+    assert "Sin empezar" in text and "Resumen" in text and "Cambiar esta configuración" in text
+    assert ">Summary<" not in text and "Change these settings" not in text
     settings = browser.get(connected.tool_url + re.search(r'href="([^"]+)" data-testid="edit-settings"',
                                                           teacher.text).group(1))
     assert settings.status_code == 200 and 'lang="es" dir="ltr"' in _html_tag(settings.text)
 
 
-def test_pages_not_yet_translated_say_they_are_english(connected, speechace_setup, app):
-    """Pages without a launch are English: they never claim another language."""
+def test_pages_without_a_launch_speak_the_browser_language(app):
+    """An error page and the administrator's login, with no launch behind them, follow Accept-Language."""
     french = app.test_client().get("/no-such-page", headers={"Accept-Language": "fr-CA,fr;q=0.9"})
-    assert 'lang="fr" dir="ltr"' in _html_tag(french.get_data(as_text=True))  # no launch: the browser's language
+    text = html.unescape(french.get_data(as_text=True))
+    assert french.status_code == 404 and 'lang="fr" dir="ltr"' in _html_tag(text)
+    assert "Page introuvable" in text and "Not Found" not in text
+    login = html.unescape(app.test_client().get("/admin/login", headers={"Accept-Language": "es-MX"})
+                          .get_data(as_text=True))
+    assert "Iniciar sesión" in login and "Nombre de usuario" in login and "Log in" not in login
+    arabic = html.unescape(app.test_client().get("/admin/login", headers={"Accept-Language": "ar"})
+                           .get_data(as_text=True))
+    assert 'lang="ar" dir="rtl"' in _html_tag(arabic) and "تسجيل الدخول" in arabic
 
 
 @pytest.mark.parametrize(("header", "lang"), [
