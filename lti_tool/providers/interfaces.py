@@ -29,16 +29,26 @@ from lti_tool.models import Assessment
 from lti_tool.models import Attempt
 from lti_tool.models import ProviderAccount
 from lti_tool.models import Result
+from lti_tool.translatable import gettext
 
 
 class ProviderError(Exception):
-    """The provider could not start the test. ``message`` is shown to the learner; ``detail`` to teachers/logs."""
+    """The provider could not start the test. ``message`` is shown to the learner; ``detail`` to teachers/logs
+    (English).
 
-    def __init__(self, message: str, detail: str | None = None, retryable: bool = True) -> None:
-        super().__init__(message)
+    ``message`` is marked with ``N_`` where it is raised and has named placeholders filled from ``values`` (the
+    provider's own words, never translated): :meth:`shown` is the learner's language, ``str()`` the English."""
+
+    def __init__(self, message: str, detail: str | None = None, retryable: bool = True, **values: object) -> None:
+        english = message % values if values else message
+        super().__init__(english)
         self.message = message
-        self.detail = detail or message
+        self.values = values
+        self.detail = detail or english
         self.retryable = retryable
+
+    def shown(self) -> str:
+        return gettext(self.message, **self.values)
 
 
 class CallbackError(Exception):
