@@ -16,22 +16,23 @@ from lti_tool.models import Assessment
 from lti_tool.providers.interfaces import AssessmentAction
 from lti_tool.providers.interfaces import AssessmentForm
 from lti_tool.providers.interfaces import FormField
+from lti_tool.translatable import N_
 
 NAME = "speechace"
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
 
 # The link fields are never filled in again after an error: the share link holds the key.
 ASSESSMENT_FORM = AssessmentForm(fields=(
-    FormField("share_link", "Share → oEmbed link (holds the key)", cli_name="oembed-url",
+    FormField("share_link", N_("Share → oEmbed link (holds the key)"), cli_name="oembed-url",
               help="Speechace Share → oEmbed link (holds the secret key)."),
-    FormField("test_url", "or the iframe test URL (accounts without oEmbed)",
+    FormField("test_url", N_("or the iframe test URL (accounts without oEmbed)"),
               help="Speechace iframe test URL (accounts without oEmbed)."),
 ))
 REPLACE_KEY = AssessmentAction(
-    name="replace-key", button="Replace key", notice="Key replaced. The old key is no longer used.",
-    description="key replaced", event="assessment-key",
-    fields=(FormField("share_link", "New share link",
-                      placeholder="paste the new Share → oEmbed link"),))
+    name="replace-key", button=N_("Replace key"), notice=N_("Key replaced. The old key is no longer used."),
+    description="key replaced", event="assessment-key",  # the audit log's words: English
+    fields=(FormField("share_link", N_("New share link"),
+                      placeholder=N_("paste the new Share → oEmbed link")),))
 
 
 def split_share_link(share_link: str) -> tuple[str, str]:
