@@ -53,6 +53,20 @@ class ProviderError(Exception):
         return gettext(self.message, **self.values)
 
 
+class RefusedValue(ValueError):
+    """A value an admin entered cannot work. ``message`` is a sentence marked with ``N_`` with named placeholders
+    filled from ``values``: ``str()`` is the English (the command line, the log), :meth:`shown` the reader's
+    language (the admin page)."""
+
+    def __init__(self, message: str, **values: object) -> None:
+        super().__init__(message % values if values else message)
+        self.message = message
+        self.values = values
+
+    def shown(self) -> str:
+        return gettext(self.message, **self.values)
+
+
 class CallbackError(Exception):
     """A provider callback is refused: ``status`` (4xx) and a message a human understands. Nothing is stored."""
 

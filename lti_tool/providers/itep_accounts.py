@@ -15,6 +15,7 @@ from lti_tool.providers.interfaces import AccountLine
 from lti_tool.providers.interfaces import AccountView
 from lti_tool.providers.interfaces import AssessmentForm
 from lti_tool.providers.interfaces import FormField
+from lti_tool.providers.interfaces import RefusedValue
 from lti_tool.translatable import N_
 
 NAME = "itep"
@@ -58,18 +59,18 @@ def add_itep_account(session: orm.Session, name: str, endpoint_url: str, api_key
                      deployment_id: int | None = None, instructions: str | None = None) -> ProviderAccount:
     """An iTEP account: the parts iTEP's documents leave open are settings here, not guesses in code.
 
-    :raise ValueError: a value cannot work (not a URL, an unknown encoding or method, an empty secret).
+    :raise RefusedValue: a value cannot work (not a URL, an unknown encoding or method, an empty secret).
     """
     if not endpoint_url.startswith(("https://", "http://")):
-        raise ValueError("the iTEP endpoint must be an http(s) URL")
+        raise RefusedValue(N_("The iTEP endpoint must be an http(s) URL."))
     if signature_encoding not in {"hex", "base64"}:
-        raise ValueError("the signature encoding must be hex or base64")
+        raise RefusedValue(N_("The signature encoding must be hex or base64."))
     if webhook_auth not in {"header", "url_token"}:
-        raise ValueError("webhook authentication must be header or url_token")
+        raise RefusedValue(N_("Webhook authentication must be header or url_token."))
     if on_invalidated not in {"withdraw", "pending"}:
-        raise ValueError("on invalidation the grade is either withdrawn or set pending")
+        raise RefusedValue(N_("On invalidation the grade is either withdrawn or set pending."))
     if not api_key or not webhook_secret or not signature_header:
-        raise ValueError("the API key, the webhook secret and the signature header name are required")
+        raise RefusedValue(N_("The API key, the webhook secret and the signature header name are required."))
     account = ProviderAccount(provider=NAME, name=name, deployment_id=deployment_id, api_key=api_key,
                               webhook_secret=webhook_secret, settings={
                                   "endpoint_url": endpoint_url, "tracking_code": tracking_code,
@@ -95,7 +96,7 @@ def account_from_form(session: orm.Session, name: str, form: Mapping[str, str],
 def add_itep_assessment(session: orm.Session, account: ProviderAccount, title: str, product_code: str) -> Assessment:
     """One iTEP product offered to teachers (GTX: the learner sees the test ID; STX: iTEP e-mails it)."""
     if not product_code or not product_code.replace("-", "").isalnum():
-        raise ValueError("the product code looks like GTX-Academic-Plus or STX-Placement-Timed")
+        raise RefusedValue(N_("The product code looks like GTX-Academic-Plus or STX-Placement-Timed."))
     assessment = Assessment(provider=NAME, title=title,
                             settings={"account_id": account.id, "product_code": product_code})
     session.add(assessment)
