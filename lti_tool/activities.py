@@ -36,6 +36,7 @@ from lti_tool.providers.interfaces import Learner
 from lti_tool.providers.interfaces import PendingStart
 from lti_tool.providers.interfaces import ProviderError
 from lti_tool.providers.interfaces import TestTicket
+from lti_tool.translatable import N_
 from lti_tool.translatable import format_date
 from lti_tool.translatable import format_decimal
 from lti_tool.translatable import gettext
@@ -154,7 +155,7 @@ def start_test(session: orm.Session, providers: dict[str, AssessmentProvider], a
         attempt.status_detail = problem
     provider = providers.get(assessment.provider)
     if provider is None:  # left out of LTI_TOOL_PROVIDERS after the activity was placed
-        raise ProviderError("This test is no longer offered. Tell your teacher.",
+        raise ProviderError(N_("This test is no longer offered. Tell your teacher."),
                             f"provider {assessment.provider!r} is not offered (LTI_TOOL_PROVIDERS)", retryable=False)
     sharing = sharing_for(assessment.settings, identity_default)
     view = provider.start_attempt(session, assessment, attempt, learner_of(session, launch.user_id, sharing))

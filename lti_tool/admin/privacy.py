@@ -20,6 +20,7 @@ from lti_tool.models import LtiRegistration
 from lti_tool.models import LtiUser
 from lti_tool.privacy import sharing
 from lti_tool.privacy import subject
+from lti_tool.providers.interfaces import RefusedValue
 from lti_tool.translatable import N_
 
 MAX_SUB_LENGTH = 500
@@ -52,8 +53,8 @@ def set_sharing(session: orm.Session, scope: AdminScope, assessment_pk: int, cho
     assessment = _changeable_assessment(session, scope, assessment_pk)
     try:
         assessment.settings = sharing.sharing_settings(assessment.settings, choice, reason)
-    except ValueError as exc:
-        raise BadInput(str(exc)) from exc  # the sharing rules' words (lti_tool.privacy.sharing), in English
+    except RefusedValue as exc:  # the sharing rules' marked words (lti_tool.privacy.sharing)
+        raise BadInput(exc.message, **exc.values) from exc
     return assessment
 
 

@@ -21,6 +21,7 @@ from lti_tool.models import Assessment
 from lti_tool.models import ProviderAccount
 from lti_tool.providers.interfaces import AccountView
 from lti_tool.providers.interfaces import AssessmentProvider
+from lti_tool.providers.interfaces import RefusedValue
 from lti_tool.translatable import N_
 
 
@@ -44,6 +45,8 @@ def add_account(session: orm.Session, scope: AdminScope, provider: AssessmentPro
         raise BadInput(N_("Give the account a name."))
     try:
         return provider.create_account(session, name[:200], form, scope.deployment_pk)
+    except RefusedValue as exc:  # the provider's marked words
+        raise BadInput(exc.message, **exc.values) from exc
     except ValueError as exc:
         raise BadInput(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from exc
 
@@ -59,5 +62,7 @@ def add_account_assessment(session: orm.Session, scope: AdminScope, provider: As
         raise BadInput(N_("Give the %(noun)s a title teachers will see."), noun=provider.assessment_form.noun)
     try:
         return provider.create_assessment(session, title.strip()[:200], form, account)
+    except RefusedValue as exc:  # the provider's marked words
+        raise BadInput(exc.message, **exc.values) from exc
     except ValueError as exc:
         raise BadInput(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from exc

@@ -29,6 +29,7 @@ from lti_tool.models import ScoreSubmission
 from lti_tool.models import SubmissionStatus
 from lti_tool.providers.interfaces import AssessmentAction
 from lti_tool.providers.interfaces import AssessmentProvider
+from lti_tool.providers.interfaces import RefusedValue
 from lti_tool.translatable import N_
 from lti_tool.translatable import gettext
 
@@ -319,6 +320,8 @@ def add_assessment(session: orm.Session, scope: AdminScope, provider: Assessment
     title = _valid_title(title)
     try:
         return provider.create_assessment(session, title, values, None)
+    except RefusedValue as exc:  # the provider's marked words
+        raise BadInput(exc.message, **exc.values) from exc
     except ValueError as exc:
         raise BadInput(_sentence(str(exc))) from exc  # the provider's words: not in the catalogues
 
@@ -338,6 +341,8 @@ def change_by_provider(session: orm.Session, scope: AdminScope, providers: Mappi
                        action=action)
     try:
         provider.change_assessment(session, assessment, action, values)
+    except RefusedValue as exc:  # the provider's marked words
+        raise BadInput(exc.message, **exc.values) from exc
     except ValueError as exc:
         raise BadInput(_sentence(str(exc))) from exc  # the provider's words: not in the catalogues
     return assessment

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint
@@ -41,6 +42,7 @@ from lti_tool.db import get_session
 from lti_tool.lti import registration_approval
 from lti_tool.models import SubmissionStatus
 from lti_tool.providers.interfaces import AssessmentProvider
+from lti_tool.providers.interfaces import ShownProvider
 from lti_tool.services import get_services
 from lti_tool.translatable import N_
 from lti_tool.translatable import format_decimal
@@ -130,7 +132,8 @@ def _private_page(response: Response) -> Response:
 
 @bp.context_processor
 def _template_helpers() -> dict[str, Any]:
-    providers = get_services().providers
+    # The providers' forms in the reader's language (their words are marked where each provider declares them).
+    providers = {name: ShownProvider(provider) for name, provider in get_services().providers.items()}
     return {"admin": g.get("admin"), "admin_url": admin_url, "csrf_token": csrf_token, "csrf_field": CSRF_FIELD,
             "launch_parameter": LAUNCH_PARAMETER, "providers": providers,
             "account_providers": [provider for provider in providers.values() if provider.account_form is not None],
@@ -335,8 +338,9 @@ def _account_provider(name: str) -> AssessmentProvider:
 
 def _accounts_page(provider: AssessmentProvider, error: str | None = None, status: int = 200) -> ResponseReturnValue:
     rows = provider_accounts.list_accounts(get_session(), g.admin.scope, provider)
-    return render_template("admin/accounts.html", provider=provider, accounts=rows, error=error,
-                           notice=_notice()), status
+    return render_template("admin/accounts.html", provider=ShownProvider(provider),
+                           accounts=[row.shown() for row in rows], shown_noun=gettext(provider.assessment_form.noun),
+                           error=error, notice=_notice()), status
 
 
 @bp.get("/queue")
@@ -425,7 +429,8 @@ def _notice() -> str | None:
     done = request.args.get("done", "")
     if done in NOTICES:
         return gettext(NOTICES[done])
-    return provider_notices(get_services().providers).get(done)
+    notice = provider_notices(get_services().providers).get(done)
+    return gettext(notice) if notice else None
 
 
 def _deployments_page(error: str | None = None, status: int = 200) -> ResponseReturnValue:
@@ -442,6 +447,7 @@ def _registrations_page(error: str | None = None, status: int = 200,
 
 def _assessments_page(error: str | None = None, status: int = 200, entered_title: str = "") -> ResponseReturnValue:
     rows = service.list_assessments(get_session(), g.admin.scope, get_services().providers)
+    rows = [replace(row, actions=tuple(action.shown() for action in row.actions)) for row in rows]
     return render_template("admin/assessments.html", assessments=rows, error=error, notice=_notice(),
                            entered_title=entered_title), status
 

@@ -17,14 +17,15 @@ from sqlalchemy import orm
 
 from lti_tool.db import upsert
 from lti_tool.db import utcnow
-from lti_tool.inputs import InputError
-from lti_tool.inputs import checked_text
 from lti_tool.inputs import cleaned_text
+from lti_tool.inputs import column_length
+from lti_tool.inputs import has_control
 from lti_tool.launch.rows import LaunchRows
 from lti_tool.launch.rows import write_launch_rows
 from lti_tool.lti.claims import Claim
 from lti_tool.lti.directory import DISABLED_REGISTRATION
 from lti_tool.lti.directory import PlatformDirectory
+from lti_tool.lti.errors import OPEN_AGAIN
 from lti_tool.lti.errors import LaunchError
 from lti_tool.lti.launch import ValidatedLaunch
 from lti_tool.models import DeploymentStatus
@@ -34,6 +35,7 @@ from lti_tool.models import LtiLaunch
 from lti_tool.models import LtiRegistration
 from lti_tool.models import LtiResourceLink
 from lti_tool.models import LtiUser
+from lti_tool.translatable import N_
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +70,13 @@ def deployment_refusal(deployment: LtiDeployment) -> LaunchError | None:
     if deployment.status == DeploymentStatus.PENDING:
         return LaunchError(
             403,
-            f"This LMS installation of the tool (deployment {deployment.deployment_id!r}) is waiting for approval "
-            "by the tool's administrator. Please try again once it has been approved.",
-            title="Waiting for approval",
+            N_("This LMS installation of the tool (deployment %(deployment)s) is waiting for approval by the "
+               "tool's administrator. Please try again once it has been approved."),
+            title=N_("Waiting for approval"), deployment=repr(deployment.deployment_id),
         )
     if deployment.status != DeploymentStatus.ACTIVE:
-        return LaunchError(403, f"The tool's administrator has disabled deployment {deployment.deployment_id!r}.")
+        return LaunchError(403, N_("The tool's administrator has disabled deployment %(deployment)s."),
+                           deployment=repr(deployment.deployment_id))
     return None
 
 
@@ -179,8 +182,8 @@ def why_not_recorded(session: orm.Session, directory: PlatformDirectory, registr
     next request reads them again. A replay says nothing about the configuration and leaves the cache alone.
     """
     if session.scalar(sa.select(LtiLaunch.id).where(LtiLaunch.login_id == login_id)) is not None:
-        return LaunchError(401, "This launch was already used. Open the activity again from the course page.",
-                           title="Please open the activity again")
+        return LaunchError(401, N_("This launch was already used. Open the activity again from the course page."),
+                           title=OPEN_AGAIN)
     directory.clear()
     deployment = session.get(LtiDeployment, deployment_pk)
     refusal = deployment_refusal(deployment) if deployment is not None else None
@@ -190,7 +193,7 @@ def why_not_recorded(session: orm.Session, directory: PlatformDirectory, registr
     if deployment is None or registration is None or not registration.is_active:
         return LaunchError(403, DISABLED_REGISTRATION)
     # Not reachable through the guarded INSERT's conditions; kept so that a future condition fails clearly.
-    return LaunchError(409, "The launch could not be recorded. Open the activity again from the course page.")
+    return LaunchError(409, N_("The launch could not be recorded. Open the activity again from the course page."))
 
 
 def _claim_object(claims: dict[str, Any], name: str) -> dict[str, Any]:
@@ -204,10 +207,15 @@ def _blank_to_none(value: Any) -> Any:
 
 def _identifier(value: Any, name: str, column: Any) -> str:
     """An id the platform sends (sub, context or link id): refused, not altered, when it cannot be stored."""
-    try:
-        return checked_text(value, f"The launch's {name}", column)
-    except InputError as exc:
-        raise LaunchError(400, exc.message) from exc
+    text = str(value)
+    if has_control(text):
+        raise LaunchError(400, N_("The launch's %(claim)s contains control characters (such as NUL), which are not "
+                                  "allowed."), claim=name)
+    limit = column_length(column)
+    if limit is not None and len(text) > limit:
+        raise LaunchError(400, N_("The launch's %(claim)s is longer than %(limit)s characters."), claim=name,
+                          limit=limit)
+    return text
 
 
 def _url(value: Any, name: str, column: Any) -> str | None:

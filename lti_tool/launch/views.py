@@ -26,6 +26,7 @@ from lti_tool.lti.claims import Claim
 from lti_tool.lti.endpoints import LAUNCH_PATH
 from lti_tool.lti.endpoints import LOGIN_PATH
 from lti_tool.lti.endpoints import LTI_PREFIX
+from lti_tool.lti.errors import OPEN_AGAIN
 from lti_tool.lti.errors import LaunchError
 from lti_tool.lti.launch import LaunchInput
 from lti_tool.lti.launch import StateCookieMissing
@@ -36,6 +37,7 @@ from lti_tool.lti.login_state import STATE_COOKIE_PREFIX
 from lti_tool.services import get_services
 from lti_tool.telemetry.logs import loggable_path
 from lti_tool.telemetry.metrics import count_launch
+from lti_tool.translatable import N_
 
 bp = Blueprint("lti", __name__, url_prefix=LTI_PREFIX)
 
@@ -140,8 +142,8 @@ def launch_from_storage() -> str | tuple[str, int]:
     read it from the platform's frame (origin-checked), so a cross-site form posting invented values is refused.
     """
     if not _same_origin_request():
-        raise LaunchError(403, "This launch step must come from the tool's own launch page. Open the activity "
-                               "again from the course page.", title="Please open the activity again")
+        raise LaunchError(403, N_("This launch step must come from the tool's own launch page. Open the activity "
+                                  "again from the course page."), title=OPEN_AGAIN)
     launch_input = LaunchInput(id_token=request.form.get("id_token", ""), state=request.form.get("state", ""),
                                cookies=request.cookies, stored_state=request.form.get("stored_state", ""),
                                stored_nonce=request.form.get("stored_nonce", ""))

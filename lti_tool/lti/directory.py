@@ -23,12 +23,15 @@ from lti_tool.models import DeploymentStatus
 from lti_tool.models import LtiDeployment
 from lti_tool.models import LtiRegistration
 from lti_tool.models import ReviewStatus
+from lti_tool.translatable import N_
 
-DISABLED_REGISTRATION = "The tool's registration with this platform has been disabled by an admin."
-AWAITING_APPROVAL = ("For the tool administrator: this LMS has registered itself with the speaking-test tool, and "
-                     "the registration is waiting for your approval. Approve it on the tool's admin page, under "
-                     "Registrations, or with \"lti-tool registrations approve\"; the activity opens as soon as it is "
-                     "approved. Until then there is nothing to do in the course.")
+DISABLED_REGISTRATION = N_("The tool's registration with this platform has been disabled by an admin.")
+AWAITING_APPROVAL = N_("For the tool administrator: this LMS has registered itself with the speaking-test tool, "
+                        "and the registration is waiting for your approval. Approve it on the tool's admin page, "
+                        "under Registrations, or with \"lti-tool registrations approve\"; the activity opens as "
+                        "soon as it is approved. Until then there is nothing to do in the course.")
+AWAITING_TITLE = N_("Waiting for the tool administrator")
+NOT_REGISTERED = N_("Tool not registered")
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,7 @@ class PlatformDirectory:
         if found is None:
             row = session.get(LtiRegistration, registration_id)
             if row is not None and row.review_status == ReviewStatus.PENDING.value:
-                raise LaunchError(403, AWAITING_APPROVAL, title="Waiting for the tool administrator", waiting=True)
+                raise LaunchError(403, AWAITING_APPROVAL, title=AWAITING_TITLE, waiting=True)
             if row is None or not row.is_active:
                 raise LaunchError(403, DISABLED_REGISTRATION)
             found = ActiveRegistration.of(row)
@@ -130,16 +133,21 @@ def _find_registration(session: orm.Session, issuer: str, client_id: str | None,
     # Registrations waiting for review (or rejected) never make an approved one ambiguous: anyone can add one.
     candidates = [row for row in found if row.review_status == ReviewStatus.APPROVED.value]
     if not candidates and any(row.review_status == ReviewStatus.PENDING.value for row in found):
-        raise LaunchError(403, AWAITING_APPROVAL, title="Waiting for the tool administrator", waiting=True)
+        raise LaunchError(403, AWAITING_APPROVAL, title=AWAITING_TITLE, waiting=True)
     if not candidates and found:
         raise LaunchError(403, DISABLED_REGISTRATION)
     if not candidates:
-        described = f"{issuer!r}" + (f" with client_id {client_id!r}" if client_id else "")
-        raise LaunchError(400, f"This tool is not registered with the platform {described}. An LMS admin must "
-                               "register it first (see the tool's admin guide).", title="Tool not registered")
+        if client_id:
+            raise LaunchError(400, N_("This tool is not registered with the platform %(issuer)s with client_id "
+                                      "%(client_id)s. An LMS admin must register it first (see the tool's admin "
+                                      "guide)."), title=NOT_REGISTERED, issuer=repr(issuer), client_id=repr(client_id))
+        raise LaunchError(400, N_("This tool is not registered with the platform %(issuer)s. An LMS admin must "
+                                  "register it first (see the tool's admin guide)."), title=NOT_REGISTERED,
+                          issuer=repr(issuer))
     if len(candidates) > 1:
-        raise LaunchError(400, f"Several registrations share the issuer {issuer!r} and the LMS sent no client_id. "
-                               "Use the per-registration login URL shown on the tool's registration page.")
+        raise LaunchError(400, N_("Several registrations share the issuer %(issuer)s and the LMS sent no client_id. "
+                                  "Use the per-registration login URL shown on the tool's registration page."),
+                          issuer=repr(issuer))
     registration = candidates[0]
     if not registration.is_active:
         raise LaunchError(403, DISABLED_REGISTRATION)

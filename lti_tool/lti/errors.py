@@ -6,20 +6,28 @@ from lti_tool.translatable import N_
 from lti_tool.translatable import gettext
 
 NOT_COMPLETED = N_("This launch could not be completed")
+OPEN_AGAIN = N_("Please open the activity again")
 
 
 class LaunchError(Exception):
-    """A refused login or launch. ``reason`` is shown to the user and logged; never a stack trace.
+    """A refused login or launch; never a stack trace.
+
+    ``message`` is marked with ``N_`` where the error is raised and has named placeholders filled from ``values``:
+    ``reason`` is the English sentence (the log), :meth:`shown` the reader's language (the error page). Values are
+    what the platform sent or the tool's own names (ids, claim names), never translated.
 
     400: the platform sent something malformed; 401: it could not be authenticated (signature, time, replay);
     403: authenticated but not allowed (deployment pending or disabled).
     """
 
-    def __init__(self, status: int, reason: str, *, title: str = NOT_COMPLETED,
-                 retry_query: str | None = None, waiting: bool = False) -> None:
+    def __init__(self, status: int, message: str, *, title: str = NOT_COMPLETED,
+                 retry_query: str | None = None, waiting: bool = False, **values: object) -> None:
+        reason = message % values if values else message
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.message = message
+        self.values = values
         # A heading marked for the catalogues (N_) where the error is raised; translated when the page shows it.
         self.marked_title = title
         # Query string for the login URL that restarts this launch in a new window.
@@ -31,3 +39,7 @@ class LaunchError(Exception):
     def title(self) -> str:
         """The page's heading in the reader's language."""
         return gettext(self.marked_title)
+
+    def shown(self) -> str:
+        """The reason in the reader's language."""
+        return gettext(self.message, **self.values)

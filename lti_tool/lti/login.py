@@ -16,6 +16,7 @@ from lti_tool.lti.directory import PlatformDirectory
 from lti_tool.lti.errors import LaunchError
 from lti_tool.lti.login_state import LoginState
 from lti_tool.lti.login_state import LoginStates
+from lti_tool.translatable import N_
 
 # Parameters a platform sends to start a login; kept to restart it in a new window.
 LOGIN_PARAMS = ("iss", "login_hint", "target_link_uri", "lti_message_hint", "client_id", "lti_deployment_id")
@@ -49,17 +50,17 @@ def start_login(session: orm.Session, directory: PlatformDirectory, login_states
     for key in LOGIN_PARAMS:
         value = params.get(key, "")
         if has_control(value) or len(value) > MAX_PARAM_CHARS:
-            raise LaunchError(400, f"The login request's {key} holds control characters or is longer than "
-                                   f"{MAX_PARAM_CHARS} characters.")
+            raise LaunchError(400, N_("The login request's %(parameter)s holds control characters or is longer "
+                                      "than %(limit)s characters."), parameter=key, limit=MAX_PARAM_CHARS)
     issuer = params.get("iss", "")
     if not issuer:
-        raise LaunchError(400, "The login request has no issuer (iss). The LMS must send it.")
+        raise LaunchError(400, N_("The login request has no issuer (iss). The LMS must send it."))
     if not params.get("login_hint"):
-        raise LaunchError(400, "The login request has no login_hint. The LMS must send it.")
+        raise LaunchError(400, N_("The login request has no login_hint. The LMS must send it."))
     storage_target = params.get("lti_storage_target") or None
     if storage_target is not None and not STORAGE_TARGET.fullmatch(storage_target):
-        raise LaunchError(400, "The login request's lti_storage_target is not a frame name (letters, digits, "
-                               "'_', '.', '-'; at most 64 characters).")
+        raise LaunchError(400, N_("The login request's lti_storage_target is not a frame name (letters, digits, "
+                                  "'_', '.', '-'; at most 64 characters)."))
     registration = directory.registration(session, issuer, params.get("client_id") or None, registration_uuid)
     state = LoginState.new(registration.id, {key: params[key] for key in LOGIN_PARAMS if params.get(key)},
                            storage_target)

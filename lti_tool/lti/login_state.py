@@ -25,14 +25,16 @@ from itsdangerous import BadSignature
 from itsdangerous import SignatureExpired
 from itsdangerous import URLSafeTimedSerializer
 
+from lti_tool.lti.errors import OPEN_AGAIN
 from lti_tool.lti.errors import LaunchError
+from lti_tool.translatable import N_
 
 STATE_COOKIE_PREFIX = "lti-tool-state-"
 STORAGE_STATE_KEY_PREFIX = "lti-tool-state-"
 STORAGE_NONCE_KEY_PREFIX = "lti-tool-nonce-"
 # A state is a few hundred bytes; a larger one was not issued by us and is refused before any signature check.
 MAX_STATE_LENGTH = 8 * 1024
-EXPIRED_REASON = "This launch has expired or was already used. Open the activity again from the course page."
+EXPIRED_REASON = N_("This launch has expired or was already used. Open the activity again from the course page.")
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ class LoginStates:
         :raise LaunchError: 400 for an oversized state; 401 for an expired, altered or foreign one.
         """
         if len(token) > MAX_STATE_LENGTH:
-            raise LaunchError(400, "The launch's state parameter is larger than 8 KB.")
+            raise LaunchError(400, N_("The launch's state parameter is larger than 8 KB."))
         try:
             payload: Any = self._serializer.loads(token, max_age=self.ttl_seconds)
         except SignatureExpired as exc:
@@ -114,4 +116,4 @@ class LoginStates:
 
 
 def _expired() -> LaunchError:
-    return LaunchError(401, EXPIRED_REASON, title="Please open the activity again")
+    return LaunchError(401, EXPIRED_REASON, title=OPEN_AGAIN)

@@ -15,6 +15,8 @@ from typing import Any
 from lti_tool.inputs import has_control
 from lti_tool.models import LtiUser
 from lti_tool.providers.interfaces import Learner
+from lti_tool.providers.interfaces import RefusedValue
+from lti_tool.translatable import N_
 
 # Keys in Assessment.settings: the override (absent: the installation's default) and the school's reason for it.
 SETTING_KEY = "share_learner_identity"
@@ -53,23 +55,25 @@ def sharing_settings(current: Mapping[str, Any] | None, choice: str, reason: str
     """``current`` assessment settings with the sharing choice applied: ``""`` (or ``default``) follows the
     installation; ``name`` and ``name-and-email`` need the school's reason, which the admin page shows.
 
-    :raise ValueError: an unknown choice, or names/email without a reason (the message is for the admin).
+    :raise RefusedValue: an unknown choice, or names/email without a reason (the message is for the admin; the
+        choices are the setting's values, not words).
     """
     updated = {key: value for key, value in (current or {}).items() if key not in (SETTING_KEY, REASON_KEY)}
     choice = choice.strip().lower()
     if choice in ("", "default"):
         return updated
     if choice not in set(IdentitySharing):
-        raise ValueError(f"Choose one of {', '.join(IdentitySharing)}, or the installation's default.")
+        raise RefusedValue(N_("Choose one of %(choices)s, or the installation's default."),
+                           choices=", ".join(IdentitySharing))
     reason = " ".join(reason.split())
     if choice != IdentitySharing.ID_ONLY:
         if not reason:
-            raise ValueError("Say why the provider needs the learners' names or email: the reason is shown on "
-                             "this page and in the audit log.")
+            raise RefusedValue(N_("Say why the provider needs the learners' names or email: the reason is shown "
+                                  "on this page and in the audit log."))
         if has_control(reason):
-            raise ValueError("The reason holds control characters; type it as plain text.")
+            raise RefusedValue(N_("The reason holds control characters; type it as plain text."))
         if len(reason) > MAX_REASON_LENGTH:
-            raise ValueError(f"The reason is longer than {MAX_REASON_LENGTH} characters.")
+            raise RefusedValue(N_("The reason is longer than %(limit)s characters."), limit=MAX_REASON_LENGTH)
         updated[REASON_KEY] = reason
     updated[SETTING_KEY] = choice
     return updated

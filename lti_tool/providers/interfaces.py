@@ -18,6 +18,7 @@ from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
+from dataclasses import replace
 from typing import Any
 from typing import ClassVar
 from typing import Protocol
@@ -29,16 +30,41 @@ from lti_tool.models import Assessment
 from lti_tool.models import Attempt
 from lti_tool.models import ProviderAccount
 from lti_tool.models import Result
+from lti_tool.translatable import N_
+from lti_tool.translatable import gettext
 
 
 class ProviderError(Exception):
-    """The provider could not start the test. ``message`` is shown to the learner; ``detail`` to teachers/logs."""
+    """The provider could not start the test. ``message`` is shown to the learner; ``detail`` to teachers/logs
+    (English).
 
-    def __init__(self, message: str, detail: str | None = None, retryable: bool = True) -> None:
-        super().__init__(message)
+    ``message`` is marked with ``N_`` where it is raised and has named placeholders filled from ``values`` (the
+    provider's own words, never translated): :meth:`shown` is the learner's language, ``str()`` the English."""
+
+    def __init__(self, message: str, detail: str | None = None, retryable: bool = True, **values: object) -> None:
+        english = message % values if values else message
+        super().__init__(english)
         self.message = message
-        self.detail = detail or message
+        self.values = values
+        self.detail = detail or english
         self.retryable = retryable
+
+    def shown(self) -> str:
+        return gettext(self.message, **self.values)
+
+
+class RefusedValue(ValueError):
+    """A value an admin entered cannot work. ``message`` is a sentence marked with ``N_`` with named placeholders
+    filled from ``values``: ``str()`` is the English (the command line, the log), :meth:`shown` the reader's
+    language (the admin page)."""
+
+    def __init__(self, message: str, **values: object) -> None:
+        super().__init__(message % values if values else message)
+        self.message = message
+        self.values = values
+
+    def shown(self) -> str:
+        return gettext(self.message, **self.values)
 
 
 class CallbackError(Exception):
@@ -175,11 +201,20 @@ class ProviderContext:
     callback_url: str
 
 
+def _shown(text: str) -> str:
+    """``text`` in the reader's language when it is marked (``N_``) where a provider declares it; empty stays empty
+    (the catalogue's empty id is its header)."""
+    return gettext(text) if text else text
+
+
 @dataclass(frozen=True)
 class FormField:
     """One input of a provider's form: a field on the admin page and an option of ``lti-tool`` (``--name`` with
     dashes). ``kind`` is ``text``, ``secret`` (a password field; the command line prompts for it, hidden, never
-    an argument) or ``choice`` (``choices`` are value, label pairs; the first is the default)."""
+    an argument) or ``choice`` (``choices`` are value, label pairs; the first is the default).
+
+    What the admin page shows (``label``, the choices' labels, a worded ``placeholder``) is marked with ``N_``;
+    ``help`` is the command line's, in English."""
 
     name: str
     label: str
@@ -199,6 +234,11 @@ class FormField:
     def initial(self) -> str:
         return self.default or (self.choices[0][0] if self.choices else "")
 
+    def shown(self) -> FormField:
+        """The field as the admin page shows it, in the reader's language (names and values unchanged)."""
+        return replace(self, label=_shown(self.label), placeholder=_shown(self.placeholder),
+                       choices=tuple((value, _shown(text)) for value, text in self.choices))
+
 
 @dataclass(frozen=True)
 class AssessmentForm:
@@ -209,8 +249,13 @@ class AssessmentForm:
     fields: tuple[FormField, ...]
     shared: bool = True
     per_account: bool = False
-    noun: str = "assessment"
-    added_notice: str = "Assessment added. Its key is stored on the server and shown masked."
+    # Marked (N_) but also the URL's word: only a sentence that names it translates it.
+    noun: str = N_("assessment")
+    added_notice: str = N_("Assessment added. Its key is stored on the server and shown masked.")
+
+    def shown(self) -> AssessmentForm:
+        """The form's fields as the admin page shows them (the noun stays: it is in the form's URL)."""
+        return replace(self, fields=tuple(field.shown() for field in self.fields))
 
 
 @dataclass(frozen=True)
@@ -221,6 +266,10 @@ class AccountForm:
     fields: tuple[FormField, ...]
     intro: str
     added_notice: str
+
+    def shown(self) -> AccountForm:
+        return replace(self, fields=tuple(field.shown() for field in self.fields), intro=_shown(self.intro),
+                       added_notice=_shown(self.added_notice))
 
 
 @dataclass(frozen=True)
@@ -235,6 +284,11 @@ class AssessmentAction:
     description: str  # for the audit log and the log: never a field's value (it may hold a secret)
     event: str  # the audit log's name of the change, e.g. ``assessment-key``
 
+    def shown(self) -> AssessmentAction:
+        """The button, notice and fields in the reader's language (the name, event and description stay)."""
+        return replace(self, button=_shown(self.button), notice=_shown(self.notice),
+                       fields=tuple(field.shown() for field in self.fields))
+
 
 @dataclass(frozen=True)
 class AssessmentSummary:
@@ -246,11 +300,31 @@ class AssessmentSummary:
 
 @dataclass(frozen=True)
 class AccountLine:
-    """One line of an account's cell on the accounts page: a label, and a value shown as code."""
+    """One line of an account's cell on the accounts page: a label, and a value shown as code.
+
+    ``text`` is shown as it is (an account's name); a line made with :meth:`worded` has a sentence marked with
+    ``N_`` and named values (the account's settings, never translated) that :meth:`shown` translates."""
 
     text: str = ""
     code: str = ""
     muted: bool = False
+    message: str = ""
+    values: Mapping[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def worded(cls, message: str, *, code: str = "", muted: bool = False, **values: object) -> AccountLine:
+        """A line in the provider's words; ``text`` is the English (a label before ``code`` ends with a space)."""
+        return cls(text=cls._spaced(message % values if values else message, code), code=code, muted=muted,
+                   message=message, values=values)
+
+    @staticmethod
+    def _spaced(text: str, code: str) -> str:
+        return f"{text} " if text and code else text
+
+    def shown(self) -> AccountLine:
+        if not self.message:
+            return self
+        return replace(self, text=self._spaced(gettext(self.message, **self.values), self.code))
 
 
 @dataclass(frozen=True)
@@ -259,7 +333,12 @@ class AccountView:
 
     id: int
     name: str
+    # Headings are marked with N_ where the provider declares them.
     columns: tuple[tuple[str, tuple[AccountLine, ...]], ...]
+
+    def shown(self) -> AccountView:
+        return replace(self, columns=tuple((_shown(heading), tuple(line.shown() for line in lines))
+                                           for heading, lines in self.columns))
 
 
 @dataclass(frozen=True)
@@ -358,3 +437,23 @@ class AssessmentProvider(Protocol):
     def outcome(self, result: Result) -> ProviderOutcome:
         """The provider's own word for a stored result (see :mod:`lti_tool.attempt_state`); never raises."""
         ...
+
+
+class ShownProvider:
+    """A provider as the admin pages show it: its forms' words in the reader's language, everything else (its
+    name, label, forms' names and noun, methods) its own."""
+
+    def __init__(self, provider: AssessmentProvider) -> None:
+        self._provider = provider
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._provider, name)
+
+    @property
+    def assessment_form(self) -> AssessmentForm:
+        return self._provider.assessment_form.shown()
+
+    @property
+    def account_form(self) -> AccountForm | None:
+        form = self._provider.account_form
+        return form.shown() if form is not None else None

@@ -75,6 +75,9 @@ UNKNOWN_TEST = "No test of this iTEP account matches the webhook's OID / TestID.
 EARLIER_TEST = "This TestID belongs to an earlier try of the attempt; the learner has started a new test since."
 EARLIER_TEST_IDS = "earlier_test_ids"  # in Attempt.provider_data: the test IDs of the attempt's earlier tries
 MAX_EARLIER_TEST_IDS = 100
+# What the learner reads when iTEP may or may not have assigned a test ID (a teacher decides).
+UNCONFIRMED = N_("iTEP did not confirm your test ID. Your teacher can see this and will sort it out; please do not "
+                 "start another test.")
 
 # iTEP's two document versions name the states differently; compare case-insensitively.
 FINISHED = {"finished"}
@@ -150,13 +153,12 @@ class ItepProvider:
         if attempt.fulfillment_state == FulfillmentState.DONE:
             return _ticket(attempt.provider_data)
         if attempt.fulfillment_state == FulfillmentState.UNCERTAIN:
-            raise ProviderError("iTEP did not confirm your test ID. Your teacher can see this and will sort it out; "
-                                "please do not start another test.", "test ID request outcome unknown",
+            raise ProviderError(UNCONFIRMED, "test ID request outcome unknown",
                                 retryable=False)
         account = _account_for(session, assessment)
         body = self._request_body(assessment, attempt, learner, account)  # may refuse before anything is sent
         if not _claim(session, attempt):
-            raise ProviderError("Your test ID is being prepared. Reload this page in a moment.",
+            raise ProviderError(N_("Your test ID is being prepared. Reload this page in a moment."),
                                 "another request for this attempt is in progress")
         # The caller commits the claim (so a second tab sees it) before the request goes out.
         return PendingStart(fetch=lambda: self._request_test_id(account, body),
@@ -166,9 +168,9 @@ class ItepProvider:
                       account: ProviderAccount) -> bytes:
         product_code = str(assessment.settings.get("product_code", ""))
         if product_code.upper().startswith("STX") and not learner.email:
-            raise ProviderError("iTEP e-mails this test to you, but the tool has no email address of yours it may "
-                                "give iTEP (your LMS did not share it, or your school does not send it to test "
-                                "providers). Ask your teacher.", "STX product without an email address "
+            raise ProviderError(N_("iTEP e-mails this test to you, but the tool has no email address of yours it "
+                                   "may give iTEP (your LMS did not share it, or your school does not send it to "
+                                   "test providers). Ask your teacher."), "STX product without an email address "
                                 "(not shared by the LMS, or withheld by the assessment's privacy setting)",
                                 retryable=False)
         first = learner.given_name or (learner.name or "").split(" ")[0] or "Candidate"
@@ -178,7 +180,8 @@ class ItepProvider:
         try:
             validate_registration(registration)
         except RegistrationInvalid as exc:
-            raise ProviderError(f"iTEP would refuse these details: {exc}.", str(exc), retryable=False) from exc
+            raise ProviderError(N_("iTEP would refuse these details: %(problem)s."), str(exc), retryable=False,
+                                problem=str(exc)) from exc
         expiry = (utcnow() + dt.timedelta(days=int(account.settings.get("expiry_days", DEFAULT_EXPIRY_DAYS))))
         body: dict[str, Any] = {"product-code": product_code}
         if learner.email:
@@ -200,15 +203,16 @@ class ItepProvider:
             response = self._http.post(str(account.settings["endpoint_url"]), data=body, headers=headers)
         except requests.RequestException as exc:
             if _never_sent(exc):
-                return _Outcome(FulfillmentState.FAILED, "iTEP cannot be reached right now. Please try again later.",
+                return _Outcome(FulfillmentState.FAILED, N_("iTEP cannot be reached right now. Please try again "
+                                                            "later."),
                                 f"fulfillment request not delivered: {type(exc).__name__}")
             return _Outcome(FulfillmentState.UNCERTAIN,
                             detail=f"the fulfillment request got no answer ({type(exc).__name__})")
         answer = _json_or_none(response)
         if not response.ok:
             message = str(answer.get("message")) if answer and answer.get("message") else f"HTTP {response.status_code}"
-            return _Outcome(FulfillmentState.FAILED, f"iTEP could not give you a test ID: {message}",
-                            f"iTEP refused the test ID request: {message}")
+            return _Outcome(FulfillmentState.FAILED, N_("iTEP could not give you a test ID: %(problem)s"),
+                            f"iTEP refused the test ID request: {message}", values={"problem": message})
         if not answer or not answer.get("test_id"):
             return _Outcome(FulfillmentState.UNCERTAIN,
                             detail=f"iTEP answered HTTP {response.status_code} without a test ID")
@@ -303,7 +307,7 @@ class ItepProvider:
 def _account_for(session: orm.Session, assessment: Assessment) -> ProviderAccount:
     account = session.get(ProviderAccount, assessment.settings.get("account_id"))
     if account is None or not account.api_key or not account.settings.get("endpoint_url"):
-        raise ProviderError("This iTEP test is not fully configured. Tell your teacher.",
+        raise ProviderError(N_("This iTEP test is not fully configured. Tell your teacher."),
                             "iTEP account missing or without endpoint/API key", retryable=False)
     return account
 
@@ -316,6 +320,7 @@ class _Outcome:
     state: FulfillmentState
     message: str = ""
     detail: str = ""
+    values: dict[str, str] = field(default_factory=dict)  # the message's named values
     data: dict[str, Any] = field(default_factory=dict)
 
 
@@ -327,7 +332,7 @@ def _earlier_test_ids(attempt: Attempt) -> list[str]:
 def _record(session: orm.Session, attempt: Attempt, account: ProviderAccount, outcome: _Outcome) -> TestTicket:
     """Write the request's outcome on the attempt (the caller commits). :raise ProviderError: no test ID."""
     if outcome.state == FulfillmentState.FAILED:
-        raise _failed(attempt, outcome.message, outcome.detail)
+        raise _failed(attempt, outcome.message, outcome.detail, outcome.values)
     if outcome.state == FulfillmentState.UNCERTAIN:
         raise _uncertain(attempt, outcome.detail)
     attempt.provider_reference = str(outcome.data["test_id"])
@@ -351,18 +356,17 @@ def _claim(session: orm.Session, attempt: Attempt) -> bool:
     return bool(claimed.rowcount)  # type: ignore[attr-defined]
 
 
-def _failed(attempt: Attempt, message: str, detail: str) -> ProviderError:
+def _failed(attempt: Attempt, message: str, detail: str, values: Mapping[str, str]) -> ProviderError:
     attempt.fulfillment_state = FulfillmentState.FAILED.value
     attempt.status_detail = detail
-    return ProviderError(message, detail)
+    return ProviderError(message, detail, True, **values)
 
 
 def _uncertain(attempt: Attempt, detail: str) -> ProviderError:
     attempt.fulfillment_state = FulfillmentState.UNCERTAIN.value
     attempt.status_detail = (f"{detail}; iTEP may have assigned a test ID. Check iTEP's admin site for "
                              f"OID {attempt.public_id}, then let the student ask again.")
-    return ProviderError("iTEP did not confirm your test ID. Your teacher can see this and will sort it out; "
-                         "please do not start another test.", detail, retryable=False)
+    return ProviderError(UNCONFIRMED, detail, retryable=False)
 
 
 def _never_sent(exc: requests.RequestException) -> bool:

@@ -146,21 +146,22 @@ class SpeechaceProvider:
         try:
             response = self._http.get(url, headers={"Accept": "application/json"})
         except requests.Timeout as exc:
-            raise ProviderError("Speechace did not answer in time.", "oEmbed request timed out") from exc
+            raise ProviderError(N_("Speechace did not answer in time."), "oEmbed request timed out") from exc
         except requests.RequestException as exc:
-            raise ProviderError("Speechace cannot be reached right now.", f"oEmbed request failed: "
-                                                                          f"{type(exc).__name__}") from exc
+            raise ProviderError(N_("Speechace cannot be reached right now."),
+                                f"oEmbed request failed: {type(exc).__name__}") from exc
         if not response.ok:
-            raise ProviderError("Speechace could not open the test.", f"oEmbed answered HTTP {response.status_code}",
-                                retryable=response.status_code >= 500)
+            raise ProviderError(N_("Speechace could not open the test."),
+                                f"oEmbed answered HTTP {response.status_code}", retryable=response.status_code >= 500)
         try:
             html = response.json()["html"]
         except (ValueError, KeyError, TypeError) as exc:
-            raise ProviderError("Speechace sent an answer the tool cannot read.", "oEmbed answer has no html") \
-                from exc
+            raise ProviderError(N_("Speechace sent an answer the tool cannot read."),
+                                "oEmbed answer has no html") from exc
         src = _iframe_src(str(html))
         if src is None:
-            raise ProviderError("Speechace sent an answer the tool cannot read.", "oEmbed html has no iframe src")
+            raise ProviderError(N_("Speechace sent an answer the tool cannot read."),
+                                "oEmbed html has no iframe src")
         return _embedded(src)
 
     # --- the score callback -----------------------------------------------------------------------------------

@@ -16,22 +16,24 @@ from lti_tool.models import Assessment
 from lti_tool.providers.interfaces import AssessmentAction
 from lti_tool.providers.interfaces import AssessmentForm
 from lti_tool.providers.interfaces import FormField
+from lti_tool.providers.interfaces import RefusedValue
+from lti_tool.translatable import N_
 
 NAME = "speechace"
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
 
 # The link fields are never filled in again after an error: the share link holds the key.
 ASSESSMENT_FORM = AssessmentForm(fields=(
-    FormField("share_link", "Share → oEmbed link (holds the key)", cli_name="oembed-url",
+    FormField("share_link", N_("Share → oEmbed link (holds the key)"), cli_name="oembed-url",
               help="Speechace Share → oEmbed link (holds the secret key)."),
-    FormField("test_url", "or the iframe test URL (accounts without oEmbed)",
+    FormField("test_url", N_("or the iframe test URL (accounts without oEmbed)"),
               help="Speechace iframe test URL (accounts without oEmbed)."),
 ))
 REPLACE_KEY = AssessmentAction(
-    name="replace-key", button="Replace key", notice="Key replaced. The old key is no longer used.",
-    description="key replaced", event="assessment-key",
-    fields=(FormField("share_link", "New share link",
-                      placeholder="paste the new Share → oEmbed link"),))
+    name="replace-key", button=N_("Replace key"), notice=N_("Key replaced. The old key is no longer used."),
+    description="key replaced", event="assessment-key",  # the audit log's words: English
+    fields=(FormField("share_link", N_("New share link"),
+                      placeholder=N_("paste the new Share → oEmbed link")),))
 
 
 def split_share_link(share_link: str) -> tuple[str, str]:
@@ -41,11 +43,12 @@ def split_share_link(share_link: str) -> tuple[str, str]:
     """
     parts = urlsplit(share_link.strip())
     if parts.scheme not in {"http", "https"} or not parts.netloc:
-        raise ValueError("the Speechace share link must be an http(s) URL")
+        raise RefusedValue(N_("The Speechace share link must be an http(s) URL."))
     params = parse_qsl(parts.query, keep_blank_values=True)
     keys = [value for name, value in params if name == "key"]
     if len(keys) != 1 or not _KEY_PATTERN.match(keys[0]):
-        raise ValueError("the Speechace share link has no valid key= parameter (copy it from Share → oEmbed)")
+        raise RefusedValue(N_("The Speechace share link has no valid key= parameter (copy it from Share → "
+                              "oEmbed)."))
     without_key = urlunsplit(parts._replace(query=urlencode([(n, v) for n, v in params if n != "key"])))
     return without_key, keys[0]
 
@@ -57,7 +60,7 @@ def add_speechace_assessment(session: orm.Session, title: str, oembed_url: str |
     :raise ValueError: neither or both given, or the link is unusable.
     """
     if bool(oembed_url) == bool(test_url):
-        raise ValueError("give either the oEmbed share link or the iframe test URL")
+        raise RefusedValue(N_("Give either the oEmbed share link or the iframe test URL."))
     if oembed_url:
         url_without_key, key = split_share_link(oembed_url)
         assessment = Assessment(provider=NAME, title=title, secret=key,
@@ -65,7 +68,7 @@ def add_speechace_assessment(session: orm.Session, title: str, oembed_url: str |
     else:
         assert test_url is not None
         if not test_url.startswith(("https://", "http://")):
-            raise ValueError("the Speechace test URL must be an http(s) URL")
+            raise RefusedValue(N_("The Speechace test URL must be an http(s) URL."))
         assessment = Assessment(provider=NAME, title=title, settings={"mode": "iframe", "test_url": test_url})
     session.add(assessment)
     session.flush()
@@ -84,9 +87,10 @@ def replace_key(assessment: Assessment, share_link: str) -> None:
     :raise ValueError: an assessment without a share link, another test's link, or an unusable link.
     """
     if assessment.settings.get("mode") != "oembed":
-        raise ValueError("This assessment uses an iframe test URL and has no key to replace; add the share link "
-                         "as a new assessment instead.")
+        raise RefusedValue(N_("This assessment uses an iframe test URL and has no key to replace; add the share "
+                              "link as a new assessment instead."))
     url_without_key, key = split_share_link(share_link)
     if url_without_key != assessment.settings.get("oembed_url"):
-        raise ValueError("This share link is for another Speechace test. Add it as a new assessment instead.")
+        raise RefusedValue(N_("This share link is for another Speechace test. Add it as a new assessment "
+                              "instead."))
     assessment.secret = key
