@@ -59,3 +59,21 @@ def format_list(items: list[str], style: Literal["standard", "or"] = "standard")
 
 def _reader_locale() -> babel.Locale:
     return babel.Locale.parse(str(flask_babel.get_locale() or "en")) if has_request_context() else babel.Locale("en")
+
+
+class MarkedError(Exception):
+    """An error whose message a page shows in the reader's language.
+
+    ``message`` is marked with ``N_`` where the error is raised and has named placeholders filled from ``values``
+    (ids, claim names, a provider's or an LMS's own words: never translated). ``str()`` and :attr:`reason` are the
+    English sentence (the log, the audit log, the command line); :meth:`shown` is the reader's language (the page).
+    """
+
+    def __init__(self, message: str, **values: object) -> None:
+        self.reason = message % values if values else message
+        super().__init__(self.reason)
+        self.message = message
+        self.values = values
+
+    def shown(self) -> str:
+        return gettext(self.message, **self.values)

@@ -31,25 +31,15 @@ from lti_tool.providers.interfaces import AssessmentAction
 from lti_tool.providers.interfaces import AssessmentProvider
 from lti_tool.providers.interfaces import RefusedValue
 from lti_tool.translatable import N_
-from lti_tool.translatable import gettext
+from lti_tool.translatable import MarkedError
 
 __all__ = ["masked"]  # shown masked on every admin page; defined with the other secrets' helpers
 
 MAX_TITLE_LENGTH = 200
 
 
-class Refusal(Exception):
-    """A refusal whose message a page shows: ``message`` is marked with ``N_`` and has named placeholders filled
-    from ``values``. ``str()`` is the English sentence (the log, the command line); :meth:`shown` is the reader's
-    language."""
-
-    def __init__(self, message: str, **values: object) -> None:
-        super().__init__(message % values if values else message)
-        self.message = message
-        self.values = values
-
-    def shown(self) -> str:
-        return gettext(self.message, **self.values)
+class Refusal(MarkedError):
+    """A refusal whose message a page shows (see :class:`~lti_tool.translatable.MarkedError`)."""
 
 
 class BadInput(Refusal, ValueError):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from lti_tool.translatable import N_
+from lti_tool.translatable import MarkedError
 from lti_tool.translatable import gettext
 
 NOT_COMPLETED = N_("This launch could not be completed")
 OPEN_AGAIN = N_("Please open the activity again")
 
 
-class LaunchError(Exception):
+class LaunchError(MarkedError):
     """A refused login or launch; never a stack trace.
 
     ``message`` is marked with ``N_`` where the error is raised and has named placeholders filled from ``values``:
@@ -22,12 +23,8 @@ class LaunchError(Exception):
 
     def __init__(self, status: int, message: str, *, title: str = NOT_COMPLETED,
                  retry_query: str | None = None, waiting: bool = False, **values: object) -> None:
-        reason = message % values if values else message
-        super().__init__(reason)
+        super().__init__(message, **values)
         self.status = status
-        self.reason = reason
-        self.message = message
-        self.values = values
         # A heading marked for the catalogues (N_) where the error is raised; translated when the page shows it.
         self.marked_title = title
         # Query string for the login URL that restarts this launch in a new window.
@@ -39,7 +36,3 @@ class LaunchError(Exception):
     def title(self) -> str:
         """The page's heading in the reader's language."""
         return gettext(self.marked_title)
-
-    def shown(self) -> str:
-        """The reason in the reader's language."""
-        return gettext(self.message, **self.values)

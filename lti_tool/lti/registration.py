@@ -26,6 +26,7 @@ from lti_tool.outbound import FetchedAnswer
 from lti_tool.outbound import UrlFence
 from lti_tool.outbound import fenced_request
 from lti_tool.translatable import N_
+from lti_tool.translatable import MarkedError
 from lti_tool.translatable import gettext
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ INVITATION_UNUSABLE = N_("This invitation link has expired or was already used. 
                          "one.")
 
 
-class RegistrationError(Exception):
+class RegistrationError(MarkedError):
     """Dynamic registration failed; the LMS admin reads why in the registration dialog.
 
     ``message`` is marked with ``N_`` and has named placeholders filled from ``values`` (those named in ``words``
@@ -63,12 +64,8 @@ class RegistrationError(Exception):
     page)."""
 
     def __init__(self, status: int, message: str, *, words: tuple[str, ...] = (), **values: object) -> None:
-        reason = message % values if values else message
-        super().__init__(reason)
+        super().__init__(message, **values)
         self.status = status
-        self.reason = reason
-        self.message = message
-        self.values = values
         self.words = words
 
     def shown(self) -> str:

@@ -31,10 +31,11 @@ from lti_tool.models import Attempt
 from lti_tool.models import ProviderAccount
 from lti_tool.models import Result
 from lti_tool.translatable import N_
+from lti_tool.translatable import MarkedError
 from lti_tool.translatable import gettext
 
 
-class ProviderError(Exception):
+class ProviderError(MarkedError):
     """The provider could not start the test. ``message`` is shown to the learner; ``detail`` to teachers/logs
     (English).
 
@@ -42,29 +43,14 @@ class ProviderError(Exception):
     provider's own words, never translated): :meth:`shown` is the learner's language, ``str()`` the English."""
 
     def __init__(self, message: str, detail: str | None = None, retryable: bool = True, **values: object) -> None:
-        english = message % values if values else message
-        super().__init__(english)
-        self.message = message
-        self.values = values
-        self.detail = detail or english
+        super().__init__(message, **values)
+        self.detail = detail or self.reason
         self.retryable = retryable
 
-    def shown(self) -> str:
-        return gettext(self.message, **self.values)
 
-
-class RefusedValue(ValueError):
-    """A value an admin entered cannot work. ``message`` is a sentence marked with ``N_`` with named placeholders
-    filled from ``values``: ``str()`` is the English (the command line, the log), :meth:`shown` the reader's
-    language (the admin page)."""
-
-    def __init__(self, message: str, **values: object) -> None:
-        super().__init__(message % values if values else message)
-        self.message = message
-        self.values = values
-
-    def shown(self) -> str:
-        return gettext(self.message, **self.values)
+class RefusedValue(MarkedError, ValueError):
+    """A value an admin entered cannot work: ``str()`` is the English (the command line, the log), :meth:`shown`
+    the reader's language (the admin page)."""
 
 
 class CallbackError(Exception):

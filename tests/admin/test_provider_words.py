@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import html
 
-from lti_tool.admin import service
+from lti_tool import translatable
 from lti_tool.admin import views
 from lti_tool.providers import interfaces
 from tests.admin.conftest import submit
@@ -20,7 +20,7 @@ def marked(message: str, **values: object) -> str:
 
 
 def _through_catalogues(monkeypatch) -> None:
-    for module in (interfaces, service, views):
+    for module in (interfaces, views, translatable):
         monkeypatch.setattr(module, "gettext", marked)
 
 

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from babel.messages.extract import extract_from_file
 
 import lti_tool
+from lti_tool import translatable
 from lti_tool.launch.recording import deployment_refusal
 from lti_tool.lti import directory
 from lti_tool.lti import errors
@@ -43,7 +44,8 @@ def marked(message: str, **values: object) -> str:
 
 @pytest.fixture
 def through_catalogues(monkeypatch):
-    monkeypatch.setattr(errors, "gettext", marked)
+    monkeypatch.setattr(errors, "gettext", marked)  # headings
+    monkeypatch.setattr(translatable, "gettext", marked)  # MarkedError.shown: the reasons
 
 
 def _page(response) -> str:
