@@ -62,6 +62,18 @@ class Demo:
         return self.settings.base_url
 
 
+@pytest.fixture
+def out() -> Path:
+    """The folder named by ``LTI_TOOL_SCREENS`` for the closing notes' screenshot scripts (screens_*.py); they
+    skip without it."""
+    folder = os.environ.get("LTI_TOOL_SCREENS")
+    if not folder:
+        pytest.skip("set LTI_TOOL_SCREENS to the folder for the screenshots")
+    path = Path(folder)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """What `lti-tool demo` runs: the tool with its passback and housekeeping threads, SQLite, the sandbox."""

@@ -12,7 +12,6 @@ writing to the database.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
@@ -36,16 +35,6 @@ IN_GRADEBOOK = re.compile("in your course gradebook ✓")
 # (sub, given name, family name) of the students the sandbox course does not have already.
 MORE_STUDENTS = (("stella", "Stella", "Ström"), ("edsger", "Edsger", "Dijkstra"), ("barbara", "Barbara", "Liskov"),
                  ("hedy", "Hedy", "Lamarr"), ("frances", "Frances", "Allen"))
-
-
-@pytest.fixture
-def out() -> Path:
-    folder = os.environ.get("LTI_TOOL_SCREENS")
-    if not folder:
-        pytest.skip("set LTI_TOOL_SCREENS to the folder for the screenshots")
-    path = Path(folder)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _student(chromium: Any, viewport: dict[str, int]) -> Any:

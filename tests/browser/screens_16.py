@@ -11,7 +11,6 @@ by Speechace) and ``16-admin-es.png`` (the administration page of a browser aski
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +27,6 @@ expect = pytest.importorskip("playwright.sync_api", reason="BROWSER TEST SKIPPED
 pytestmark = pytest.mark.browser
 
 WIDE = {"width": 1280, "height": 900}
-
-
-@pytest.fixture
-def out() -> Path:
-    folder = os.environ.get("LTI_TOOL_SCREENS")
-    if not folder:
-        pytest.skip("set LTI_TOOL_SCREENS to the folder for the screenshots")
-    path = Path(folder)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _whole_frame(page: Any) -> None:
