@@ -113,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
         bench.lms.stop()
     rows = []
-    print(f"\n{'conc':>5} {'ceiling/s':>10} {'tool/s':>8} {'tool/ceil':>10} {'p99 ceil':>9} {'p99 tool':>9}  errors")
+    print(f"\n{'conc':>5} {'ceiling/s':>10} {'tool/s':>8} {'tool/ceil':>10} {'p99 ceil':>9} {'p99 tool':>9}"
+          f" {'ms ceil':>8} {'ms tool':>8}  errors")
     for level in args.concurrency:
         row: dict[str, Any] = {"concurrency": level}
         for target in TARGETS:
@@ -121,12 +122,17 @@ def main(argv: list[str] | None = None) -> int:
             row[target] = {"callbacks_per_s": median([run["callbacks_per_s"] for run in level_runs]),
                            "p99_ms": median([run["latency_ms"]["p99"] for run in level_runs]),
                            "errors": sum(run["errors"] for run in level_runs),
+                           # The server's CPU and PostgreSQL's per callback: where the ratio comes from.
+                           "cpu_ms_per_callback": round(statistics.median(
+                               [run["cpu_seconds_per_1000_callbacks"]["tool"]
+                                + run["cpu_seconds_per_1000_callbacks"]["postgresql"] for run in level_runs]), 2),
                            "rounds": [run["callbacks_per_s"] for run in level_runs]}
         ceiling = row["ceiling"]["callbacks_per_s"]
         row["tool_over_ceiling"] = round(row["tool"]["callbacks_per_s"] / ceiling, 2) if ceiling else None
         rows.append(row)
         print(f"{level:>5} {ceiling:>10} {row['tool']['callbacks_per_s']:>8} {row['tool_over_ceiling']!s:>10} "
-              f"{row['ceiling']['p99_ms']:>9} {row['tool']['p99_ms']:>9}  "
+              f"{row['ceiling']['p99_ms']:>9} {row['tool']['p99_ms']:>9} "
+              f"{row['ceiling']['cpu_ms_per_callback']:>8} {row['tool']['cpu_ms_per_callback']:>8}  "
               f"{row['ceiling']['errors']}/{row['tool']['errors']}")
     found = versions()
     print("versions: " + ", ".join(f"{name} {version}" for name, version in found.items()))

@@ -108,8 +108,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def median(values: list[float]) -> float:
-    return round(statistics.median(values), 1) if values else 0.0
+def median(values: list[float], digits: int = 1) -> float:
+    return round(statistics.median(values), digits) if values else 0.0
 
 
 def ratio_key(numerator: str, denominator: str) -> str:
@@ -126,6 +126,9 @@ def summary(results: dict[str, dict[int, list[dict[str, Any]]]], concurrency: li
             row[target] = {"launches_per_s": median([run["launches_per_s"] for run in runs]),
                            "p99_ms": median([run["latency_ms"]["p99"] for run in runs]),
                            "errors": sum(run["errors"] for run in runs),
+                           # The server's CPU and its database's (PostgreSQL's backends; SQLite runs inside the
+                           # server) per launch: the figure that shows where a ratio comes from.
+                           "cpu_ms_per_launch": median([server_cpu_ms(run) for run in runs], digits=2),
                            "rounds": [run["launches_per_s"] for run in runs]}
         for numerator, denominator in RATIOS:
             top = row.get(numerator, {}).get("launches_per_s")
@@ -145,7 +148,13 @@ def summary_columns(targets: list[str]) -> list[tuple[str, str, str | None]]:
     columns += [(f"{SHORT[top]}/{SHORT[bottom]}", ratio_key(top, bottom), None)
                 for top, bottom in RATIOS if top in targets and bottom in targets]
     columns += [(f"p99 {SHORT[target]}", target, "p99_ms") for target in targets]
+    columns += [(f"ms {SHORT[target]}", target, "cpu_ms_per_launch") for target in targets]
     return columns
+
+
+def server_cpu_ms(run: dict[str, Any]) -> float:
+    cpu = run["cpu_seconds_per_1000_launches"]
+    return float(cpu["tool"]) + float(cpu["postgresql"])
 
 
 def print_summary(rows: list[dict[str, Any]], targets: list[str]) -> None:
