@@ -267,3 +267,13 @@ def test_canvas_may_register_on_the_schools_domain_from_its_issuers_configuratio
         assert response.status_code == 400
         assert "not on the same site" in html.unescape(response.text)
         assert not canvas_platform.tools
+
+
+def test_the_moodle_page_in_spanish_keeps_moodles_own_names_marked_as_english(app, tool_server):
+    """Moodle's menu, field and button names stay as its screens show them, inside the reader's language, and say
+    they are English (WCAG 3.1.2), so a screen reader reads them as English."""
+    page = requests.get(f"{tool_server.url}/lti/config/moodle", headers={"Accept-Language": "es"}, timeout=10).text
+    assert '<html lang="es"' in page
+    for name in ("Tool URL", "Add LTI Advantage", "configure a tool manually", "View configuration details"):
+        assert f'<span lang="en">{name}</span>' in page
+    assert '<em lang="en">Site administration' in page and '<td lang="en">' in page
