@@ -25,6 +25,8 @@ from flask_babel import get_locale
 from lti_tool.db import get_session
 from lti_tool.lti.claims import Claim
 from lti_tool.models import LtiLaunch
+from lti_tool.translatable import machine_time
+from lti_tool.translatable import shown_time
 
 DEFAULT = "en"
 _HANDLE = re.compile(r"[A-Za-z0-9_-]{8,200}")
@@ -111,3 +113,5 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")  # relative to the package's root path
     Babel(app, locale_selector=select_locale)
     app.context_processor(lambda: {"page_language": page_language()})
+    # A time on any page: <time datetime="{{ machine_time(t) }}">{{ shown_time(t) }}</time>.
+    app.jinja_env.globals.update(machine_time=machine_time, shown_time=shown_time)

@@ -52,6 +52,17 @@ def format_datetime(value: dt.datetime) -> str:
     return str(locale.datetime_formats["medium"]).replace("{1}", date).replace("{0}", time)
 
 
+def machine_time(value: dt.datetime) -> str:
+    """For ``<time datetime>``: ISO 8601 in UTC, to the second."""
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def shown_time(value: dt.datetime) -> str:
+    """For people: the date and the minute in the reader's locale, in UTC (the tool does not know the reader's
+    time zone)."""
+    return gettext("%(time)s UTC", time=format_datetime(value))
+
+
 def format_list(items: list[str], style: Literal["standard", "or"] = "standard") -> str:
     """Items joined the reader's way: "red, green, and blue"; "red, green o blue" (``style="or"``, Spanish)."""
     return str(babel.lists.format_list(items, style=style, locale=_reader_locale()))

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 
 from lti_tool.models import AttemptsPolicy
 from lti_tool.translatable import N_
-from lti_tool.translatable import format_datetime
 from lti_tool.translatable import format_decimal
 from lti_tool.translatable import gettext
+from lti_tool.translatable import machine_time
+from lti_tool.translatable import shown_time
+
+__all__ = ["machine_time", "shown_time"]  # times on the teacher's pages, as on every page
 
 # Whole clauses of the class view's summary line, so that a translator sees the sentence.
 POLICY_WORDS = {AttemptsPolicy.LATEST.value: N_("if a student takes the test again, the latest attempt counts"),
@@ -36,14 +38,3 @@ def plain(value: float) -> str:
 
 def policy_words(policy: str) -> str:
     return gettext(POLICY_WORDS[policy]) if policy in POLICY_WORDS else policy
-
-
-def machine_time(value: dt.datetime) -> str:
-    """For ``<time datetime>``: ISO 8601 in UTC, to the second."""
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def shown_time(value: dt.datetime) -> str:
-    """For people: the date and the minute in the reader's locale, in UTC (the tool does not know the reader's
-    time zone)."""
-    return gettext("%(time)s UTC", time=format_datetime(value))

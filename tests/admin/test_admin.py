@@ -302,3 +302,16 @@ def test_lms_admin_access_can_be_turned_off_for_multi_school_installs(client, lm
     response = client.get("/admin", query_string={"launch": lms_admin_launch})
     assert response.status_code == 403
     assert "LTI_TOOL_LMS_ADMIN_ACCESS" in text(response)
+
+
+def test_admin_times_are_in_the_readers_locale(admin_client, connected, database):
+    """A registration's time on the admin pages: machine-readable in <time datetime>, shown as the browser's
+    locale writes dates, in UTC."""
+    created = dt.datetime(2026, 12, 3, 8, 5, tzinfo=dt.UTC)
+    with database.session() as session:
+        session.execute(sa.update(LtiRegistration).values(datetime_created=created))
+        session.commit()
+    english = admin_client.get("/admin/registrations").get_data(as_text=True)
+    assert '<time datetime="2026-12-03T08:05:00Z">Dec 3, 2026, 8:05\u202fAM UTC</time>' in english
+    spanish = admin_client.get("/admin/registrations", headers={"Accept-Language": "es"}).get_data(as_text=True)
+    assert '<time datetime="2026-12-03T08:05:00Z">3 dic 2026, 8:05 UTC</time>' in spanish
