@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from lti_tool.maintenance import passback_worker
+from lti_tool.models import Activity
 from lti_tool.models import ScoreSubmission
 from lti_tool.models import SubmissionStatus
 from lti_tool.sandbox.browser import parse_forms
@@ -155,3 +156,14 @@ def test_the_status_script_gets_its_sentences_from_the_page(connected, speechace
     assert html.unescape(sentences["expired"]).startswith("Statuses no longer update here")
     script = (Path(__file__).resolve().parents[2] / "static" / "teacher-status.js").read_text(encoding="utf-8")
     assert all(f"words.msg{name.capitalize()}" in script for name in sentences)
+
+
+@pytest.mark.parametrize(("title", "subtitle"), [("Week 7 speaking", "Week 7 speaking (Speechace) ·"),
+                                                 ("Placement (Speechace)", "Placement (Speechace) ·")])
+def test_the_subtitle_names_the_provider_once(connected, speechace_setup, database, title, subtitle):
+    with database.session() as session:
+        session.execute(sa.update(Activity).values(title=title))
+        session.commit()
+    _, page = teacher_page(connected, speechace_setup)
+    landing = re.search(r'data-testid="instructor-landing">([^·]*·)', html.unescape(page.text)).group(1)
+    assert " ".join(landing.split()) == subtitle
