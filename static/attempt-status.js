@@ -23,9 +23,19 @@
     if (text && text !== last) { box.textContent = text; last = text; }
   }
 
+  // A page with its own score line (the completed page) keeps the score there, up to date, instead of saying it a
+  // second time in the status box; and hides it when the score is gone (a result withdrawn while the page is open).
+  var ownScore = document.querySelector("[data-testid=own-score]");
+
   function describe(status) {
     var text = status.message || "";
-    if (status.score && status.score.sentence) { text += " " + status.score.sentence; }
+    var score = status.score && status.score.text ? status.score : null;
+    if (ownScore) {
+      if (score) { ownScore.textContent = score.text; }
+      ownScore.parentElement.hidden = !score;
+    } else if (score && score.sentence) {
+      text += " " + score.sentence;
+    }
     return text;
   }
 

@@ -65,8 +65,10 @@ def test_speechace_student_pages_fit_and_tell_the_gradebook(page, chromium, demo
     student.reload()  # reopened from the course: the completed page
     tool = student.frame_locator("#tool")
     expect(tool.get_by_test_id("attempt-done")).to_be_visible()
-    expect(tool.get_by_test_id("attempt-status")).to_contain_text("7.2 of 9 → 16 of 20 points")
+    # The score once, on its own line; the status box says where the grade is, without repeating it.
+    expect(tool.get_by_test_id("own-score")).to_have_text("7.2 of 9 → 16 of 20 points")
     expect(tool.get_by_test_id("attempt-status")).to_contain_text(IN_GRADEBOOK)
+    expect(tool.get_by_test_id("attempt-status")).not_to_contain_text("16 of 20 points")
     _fits(student, f"the completed page at {viewport['width']} px")
     student.screenshot(path=screenshot_path(screenshot, f"15-student-completed-{viewport['width']}"))
     student.context.close()

@@ -30,5 +30,5 @@ def test_microphone_check_then_completed_screen_on_reopening(page, demo):
     page.reload()  # the LMS launches the tool again
     tool = page.frame_locator("#tool")
     expect(tool.get_by_test_id("attempt-done")).to_be_visible()
-    expect(tool.get_by_test_id("attempt-status")).to_contain_text("7.2 of 9 → 16 of 20 points")
+    expect(tool.get_by_test_id("own-score")).to_have_text("7.2 of 9 → 16 of 20 points")
     expect(tool.locator("#provider-test")).to_have_count(0)
