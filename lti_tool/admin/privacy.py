@@ -15,12 +15,12 @@ from lti_tool.admin.service import BadInput
 from lti_tool.admin.service import NotFound
 from lti_tool.admin.service import _changeable_assessment
 from lti_tool.admin.service import list_registrations
+from lti_tool.admin.service import refusals_as_bad_input
 from lti_tool.models import Assessment
 from lti_tool.models import LtiRegistration
 from lti_tool.models import LtiUser
 from lti_tool.privacy import sharing
 from lti_tool.privacy import subject
-from lti_tool.providers.interfaces import RefusedValue
 from lti_tool.translatable import N_
 
 MAX_SUB_LENGTH = 500
@@ -51,10 +51,8 @@ def set_sharing(session: orm.Session, scope: AdminScope, assessment_pk: int, cho
     :raise BadInput: an unknown choice, or names/email without a reason.
     """
     assessment = _changeable_assessment(session, scope, assessment_pk)
-    try:
+    with refusals_as_bad_input():
         assessment.settings = sharing.sharing_settings(assessment.settings, choice, reason)
-    except RefusedValue as exc:  # the sharing rules' marked words (lti_tool.privacy.sharing)
-        raise BadInput(exc.message, **exc.values) from exc
     return assessment
 
 

@@ -16,12 +16,12 @@ from sqlalchemy import orm
 from lti_tool.admin.service import AdminScope
 from lti_tool.admin.service import BadInput
 from lti_tool.admin.service import NotFound
+from lti_tool.admin.service import refusals_as_bad_input
 from lti_tool.admin.service import scoped_deployment_pks
 from lti_tool.models import Assessment
 from lti_tool.models import ProviderAccount
 from lti_tool.providers.interfaces import AccountView
 from lti_tool.providers.interfaces import AssessmentProvider
-from lti_tool.providers.interfaces import RefusedValue
 from lti_tool.translatable import N_
 
 
@@ -43,12 +43,8 @@ def add_account(session: orm.Session, scope: AdminScope, provider: AssessmentPro
     name = form.get("name", "").strip()
     if not name:
         raise BadInput(N_("Give the account a name."))
-    try:
+    with refusals_as_bad_input():
         return provider.create_account(session, name[:200], form, scope.deployment_pk)
-    except RefusedValue as exc:  # the provider's marked words
-        raise BadInput(exc.message, **exc.values) from exc
-    except ValueError as exc:
-        raise BadInput(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from exc
 
 
 def add_account_assessment(session: orm.Session, scope: AdminScope, provider: AssessmentProvider,
@@ -60,9 +56,5 @@ def add_account_assessment(session: orm.Session, scope: AdminScope, provider: As
         raise NotFound(f"There is no {provider.label} account {account_pk}.")
     if not title.strip():
         raise BadInput(N_("Give the %(noun)s a title teachers will see."), noun=provider.assessment_form.noun)
-    try:
+    with refusals_as_bad_input():
         return provider.create_assessment(session, title.strip()[:200], form, account)
-    except RefusedValue as exc:  # the provider's marked words
-        raise BadInput(exc.message, **exc.values) from exc
-    except ValueError as exc:
-        raise BadInput(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from exc

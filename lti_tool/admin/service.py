@@ -9,7 +9,9 @@ Every function that changes something raises :class:`BadInput` (the page answers
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -44,6 +46,18 @@ class Refusal(MarkedError):
 
 class BadInput(Refusal, ValueError):
     """The request cannot be carried out as given; the message is shown to the admin."""
+
+
+@contextmanager
+def refusals_as_bad_input() -> Iterator[None]:
+    """A value a provider or the sharing rules refuse becomes the admin page's refusal: a marked sentence
+    (:class:`RefusedValue`) keeps its catalogue entry, any other ``ValueError`` is the provider's own words."""
+    try:
+        yield
+    except RefusedValue as exc:
+        raise BadInput(exc.message, **exc.values) from exc
+    except ValueError as exc:
+        raise BadInput(_sentence(str(exc))) from exc
 
 
 class NotFound(LookupError):
@@ -308,12 +322,8 @@ def add_assessment(session: orm.Session, scope: AdminScope, provider: Assessment
         raise Forbidden(N_("%(provider)s tests are offered to every school: only the tool's administrators add "
                            "them."), provider=provider.label)
     title = _valid_title(title)
-    try:
+    with refusals_as_bad_input():
         return provider.create_assessment(session, title, values, None)
-    except RefusedValue as exc:  # the provider's marked words
-        raise BadInput(exc.message, **exc.values) from exc
-    except ValueError as exc:
-        raise BadInput(_sentence(str(exc))) from exc  # the provider's words: not in the catalogues
 
 
 def change_by_provider(session: orm.Session, scope: AdminScope, providers: Mapping[str, AssessmentProvider],
@@ -329,12 +339,8 @@ def change_by_provider(session: orm.Session, scope: AdminScope, providers: Mappi
         label = provider.label if provider is not None else assessment.provider
         raise BadInput(N_("%(provider)s assessments cannot be changed that way (%(action)s)."), provider=label,
                        action=action)
-    try:
+    with refusals_as_bad_input():
         provider.change_assessment(session, assessment, action, values)
-    except RefusedValue as exc:  # the provider's marked words
-        raise BadInput(exc.message, **exc.values) from exc
-    except ValueError as exc:
-        raise BadInput(_sentence(str(exc))) from exc  # the provider's words: not in the catalogues
     return assessment
 
 
