@@ -37,6 +37,7 @@ from lti_tool.providers.interfaces import PendingStart
 from lti_tool.providers.interfaces import ProviderError
 from lti_tool.providers.interfaces import TestTicket
 from lti_tool.translatable import N_
+from lti_tool.translatable import MarkedError
 from lti_tool.translatable import format_date
 from lti_tool.translatable import format_decimal
 from lti_tool.translatable import gettext
@@ -44,8 +45,9 @@ from lti_tool.translatable import gettext
 ACTIVITY_CUSTOM_PARAMETER = "activity"
 
 
-class NotAllowed(Exception):
-    """The launch may not see this: a learner on a teacher page, or another course's data."""
+class NotAllowed(MarkedError):
+    """The launch may not see this: a learner on a teacher page, or another course's data. The page says why in
+    the reader's language (:meth:`shown`); the log in English."""
 
 
 class LaunchExpired(Exception):
@@ -217,7 +219,7 @@ def start_retake(session: orm.Session, attempt: Attempt, activity: Activity,
                  provider: AssessmentProvider | None) -> None:
     """Begin the learner's next try (a new test at the provider). :raise NotAllowed: no more tries allowed."""
     if activity.max_attempts is not None and attempt.tries >= activity.max_attempts:
-        raise NotAllowed(gettext("You have used every attempt this activity allows."))
+        raise NotAllowed(N_("You have used every attempt this activity allows."))
     if provider is not None:
         provider.begin_retake(attempt)
     now = utcnow()

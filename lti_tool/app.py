@@ -164,8 +164,8 @@ def _http_error(error: HTTPException) -> tuple[Response | str | dict[str, str], 
 
 
 def _not_allowed(error: NotAllowed) -> tuple[str, int]:
-    log.warning("%s %s refused (403): %s", request.method, loggable_path(), error)
-    return render_template("error.html", status=403, title=gettext("Not allowed"), message=str(error)), 403
+    log.warning("%s %s refused (403): %s", request.method, loggable_path(), error.reason)
+    return render_template("error.html", status=403, title=gettext("Not allowed"), message=error.shown()), 403
 
 
 def _launch_expired(_error: LaunchExpired) -> tuple[str, int]:

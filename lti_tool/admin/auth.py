@@ -36,6 +36,7 @@ from lti_tool.models import LtiRegistration
 from lti_tool.models import LtiUser
 from lti_tool.models.admin import ToolAdmin
 from lti_tool.services import get_services
+from lti_tool.translatable import N_
 from lti_tool.translatable import gettext
 
 log = logging.getLogger(__name__)
@@ -88,15 +89,15 @@ def identify_admin(session: orm.Session) -> AdminIdentity | None:
 
 def _identify_lms_admin(session: orm.Session, launch_id: str) -> AdminIdentity:
     if not get_services().settings.lms_admin_access:
-        raise NotAllowed(gettext("LMS administrators' access to the admin pages is turned off here (%(setting)s): "
-                                 "use a tool admin login.", setting="LTI_TOOL_LMS_ADMIN_ACCESS=false"))
+        raise NotAllowed(N_("LMS administrators' access to the admin pages is turned off here (%(setting)s): "
+                            "use a tool admin login."), setting="LTI_TOOL_LMS_ADMIN_ACCESS=false")
     launch = load_launch(session, launch_id)
     if not is_platform_admin(launch.roles):
-        raise NotAllowed(gettext("Only the tool's administrators and LMS administrators can open the admin pages."))
+        raise NotAllowed(N_("Only the tool's administrators and LMS administrators can open the admin pages."))
     # The launch outlives the decision to trust its LMS: a since disabled deployment or registration no longer
     # grants anything.
     if not _launched_through_active_installation(session, launch):
-        raise NotAllowed(gettext("The LMS installation you launched from has been disabled in the tool."))
+        raise NotAllowed(N_("The LMS installation you launched from has been disabled in the tool."))
     user = session.get(LtiUser, launch.user_id)
     registration = session.get(LtiRegistration, launch.registration_id)
     person = user.display_name if user else str(launch.user_id)

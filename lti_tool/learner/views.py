@@ -95,7 +95,7 @@ def retake(launch_id: str) -> Response | tuple[str, int]:
         return redirect(url_for("learner.attempt_page", launch_id=launch_id), code=303)
     rule = retake_rule(activity, attempt, view_of(session, get_services().providers, attempt, activity))
     if not rule.allowed:
-        raise NotAllowed("You have used every attempt this activity allows.")
+        raise NotAllowed(N_("You have used every attempt this activity allows."))
     if rule.replaces_grade and request.form.get("confirm") != "replace":
         return render_template("error.html", status=400, title=gettext("Confirm the retake"),
                                message=gettext("Your new attempt replaces the grade you have: tick the box to "

@@ -25,6 +25,7 @@ from lti_tool.models import LtiUser
 from lti_tool.services import get_services
 from lti_tool.teacher.service import require_staff
 from lti_tool.teacher.views import bp
+from lti_tool.translatable import N_
 from lti_tool.translatable import gettext
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def _scoped_attempt(launch: LtiLaunch, attempt_public_id: str) -> Attempt:
         Attempt.public_id == attempt_public_id, Attempt.registration_id == launch.registration_id,
         Attempt.context_id == launch.context_id, Attempt.resource_link_id == launch.resource_link_id)).first()
     if attempt is None:
-        raise NotAllowed(gettext("That attempt does not belong to this activity."))
+        raise NotAllowed(N_("That attempt does not belong to this activity."))
     return attempt
 
 

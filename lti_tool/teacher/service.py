@@ -37,6 +37,7 @@ from lti_tool.teacher.classview import grade_of
 from lti_tool.teacher.roster import Member
 from lti_tool.teacher.roster import RosterUnavailable
 from lti_tool.teacher.roster import learners
+from lti_tool.translatable import N_
 from lti_tool.translatable import gettext
 
 RESEND_REFUSED = "refused"
@@ -45,7 +46,7 @@ RESEND_ALL = "all"
 
 def require_staff(launch: LtiLaunch) -> None:
     if not is_staff(launch.roles):
-        raise NotAllowed(gettext("Only the course's teachers can open this page."))
+        raise NotAllowed(N_("Only the course's teachers can open this page."))
 
 
 def class_view_for(session: orm.Session, launch: LtiLaunch, activity: Activity, ags: AgsClient,
@@ -98,7 +99,7 @@ def resend_grades(session: orm.Session, launch: LtiLaunch, providers: Mapping[st
         query = query.where(Attempt.public_id == attempt_public_id)
     attempts = list(session.scalars(query))
     if attempt_public_id is not None and not attempts:
-        raise NotAllowed(gettext("That attempt does not belong to this activity."))
+        raise NotAllowed(N_("That attempt does not belong to this activity."))
     queued = 0
     for attempt in attempts:
         view = view_of(session, providers, attempt, session.get(Activity, attempt.activity_id))
@@ -143,7 +144,7 @@ def result_for_teacher(session: orm.Session, launch: LtiLaunch, result_public_id
         return None
     result, attempt, learner, activity = found
     if attempt.context_id != launch.context_id:
-        raise NotAllowed(gettext("This result belongs to another course."))
+        raise NotAllowed(N_("This result belongs to another course."))
     assessment = session.get(Assessment, activity.assessment_id)
     return ResultView(result=result, attempt=attempt, learner=learner, activity=activity,
                       provider=assessment.provider if assessment else "",
@@ -174,15 +175,15 @@ def submission_for_review(session: orm.Session, launch: LtiLaunch) -> ReviewedSu
     reviewed_sub = reviewed_sub or own_sub
     own = reviewed_sub == own_sub
     if not own and not is_staff(launch.roles):
-        raise NotAllowed(gettext("Students can open only their own submission."))
+        raise NotAllowed(N_("Students can open only their own submission."))
     learner = session.scalars(sa.select(LtiUser).where(LtiUser.registration_id == launch.registration_id,
                                                        LtiUser.sub == reviewed_sub)).first()
     if learner is None or launch.resource_link_id is None:
         return ReviewedSubmission(reviewed_sub, learner, None, None, own)
     if launch.context_id is None or session.scalar(sa.select(LtiMembership.id).where(
             LtiMembership.context_id == launch.context_id, LtiMembership.user_id == learner.id)) is None:
-        raise NotAllowed(gettext("This student has no submission in this course: the tool has never seen them in "
-                                 "it."))
+        raise NotAllowed(N_("This student has no submission in this course: the tool has never seen them in "
+                            "it."))
     attempt = session.scalars(sa.select(Attempt).where(Attempt.registration_id == launch.registration_id,
                                                        Attempt.resource_link_id == launch.resource_link_id,
                                                        Attempt.user_id == learner.id)).first()

@@ -53,11 +53,11 @@ def editable_activity(session: orm.Session, launch: LtiLaunch) -> Activity:
     require_staff(launch)
     activity = activity_for_launch(session, launch)
     if activity is None:
-        raise NotAllowed(gettext("No speaking test is set up for this activity yet."))
+        raise NotAllowed(N_("No speaking test is set up for this activity yet."))
     elsewhere = session.scalar(sa.select(sa.func.count()).select_from(LtiResourceLink).where(
         LtiResourceLink.activity_id == activity.id, LtiResourceLink.id != launch.resource_link_id))
     if elsewhere:
-        raise NotAllowed(gettext(SHARED))
+        raise NotAllowed(SHARED)
     return activity
 
 
@@ -67,8 +67,8 @@ def provider_of(session: orm.Session, providers: Mapping[str, AssessmentProvider
     installation no longer offers the activity's provider (``LTI_TOOL_PROVIDERS``)."""
     provider = provider_for(session, providers, activity)
     if provider is None:
-        raise NotAllowed(gettext("This test's provider is no longer offered by this installation. Ask the tool "
-                                 "administrator."))
+        raise NotAllowed(N_("This test's provider is no longer offered by this installation. Ask the tool "
+                            "administrator."))
     return provider
 
 

@@ -89,8 +89,8 @@ def render_submission_review(launch: LtiLaunch) -> str | tuple[str, int]:
         review = submission_for_review(session, launch)
     except NotAllowed as refusal:
         log.warning("submission review refused for launch user %s on link %s: %s", launch.user_id,
-                    launch.resource_link_id, refusal)
-        return render_template("lti/not_allowed.html", reason=str(refusal)), 403
+                    launch.resource_link_id, refusal.reason)
+        return render_template("lti/not_allowed.html", reason=refusal.shown()), 403
     if review.result is not None and not review.own:
         provider = get_services().providers[review.result.provider]
         details = provider.report_details(review.result.result)

@@ -12,6 +12,8 @@ import sqlalchemy as sa
 
 from lti_tool.maintenance import passback_worker
 from lti_tool.models import Activity
+from lti_tool.models import LtiLaunch
+from lti_tool.models import LtiUser
 from lti_tool.models import ScoreSubmission
 from lti_tool.models import SubmissionStatus
 from lti_tool.sandbox.browser import parse_forms
@@ -167,3 +169,20 @@ def test_the_subtitle_names_the_provider_once(connected, speechace_setup, databa
     _, page = teacher_page(connected, speechace_setup)
     landing = re.search(r'data-testid="instructor-landing">([^·]*·)', html.unescape(page.text)).group(1)
     assert " ".join(landing.split()) == subtitle
+
+
+def test_a_refusal_reads_in_the_learners_language_and_logs_in_english(connected, speechace_setup, database,
+                                                                      caplog):
+    """A Spanish learner on a teacher page: the page says why in Spanish, the server log in English."""
+    connected.platform.set_locale(connected.course.learner, "es")
+    learner_browser, _ = teacher_page(connected, speechace_setup, sub=connected.course.learner)
+    with database.session() as session:
+        learner_launch = session.scalars(sa.select(LtiLaunch.id).join(LtiUser, LtiUser.id == LtiLaunch.user_id)
+                                         .where(LtiUser.sub == connected.course.learner)
+                                         .order_by(LtiLaunch.expires_at.desc())).first()
+    caplog.set_level("WARNING")
+    refused = learner_browser.get(f"{connected.tool_url}/teacher/link/{learner_launch}/settings")
+    assert refused.status_code == 403
+    assert "Solo los profesores del curso pueden abrir esta página." in html.unescape(refused.text)
+    assert "Only the course's teachers can open this page." in caplog.text
+    assert "Solo los profesores" not in caplog.text
