@@ -11,7 +11,11 @@ Every CTE runs to completion whatever the final SELECT reads, and all of them se
 launch is not inserted (login already used, deployment or registration disabled), the caller refuses the launch and
 rolls back, taking the upserts with it.
 
-SQLite: the same rows, one upsert each, in the same transaction. The statements are built once per shape (with or
+The course and the link, which a whole class shares, are written only when the LMS sent other values than the
+stored ones (:func:`_pg_write_if_changed`); otherwise they are only read.
+
+SQLite: the same rows, one upsert each (or, for the course and link, a read when nothing changed), in the same
+transaction. The statements are built once per shape (with or
 without a course, with or without a link): building a SQLAlchemy statement costs more than running it.
 
 Both paths write the columns named below and only those: :class:`LaunchRows` refuses values with a column missing
@@ -30,6 +34,7 @@ from sqlalchemy import orm
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 
+from lti_tool.db import Base
 from lti_tool.db import DriverStatement
 from lti_tool.db import on_conflict_statement
 from lti_tool.models import DeploymentStatus
@@ -123,9 +128,10 @@ def _one_statement(has_context: bool, has_link: bool) -> sa.Select[Any]:
     ids: dict[str, sa.ColumnElement[Any]] = {"user_id": user.c.id}
     extra_ctes = []
     if has_context:
-        context = _pg_upsert(LtiContext, CONTEXT_COLUMNS, CONTEXT_KEY,
-                             sa.select(*_binds(LtiContext, "context_", CONTEXT_COLUMNS)),
-                             returning=("id",)).cte("written_context")
+        context_binds = _binds(LtiContext, "context_", CONTEXT_COLUMNS)
+        context = _pg_write_if_changed(LtiContext, CONTEXT_COLUMNS, CONTEXT_KEY, sa.select(*context_binds),
+                                       dict(zip(CONTEXT_COLUMNS, context_binds, strict=True)), returning=("id",),
+                                       name="written_context")
         membership = _pg_upsert(
             LtiMembership, ("context_id", "user_id", *MEMBERSHIP_COLUMNS), ("context_id", "user_id"),
             sa.select(context.c.id, user.c.id, *_binds(LtiMembership, "membership_", MEMBERSHIP_COLUMNS))
@@ -137,9 +143,12 @@ def _one_statement(has_context: bool, has_link: bool) -> sa.Select[Any]:
     else:
         written.append(sa.null().label("context_id"))
     if has_link:
-        link = _pg_upsert(LtiResourceLink, ("context_id", *LINK_COLUMNS), ("context_id", "id_on_platform"),
-                          sa.select(context.c.id, *_binds(LtiResourceLink, "link_", LINK_COLUMNS)),
-                          returning=("id", "activity_id")).cte("written_link")
+        link_binds = _binds(LtiResourceLink, "link_", LINK_COLUMNS)
+        link = _pg_write_if_changed(LtiResourceLink, ("context_id", *LINK_COLUMNS), ("context_id", "id_on_platform"),
+                                    sa.select(context.c.id, *link_binds),
+                                    {"context_id": sa.select(context.c.id).scalar_subquery(),
+                                     **dict(zip(LINK_COLUMNS, link_binds, strict=True))},
+                                    returning=("id", "activity_id"), name="written_link")
         written += [link.c.id.label("resource_link_id"), link.c.activity_id.label("link_activity_id")]
         sources = sources.join(link, sa.true())
         ids["resource_link_id"] = link.c.id
@@ -149,6 +158,40 @@ def _one_statement(has_context: bool, has_link: bool) -> sa.Select[Any]:
     return (sa.select(*written, launch.c.id.label("launch_id"))
             .select_from(sources.outerjoin(launch, sa.true()))
             .add_cte(*extra_ctes))
+
+
+def _pg_write_if_changed(model: type[Any], columns: tuple[str, ...], key: tuple[str, ...], source: sa.Select[Any],
+                         values: Mapping[str, sa.ColumnElement[Any]], returning: tuple[str, ...], name: str) -> sa.CTE:
+    """The ``returning`` columns of the row at ``key``, upserted from ``source`` only if it is missing or holds other
+    values than ``values`` (``datetime_updated`` aside: it says when the values last changed).
+
+    A course and its link are the rows a whole class shares: when thirty students open a test at once, an upsert
+    would write (and lock, until its transaction ends) the same two rows thirty times, though the LMS sent the same
+    values each time. A row that already holds them is only read. When the snapshot does not show the row (new, or
+    inserted by a launch not yet committed), the upsert runs as before: its ``ON CONFLICT`` waits for the other
+    launch and returns the row either way, so exactly one row comes out.
+    """
+    table = model.__table__
+    current = sa.select(*(table.c[column] for column in returning)).where(
+        *_unchanged(table, columns, key, values)).cte(f"current_{name}")
+    written = _pg_upsert(model, columns, key, source.where(~sa.exists(current.select())), returning).cte(
+        f"upserted_{name}")
+    return sa.union_all(written.select(), current.select()).cte(name)
+
+
+def _unchanged(table: sa.Table, columns: tuple[str, ...], key: tuple[str, ...],
+               values: Mapping[str, sa.ColumnElement[Any]]) -> list[sa.ColumnElement[bool]]:
+    """The row at ``key`` holds ``values`` (``datetime_updated`` aside). The key is compared by equality, which
+    the unique index serves; the other values null-safely."""
+    return [table.c[column] == values[column] if column in key else _same(table.c[column], values[column])
+            for column in columns if column != "datetime_updated"]
+
+
+def _same(column: sa.ColumnElement[Any], value: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+    # PostgreSQL's json type has no equality; both sides are the same serializer's text of a list.
+    if isinstance(column.type, sa.JSON):
+        return sa.cast(column, sa.Text).is_not_distinct_from(sa.cast(value, sa.Text))
+    return column.is_not_distinct_from(value)
 
 
 def _pg_upsert(model: type[Any], columns: tuple[str, ...], key: tuple[str, ...],
@@ -165,13 +208,13 @@ def _write_row_by_row(session: orm.Session, rows: LaunchRows) -> WrittenRows | N
     user_id = _upsert(session, LtiUser, USER_KEY, rows.user)[0]
     context_id = link_id = link_activity_id = None
     if rows.context is not None:
-        context_id = _upsert(session, LtiContext, CONTEXT_KEY, rows.context)[0]
+        context_id = _write_if_changed(session, LtiContext, CONTEXT_KEY, rows.context)[0]
         _upsert(session, LtiMembership, ("context_id", "user_id"),
                 {"context_id": context_id, "user_id": user_id, **rows.membership})
     if rows.resource_link is not None:
-        link_id, link_activity_id = _upsert(session, LtiResourceLink, ("context_id", "id_on_platform"),
-                                            {"context_id": context_id, **rows.resource_link},
-                                            returning=("id", "activity_id"))
+        link_id, link_activity_id = _write_if_changed(session, LtiResourceLink, ("context_id", "id_on_platform"),
+                                                      {"context_id": context_id, **rows.resource_link},
+                                                      returning=("id", "activity_id"))
     ids = {"user_id": user_id, "context_id": context_id, "resource_link_id": link_id}
     statement = _sqlite_launch_statement(rows.context is not None, rows.resource_link is not None)
     params = {**_prefixed("launch_", rows.launch), **{name: value for name, value in ids.items() if value is not None}}
@@ -180,6 +223,24 @@ def _write_row_by_row(session: orm.Session, rows: LaunchRows) -> WrittenRows | N
         return None
     return WrittenRows(user_id=user_id, context_id=context_id, resource_link_id=link_id,
                        link_activity_id=link_activity_id)
+
+
+def _write_if_changed(session: orm.Session, model: type[Any], key: tuple[str, ...], values: dict[str, Any],
+                      returning: tuple[str, ...] = ("id",)) -> Any:
+    """As :func:`_pg_write_if_changed`: the stored row when it holds ``values``, else the upserted one. SQLite
+    has one writer at a time and this transaction already holds the write lock (the user was written first), so
+    nothing can come between the read and the write."""
+    current = session.execute(_unchanged_row(model.__tablename__, tuple(values), key, returning),
+                              values).one_or_none()
+    return current if current is not None else _upsert(session, model, key, values, returning)
+
+
+@functools.lru_cache(maxsize=4)
+def _unchanged_row(table_name: str, columns: tuple[str, ...], key: tuple[str, ...],
+                   returning: tuple[str, ...]) -> sa.Select[Any]:
+    table = Base.metadata.tables[table_name]
+    binds = {column: sa.bindparam(column, type_=table.c[column].type) for column in columns}
+    return sa.select(*(table.c[column] for column in returning)).where(*_unchanged(table, columns, key, binds))
 
 
 def _upsert(session: orm.Session, model: type[Any], key: tuple[str, ...], values: dict[str, Any],
