@@ -2,15 +2,20 @@
 
     .venv/bin/python bench/compare_launches.py [--rounds 3] [--concurrency 50 200] [--launches 2000]
                                                [--tool-workers 2] [--tool-worker-class gthread|sync]
-                                               [--tool-threads 4] [--targets reference ceiling tool serve]
+                                               [--tool-threads 4]
+                                               [--targets reference ceiling ceiling_rows tool serve]
                                                [--pg-database lti_tool_bench]
 
-Four servers, all launched by the same load generator (bench/loadgen.py: OIDC login, an id_token signed by the LMS
+Five servers, all launched by the same load generator (bench/loadgen.py: OIDC login, an id_token signed by the LMS
 emulator, the launch POST, the landing page checked) against the same emulator:
 
 - ``reference``: pylti1p3 2.0.0 in its best configuration (bench/reference/pylti1p3_tool.py; gunicorn gthread 2 × 4);
 - ``ceiling``: a trivial Flask login/launch pair (bench/reference/ceiling.py; gunicorn gthread 2 × 4): a redirect,
   then an RS256 decode with a cached key — what the stack costs at the least;
+- ``ceiling_rows``: the same pair, whose launch also stores what the tool stores with the tool's own single
+  PostgreSQL statement over plain psycopg (its own database, prepared as the tool's): what any tool that keeps
+  these rows costs at the least, so that tool/ceiling_rows says how far the tool is from its own floor and
+  ceiling_rows/ceiling what storing the launch costs the stack;
 - ``tool``: this tool in its production configuration on PostgreSQL: gunicorn with what `lti-tool serve` runs
   (gthread, lti_tool.serving.DEFAULT_WORKERS × DEFAULT_THREADS; ``--tool-workers``, ``--tool-worker-class`` and
   ``--tool-threads`` choose another);
@@ -60,9 +65,10 @@ from lti_tool.sandbox.platform import create_platform_app
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 VERSIONS = ("lti-tool", "pylti1p3", "flask", "werkzeug", "gunicorn", "sqlalchemy", "psycopg", "pyjwt",
             "cryptography", "authlib", "joserfc", "cachelib", "requests")
-TARGETS = ("reference", "ceiling", "tool", "serve")
+TARGETS = ("reference", "ceiling", "ceiling_rows", "tool", "serve")
 # The ratios reported: (numerator, denominator).
-RATIOS = (("tool", "reference"), ("tool", "ceiling"), ("serve", "reference"), ("serve", "ceiling"))
+RATIOS = (("tool", "reference"), ("tool", "ceiling"), ("serve", "reference"), ("serve", "ceiling"),
+          ("tool", "ceiling_rows"), ("ceiling_rows", "ceiling"))
 
 
 @dataclass(frozen=True)
@@ -138,7 +144,7 @@ def summary(results: dict[str, dict[int, list[dict[str, Any]]]], concurrency: li
     return rows
 
 
-SHORT = {"reference": "ref", "ceiling": "ceil", "tool": "tool", "serve": "serve"}
+SHORT = {"reference": "ref", "ceiling": "ceil", "ceiling_rows": "ceil+rows", "tool": "tool", "serve": "serve"}
 
 
 def summary_columns(targets: list[str]) -> list[tuple[str, str, str | None]]:
@@ -179,6 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     serve_database_url = fresh_database_url("sqlite") if "serve" in targets else ""
     if serve_database_url:
         prepare_tool_database(serve_database_url, lms)
+    rows_database_url = (fresh_database_url("postgresql", f"{args.pg_database}_rows")
+                         if "ceiling_rows" in targets else "")
+    if rows_database_url:
+        prepare_tool_database(rows_database_url, lms)
     lms.server.start(create_platform_app(lms.platform))
     platform = lms.platform
     reference_env = {**tool_environment(database_url, ""),
@@ -190,22 +200,28 @@ def main(argv: list[str] | None = None) -> int:
         "reference": AppConfig(workers=2, worker_class="gthread", threads=4, port=ports["reference"],
                                app="pylti1p3_tool:app"),
         "ceiling": AppConfig(workers=2, worker_class="gthread", threads=4, port=ports["ceiling"], app="ceiling:app"),
+        "ceiling_rows": AppConfig(workers=2, worker_class="gthread", threads=4, port=ports["ceiling_rows"],
+                                  app="ceiling:app"),
         "tool": GunicornConfig(workers=args.tool_workers, worker_class=args.tool_worker_class,
                                threads=args.tool_threads, port=ports["tool"]),
         "serve": ServeConfig.defaults(ports["serve"]),
     }
     databases = {"reference": "postgresql (unused: launch data in a cachelib FileSystemCache)", "ceiling": "none",
-                 "tool": "postgresql", "serve": "sqlite"}
+                 "ceiling_rows": "postgresql (the tool's launch statement)", "tool": "postgresql", "serve": "sqlite"}
     servers: dict[str, Gunicorn] = {
         "reference": Gunicorn(configs["reference"], reference_env, RESULTS_DIR / "compare-reference.log"),
         "ceiling": Gunicorn(configs["ceiling"], reference_env, RESULTS_DIR / "compare-ceiling.log"),
+        "ceiling_rows": Gunicorn(configs["ceiling_rows"], {**reference_env,
+                                                           "BENCH_CEILING_LAUNCH_ROWS_URL": rows_database_url},
+                                 RESULTS_DIR / "compare-ceiling-rows.log"),
         "tool": Gunicorn(configs["tool"], tool_environment(database_url, f"http://127.0.0.1:{ports['tool']}"),
                          RESULTS_DIR / "compare-tool.log"),
         "serve": Serve(configs["serve"],
                        serve_environment(serve_database_url, f"http://127.0.0.1:{ports['serve']}"),
                        RESULTS_DIR / "compare-serve.log"),
     }
-    prefixes = {"reference": "lti1p3-", "ceiling": "ceiling-", "tool": None, "serve": None}
+    prefixes = {"reference": "lti1p3-", "ceiling": "ceiling-", "ceiling_rows": "ceiling-", "tool": None,
+                "serve": None}
     pools: dict[str, LoadGenPool] = {}
     for target in targets:
         template = make_template(lms, ports[target], 1)

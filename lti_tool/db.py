@@ -206,12 +206,16 @@ class DriverStatement:
         return cls(compiled=compiled, converters=converters)
 
     def execute(self, connection: sa.Connection, params: Mapping[str, Any]) -> sa.CursorResult[*TupleAny]:
+        return connection.exec_driver_sql(self.compiled.string, self.driver_params(params))
+
+    def driver_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``params`` as the driver takes them for :attr:`compiled`'s SQL text."""
         # construct_params also fills the statement's own bound constants (an enum value, true).
         values = dict(self.compiled.construct_params(dict(params)) or {})
         for name, convert in self.converters.items():
             if name in values:
                 values[name] = convert(values[name])
-        return connection.exec_driver_sql(self.compiled.string, values)
+        return values
 
 
 _CONSTANT = re.compile(r"[A-Za-z0-9_.-]*")

@@ -6,6 +6,12 @@ can be read as a share of it. Same Flask, same gunicorn; no LTI library, no vali
   (fetched once per process, then cached), a landing page;
 - ``POST /callbacks/<anything>``: a JSON body parsed and written as one row (one INSERT, one commit).
 
+With ``BENCH_CEILING_LAUNCH_ROWS_URL`` (a database the tool initialised, with the emulator registered) the launch
+also stores what the tool stores, as cheaply as it can be done: the tool's own single PostgreSQL statement (user,
+course, link, membership and the launch, from the tool's own row builders), run with plain psycopg on one
+connection per thread, and a commit. That is the ceiling of any tool that keeps the same rows (``ceiling_rows``
+in compare_launches.py).
+
     gunicorn -k gthread -w 2 --threads 4 --chdir bench/reference ceiling:app
 """
 
@@ -67,7 +73,55 @@ def launch():  # type: ignore[no-untyped-def]
                         audience=os.environ["BENCH_LTI_CLIENT_ID"], issuer=os.environ["BENCH_LTI_ISSUER"])
     if claims.get("nonce") != state:
         abort(400)
+    if _launch_rows_url:
+        _store_launch(claims, state)
     return LANDING.format(name=claims.get("name", ""))
+
+
+_launch_rows_url = os.environ.get("BENCH_CEILING_LAUNCH_ROWS_URL", "")
+_connections = threading.local()
+_deployment: dict[str, int] = {}
+_dialect: list[sa.Dialect] = []  # one instance: the tool's compiled statements are cached per dialect
+
+
+def _store_launch(claims: dict[str, Any], login_id: str) -> None:
+    import datetime as dt
+
+    import psycopg
+    from sqlalchemy.dialects import postgresql
+
+    from lti_tool.launch.recording import context_row
+    from lti_tool.launch.recording import resource_link_row
+    from lti_tool.launch.recording import user_row
+    from lti_tool.launch.rows import LaunchRows
+    from lti_tool.launch.rows import one_statement
+
+    connection = getattr(_connections, "connection", None)
+    if connection is None:
+        url = sa.engine.make_url(_launch_rows_url).set(drivername="postgresql")
+        connection = _connections.connection = psycopg.connect(url.render_as_string(hide_password=False))
+        with _keys_lock:
+            if not _deployment:
+                registration_id, deployment_pk = connection.execute(
+                    "SELECT d.registration_id, d.id FROM lti_deployment d WHERE d.deployment_id = %s",
+                    (claims["https://purl.imsglobal.org/spec/lti/claim/deployment_id"],)).fetchone()  # type: ignore[misc]
+                connection.commit()
+                _deployment.update(registration_id=registration_id, deployment_pk=deployment_pk)
+                _dialect.append(postgresql.psycopg.dialect())
+    registration_id, deployment_pk = _deployment["registration_id"], _deployment["deployment_pk"]
+    now = dt.datetime.now(dt.UTC)
+    roles = claims.get("https://purl.imsglobal.org/spec/lti/claim/roles", [])
+    rows = LaunchRows(
+        user=user_row(registration_id, claims, now), context=context_row(deployment_pk, claims, now),
+        resource_link=resource_link_row(claims, now), membership={"roles": roles, "datetime_updated": now},
+        launch={"id": secrets.token_urlsafe(32), "registration_id": registration_id, "deployment_id": deployment_pk,
+                "message_type": "LtiResourceLinkRequest", "roles": roles, "claims": claims,
+                "expires_at": now + dt.timedelta(hours=1), "login_id": login_id})
+    statement, params = one_statement(_dialect[0], rows)
+    written = connection.execute(statement.compiled.string, statement.driver_params(params)).fetchone()
+    connection.commit()
+    if written is None or written[-1] is None:
+        abort(409)
 
 
 @app.post("/callbacks/<path:rest>")

@@ -101,18 +101,24 @@ def write_launch_rows(session: orm.Session, rows: LaunchRows) -> WrittenRows | N
 
 # --- PostgreSQL ------------------------------------------------------------------------------------------------------
 def _write_in_one_statement(session: orm.Session, rows: LaunchRows) -> WrittenRows | None:
-    params = {**_prefixed("user_", rows.user), **_prefixed("launch_", rows.launch)}
-    if rows.context is not None:
-        params |= _prefixed("context_", rows.context) | _prefixed("membership_", rows.membership)
-    if rows.resource_link is not None:
-        params |= _prefixed("link_", rows.resource_link)
     connection = session.connection()
-    statement = _compiled_statement(connection.dialect, rows.context is not None, rows.resource_link is not None)
+    statement, params = one_statement(connection.dialect, rows)
     row = statement.execute(connection, params).one()
     if row.launch_id is None:
         return None
     return WrittenRows(user_id=row.user_id, context_id=row.context_id,
                        resource_link_id=row.resource_link_id, link_activity_id=row.link_activity_id)
+
+
+def one_statement(dialect: sa.Dialect, rows: LaunchRows) -> tuple[DriverStatement, dict[str, Any]]:
+    """PostgreSQL's single statement for ``rows``, compiled, and its parameters. Its one result row holds
+    ``user_id``, ``context_id``, ``resource_link_id``, ``link_activity_id`` and ``launch_id`` (null: not inserted)."""
+    params = {**_prefixed("user_", rows.user), **_prefixed("launch_", rows.launch)}
+    if rows.context is not None:
+        params |= _prefixed("context_", rows.context) | _prefixed("membership_", rows.membership)
+    if rows.resource_link is not None:
+        params |= _prefixed("link_", rows.resource_link)
+    return _compiled_statement(dialect, rows.context is not None, rows.resource_link is not None), params
 
 
 @functools.lru_cache(maxsize=8)
