@@ -13,12 +13,10 @@ Two ways in:
 from __future__ import annotations
 
 import hmac
-import logging
 import secrets
 import time
 from dataclasses import dataclass
 
-from flask import abort
 from flask import request
 from flask import session as cookie
 from sqlalchemy import orm
@@ -28,6 +26,7 @@ from lti_tool.activities import load_launch
 from lti_tool.admin.accounts import password_fingerprint
 from lti_tool.admin.service import INSTALLATION
 from lti_tool.admin.service import AdminScope
+from lti_tool.admin.service import FormExpired
 from lti_tool.lti.claims import is_platform_admin
 from lti_tool.models import DeploymentStatus
 from lti_tool.models import LtiDeployment
@@ -37,9 +36,6 @@ from lti_tool.models import LtiUser
 from lti_tool.models.admin import ToolAdmin
 from lti_tool.services import get_services
 from lti_tool.translatable import N_
-from lti_tool.translatable import gettext
-
-log = logging.getLogger(__name__)
 
 LOGIN_LIFETIME_SECONDS = 8 * 3600
 CSRF_FIELD = "csrf_token"
@@ -147,9 +143,8 @@ def csrf_token() -> str:
 
 
 def require_csrf_token() -> None:
-    """:raise werkzeug.exceptions.BadRequest: the form's token is missing or not this session's."""
+    """:raise FormExpired: the form's token is missing or not this session's."""
     expected = cookie.get(_CSRF)
     given = request.form.get(CSRF_FIELD, "")
     if not isinstance(expected, str) or not expected or not hmac.compare_digest(given.encode(), expected.encode()):
-        log.warning("admin %s %s refused: missing or wrong CSRF token", request.method, request.path)
-        abort(400, gettext("The form has expired or did not come from this site. Reload the page and try again."))
+        raise FormExpired(N_("The form has expired or did not come from this site. Reload the page and try again."))

@@ -69,6 +69,11 @@ class Forbidden(Refusal, PermissionError):
     """The row is visible in the admin's scope but only a tool admin may change it; the message says why."""
 
 
+class FormExpired(Refusal):
+    """A form posted with a login cookie but without this browser session's CSRF token: a 400 page says to reload
+    the form (the admin blueprint's error handler), in the reader's language; the log says it in English."""
+
+
 @dataclass(frozen=True)
 class AdminScope:
     """What an admin may see: ``registration_pk`` ``None`` is the whole installation (tool admins); otherwise the

@@ -37,6 +37,7 @@ from lti_tool.admin.auth import log_out
 from lti_tool.admin.auth import require_csrf_token
 from lti_tool.admin.service import BadInput
 from lti_tool.admin.service import Forbidden
+from lti_tool.admin.service import FormExpired
 from lti_tool.admin.service import NotFound
 from lti_tool.db import get_session
 from lti_tool.lti import registration_approval
@@ -44,6 +45,7 @@ from lti_tool.models import SubmissionStatus
 from lti_tool.providers.interfaces import AssessmentProvider
 from lti_tool.providers.interfaces import ShownProvider
 from lti_tool.services import get_services
+from lti_tool.telemetry.logs import loggable_path
 from lti_tool.translatable import N_
 from lti_tool.translatable import format_decimal
 from lti_tool.translatable import gettext
@@ -117,6 +119,14 @@ def _require_admin() -> ResponseReturnValue | None:
     if request.method == "POST" and not identity.by_launch:
         require_csrf_token()
     return None
+
+
+@bp.errorhandler(FormExpired)
+def _form_expired(error: FormExpired) -> ResponseReturnValue:
+    # The page in the reader's language, looking like any other 400; the log line in English.
+    log.warning("admin %s %s refused (400), missing or wrong CSRF token: %s", request.method, loggable_path(),
+                error.reason)
+    return render_template("error.html", status=400, title=gettext("Bad Request"), message=error.shown()), 400
 
 
 @bp.after_request

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 # What a PUT carries back: AGS says the body replaces the line item (Moodle clears a resourceId or tag left out),
 # so everything the LMS gave is sent again, with only the changed values replaced.
 KEPT_FIELDS = ("resourceId", "tag", "resourceLinkId", "startDateTime", "endDateTime")
+# The column's problem when the LMS grants no line-item management; match_column() answers "no-management" for it and
+# the teacher reads templates/teacher/link.html's translated sentence instead (Moodle's names marked lang="en").
 NO_COLUMN_MANAGEMENT = ("The LMS lets the tool send grades but not change the gradebook column. In Moodle, set the "
                         "tool's \"IMS LTI Assignment and Grade Services\" to \"Use this service for grade sync and "
                         "column management\"; or change the column's maximum in the gradebook yourself.")

@@ -107,7 +107,8 @@ class Attempt(Base):
     tries: Mapped[int] = mapped_column(default=1, server_default="1")
     datetime_reset: Mapped[dt.datetime | None] = mapped_column()
     datetime_started: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    datetime_updated: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Indexed for retention (privacy/retention.py), which looks for attempts with no activity since its cutoff.
+    datetime_updated: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
 
 
 class Result(Base):

@@ -144,7 +144,8 @@ class LtiUser(Base):
     given_name: Mapped[str | None] = mapped_column(sa.String(500))
     family_name: Mapped[str | None] = mapped_column(sa.String(500))
     email: Mapped[str | None] = mapped_column(sa.String(500))
-    datetime_updated: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Indexed for retention (privacy/retention.py), which looks for users not seen since its cutoff.
+    datetime_updated: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
 
     @property
     def display_name(self) -> str:
@@ -162,7 +163,8 @@ class LtiMembership(Base):
     context_id: Mapped[int] = mapped_column(sa.ForeignKey("lti_context.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("lti_user.id", ondelete="CASCADE"))
     roles: Mapped[list[str]] = mapped_column(default=list)
-    datetime_updated: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Indexed for retention (privacy/retention.py), which looks for memberships not refreshed since its cutoff.
+    datetime_updated: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
 
 
 class LtiLaunch(Base):

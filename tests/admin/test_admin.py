@@ -6,6 +6,7 @@ Launches go through the emulated LMS over real HTTP; the admin pages are then op
 from __future__ import annotations
 
 import datetime as dt
+import html
 import logging
 import re
 
@@ -214,6 +215,23 @@ def test_cookie_login_post_without_the_right_csrf_token_is_refused(admin_client,
     response = admin_client.post(f"/admin/deployments/{deployment_pk}/disable", data=data)
     assert response.status_code == 400
     assert deployment_status(database, connected.client.deployment_id) == DeploymentStatus.ACTIVE
+
+
+def test_a_refused_form_reads_in_the_admins_language_and_logs_in_english(admin_client, caplog):
+    """A Spanish admin's form without this session's token: the 400 page says why in Spanish (in the page's usual
+    look), every log line in English."""
+    caplog.set_level(logging.INFO, logger="lti_tool")
+    response = admin_client.post("/admin/logout", data={"csrf_token": "forged-token"},
+                                 headers={"Accept-Language": "es"})
+    assert response.status_code == 400
+    page = html.unescape(text(response))
+    assert "<h1>Solicitud incorrecta</h1>" in page
+    assert ("El formulario ha caducado o no procede de este sitio. Vuelva a cargar la página e inténtelo de nuevo."
+            in page)
+    assert "The form has expired" not in page
+    assert "The form has expired or did not come from this site." in caplog.text
+    assert "El formulario" not in caplog.text and "Solicitud incorrecta" not in caplog.text
+    assert admin_client.get("/admin").status_code == 200  # still logged in: the refused logout changed nothing
 
 
 def test_login_form_needs_its_csrf_token(client, admin_account):

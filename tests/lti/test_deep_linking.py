@@ -177,6 +177,21 @@ def test_without_column_management_the_teacher_is_told_which_setting_is_missing(
     assert "grade sync and column management" in html.unescape(overview.text)
 
 
+def test_the_missing_setting_in_a_translated_page_names_moodles_setting_in_english(connected, speechace_setup):
+    """The teacher's notice after the picker: Moodle's setting and its choice inside the French sentence are marked
+    lang="en" (WCAG 3.1.2)."""
+    connected.platform.set_can_manage_lineitems(connected.client.client_id, False)
+    connected.platform.set_locale(connected.course.instructor, "fr")
+    browser = FormBrowser()
+    page = browser.get(connected.launch_url(sub=connected.course.instructor, resource_link_id="by-hand"))
+    placed = submit_picker(browser, page, title="No column")
+    assert '<html lang="fr"' in placed.text and 'data-testid="column-missing"' in placed.text
+    notice = html.unescape(placed.text.split('data-testid="column-missing">', 1)[1].split("</p>", 1)[0])
+    assert notice.startswith("La plateforme n'a donné à cette activité aucune colonne")
+    assert ('réglez « <span lang="en">IMS LTI Assignment and Grade Services</span> » de l\'outil sur '
+            '« <span lang="en">Use this service for grade sync and column management</span> »') in notice
+
+
 def test_another_schools_itep_products_are_not_offered(connected, itep_setup, database):
     from lti_tool.models import LtiDeployment
     from lti_tool.models import ProviderAccount

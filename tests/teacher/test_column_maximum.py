@@ -4,6 +4,9 @@ not, and the page shows the column's real maximum instead of claiming "out of 40
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 
 from lti_tool.maintenance import passback_worker
@@ -95,6 +98,19 @@ def test_an_lms_that_lets_the_tool_only_send_grades_is_named_to_the_teacher(conn
     assert "column management" in text
     assert 'data-testid="gradebook-maximum">100<' in text  # never "out of 40"
     assert _column(connected).score_maximum == 100.0
+
+
+def test_moodles_setting_names_stay_english_and_say_so_in_a_translated_page(connected, speechace_setup):
+    """Moodle's setting and its choice inside the Spanish sentence are marked lang="en" (WCAG 3.1.2): a screen
+    reader reads them as the English words Moodle's screen shows."""
+    connected.platform.set_can_manage_lineitems(connected.client.client_id, False)
+    connected.platform.set_locale(connected.course.instructor, "es")
+    page = _set_up(connected, "40")
+    assert '<html lang="es"' in page.text
+    refused = html.unescape(re.search(r'data-testid="column-refused">(.*?)</p>', page.text, re.S).group(1))
+    assert refused.startswith("El LMS permite que la herramienta envíe calificaciones")
+    assert ('ponga "<span lang="en">IMS LTI Assignment and Grade Services</span>" de la herramienta en '
+            '"<span lang="en">Use this service for grade sync and column management</span>"') in refused
 
 
 def test_an_lms_that_refuses_the_put_is_named_to_the_teacher(connected, speechace_setup, monkeypatch):

@@ -1,0 +1,28 @@
+"""retention indexes: the housekeeping round's retention looks for attempts, memberships and users by when they
+were last updated, which scanned each table without an index on datetime_updated
+
+Revision ID: 0016
+Revises: 0015
+Create Date: 2026-12-04 09:00:00
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = '0016'
+down_revision = '0015'
+branch_labels = None
+depends_on = None
+
+TABLES = ('attempt', 'lti_membership', 'lti_user')
+
+
+def upgrade() -> None:
+    for table in TABLES:
+        op.create_index(op.f(f'ix_{table}_datetime_updated'), table, ['datetime_updated'], unique=False)
+
+
+def downgrade() -> None:
+    for table in reversed(TABLES):
+        op.drop_index(op.f(f'ix_{table}_datetime_updated'), table_name=table)
