@@ -144,8 +144,10 @@ class LtiUser(Base):
     given_name: Mapped[str | None] = mapped_column(sa.String(500))
     family_name: Mapped[str | None] = mapped_column(sa.String(500))
     email: Mapped[str | None] = mapped_column(sa.String(500))
-    # Indexed for retention (privacy/retention.py), which looks for users not seen since its cutoff.
-    datetime_updated: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
+    # Not indexed, though retention looks users up by it: every launch rewrites it, and an index on it would turn
+    # each of those updates from a HOT update into one that writes every index of the table. Retention's scan
+    # runs once per housekeeping round.
+    datetime_updated: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     @property
     def display_name(self) -> str:
@@ -163,8 +165,8 @@ class LtiMembership(Base):
     context_id: Mapped[int] = mapped_column(sa.ForeignKey("lti_context.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("lti_user.id", ondelete="CASCADE"))
     roles: Mapped[list[str]] = mapped_column(default=list)
-    # Indexed for retention (privacy/retention.py), which looks for memberships not refreshed since its cutoff.
-    datetime_updated: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
+    # Not indexed, as LtiUser.datetime_updated: every launch rewrites it.
+    datetime_updated: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class LtiLaunch(Base):
