@@ -51,6 +51,8 @@ def load(path: Path, within: str) -> Profile:
     profile = Profile()
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue  # a frame's name with a line break in it (a proxy's repr) splits its sample over lines
         frames = [frame for frame in stack.split(";") if frame and not frame.startswith("process ")]
         if not frames or (within and not any(within in frame for frame in frames)):
             continue

@@ -1,8 +1,9 @@
 """Write what a launch tells us (user, course, membership, link, the launch itself) in as few statements as possible.
 
-PostgreSQL: one statement. Data-modifying CTEs upsert the user, context, resource link and membership
-(``INSERT … ON CONFLICT DO UPDATE … RETURNING id`` returns the id of an inserted and of an updated row alike), and
-the launch is inserted from them, guarded:
+PostgreSQL: one statement (its text generated from the column lists, see :func:`pg_statement_sql`).
+Data-modifying CTEs upsert the user, context, resource link and membership (``INSERT … ON CONFLICT DO UPDATE …
+RETURNING id`` returns the id of an inserted and of an updated row alike), and the launch is inserted from them,
+guarded:
 
     INSERT INTO lti_launch (…) SELECT … WHERE <deployment active> AND <registration active>
     ON CONFLICT (login_id) DO NOTHING RETURNING id
@@ -12,7 +13,7 @@ launch is not inserted (login already used, deployment or registration disabled)
 rolls back, taking the upserts with it.
 
 The course and the link, which a whole class shares, are written only when the LMS sent other values than the
-stored ones (:func:`_pg_write_if_changed`); otherwise they are only read.
+stored ones (:func:`_write_if_changed_sql`); otherwise they are only read.
 
 SQLite: the same rows, one upsert each (or, for the course and link, a read when nothing changed), in the same
 transaction. The statements are built once per shape (with or
@@ -22,6 +23,8 @@ Both paths write the columns named below and only those: :class:`LaunchRows` ref
 or one too many, so a column added to a table but not here fails loudly instead of being dropped by one path.
 """
 
+# ruff: noqa: S608 - pg_statement_sql assembles SQL from this module's table and column names and bind
+# placeholders only; every value is bound.
 from __future__ import annotations
 
 import functools
@@ -31,7 +34,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import orm
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 
 from lti_tool.db import Base
@@ -57,6 +59,12 @@ MEMBERSHIP_COLUMNS = ("roles", "datetime_updated")
 # The launch's user_id, context_id and resource_link_id come from the rows written with it.
 LAUNCH_COLUMNS = ("id", "registration_id", "deployment_id", "message_type", "roles", "claims", "expires_at",
                   "login_id")
+# Bind names are a table's letter and the column's name. Short on purpose: psycopg parses a statement's text on
+# every execution unless it is at most 4096 bytes (psycopg's MAX_CACHED_STATEMENT_LENGTH), and the PostgreSQL
+# statement names dozens of binds (tests/unit/test_launch_rows.py keeps it under that size).
+USER, CONTEXT, LINK, MEMBERSHIP, LAUNCH = "u_", "c_", "l_", "m_", "a_"
+# The tool's own constant, written into the SQL (a bound status would keep a generic plan off a partial index).
+ACTIVE = f"'{DeploymentStatus.ACTIVE.value}'"
 
 
 @dataclass(frozen=True)
@@ -113,63 +121,69 @@ def _write_in_one_statement(session: orm.Session, rows: LaunchRows) -> WrittenRo
 def one_statement(dialect: sa.Dialect, rows: LaunchRows) -> tuple[DriverStatement, dict[str, Any]]:
     """PostgreSQL's single statement for ``rows``, compiled, and its parameters. Its one result row holds
     ``user_id``, ``context_id``, ``resource_link_id``, ``link_activity_id`` and ``launch_id`` (null: not inserted)."""
-    params = {**_prefixed("user_", rows.user), **_prefixed("launch_", rows.launch)}
+    params = {**_prefixed(USER, rows.user), **_prefixed(LAUNCH, rows.launch)}
     if rows.context is not None:
-        params |= _prefixed("context_", rows.context) | _prefixed("membership_", rows.membership)
+        params |= _prefixed(CONTEXT, rows.context) | _prefixed(MEMBERSHIP, rows.membership)
     if rows.resource_link is not None:
-        params |= _prefixed("link_", rows.resource_link)
+        params |= _prefixed(LINK, rows.resource_link)
     return _compiled_statement(dialect, rows.context is not None, rows.resource_link is not None), params
 
 
 @functools.lru_cache(maxsize=8)
 def _compiled_statement(dialect: sa.Dialect, has_context: bool, has_link: bool) -> DriverStatement:
-    return DriverStatement.compile(_one_statement(has_context, has_link), dialect)
+    return DriverStatement.compile(sa.text(pg_statement_sql(has_context, has_link)).bindparams(
+        *_binds(LtiUser, USER, USER_COLUMNS), *_binds(LtiLaunch, LAUNCH, LAUNCH_COLUMNS),
+        *(_binds(LtiContext, CONTEXT, CONTEXT_COLUMNS) + _binds(LtiMembership, MEMBERSHIP, MEMBERSHIP_COLUMNS)
+          if has_context else ()),
+        *(_binds(LtiResourceLink, LINK, LINK_COLUMNS) if has_link else ())), dialect)
 
 
-def _one_statement(has_context: bool, has_link: bool) -> sa.Select[Any]:
-    user = _pg_upsert(LtiUser, USER_COLUMNS, USER_KEY, sa.select(*_binds(LtiUser, "user_", USER_COLUMNS)),
-                      returning=("id",)).cte("written_user")
-    written = [user.c.id.label("user_id")]
-    sources: sa.FromClause = user
-    ids: dict[str, sa.ColumnElement[Any]] = {"user_id": user.c.id}
-    extra_ctes = []
+def pg_statement_sql(has_context: bool, has_link: bool) -> str:
+    """The statement's text, written out rather than built with SQLAlchemy Core: Core's rendering (a label on every
+    selected value, every column qualified) came to 5.6 KB, over the 4096 bytes up to which psycopg caches its
+    parse of a statement's text (psycopg's MAX_CACHED_STATEMENT_LENGTH); above it, psycopg parses the text again
+    on every launch. Generated from the column lists above, so both paths still write the same columns."""
+    ctes = [("user_row", _upsert_sql("lti_user", USER_COLUMNS, USER_KEY, f"VALUES ({_params(USER, USER_COLUMNS)})",
+                                     "id"))]
+    selected, sources = ["user_row.id AS user_id"], ["user_row"]
+    launch_ids = {"user_id": "user_row.id"}
     if has_context:
-        context_binds = _binds(LtiContext, "context_", CONTEXT_COLUMNS)
-        context = _pg_write_if_changed(LtiContext, CONTEXT_COLUMNS, CONTEXT_KEY, sa.select(*context_binds),
-                                       dict(zip(CONTEXT_COLUMNS, context_binds, strict=True)), returning=("id",),
-                                       name="written_context")
-        membership = _pg_upsert(
-            LtiMembership, ("context_id", "user_id", *MEMBERSHIP_COLUMNS), ("context_id", "user_id"),
-            sa.select(context.c.id, user.c.id, *_binds(LtiMembership, "membership_", MEMBERSHIP_COLUMNS))
-            .select_from(context.join(user, sa.true())), returning=("id",)).cte("written_membership")
-        extra_ctes.append(membership)
-        written.append(context.c.id.label("context_id"))
-        sources = sources.join(context, sa.true())
-        ids["context_id"] = context.c.id
+        ctes += _write_if_changed_sql("course", LtiContext, CONTEXT_KEY, {
+            column: f":{CONTEXT}{column}" for column in CONTEXT_COLUMNS}, None, ("id",))
+        ctes.append(("member", _upsert_sql(
+            "lti_membership", ("context_id", "user_id", *MEMBERSHIP_COLUMNS), ("context_id", "user_id"),
+            f"SELECT course.id, user_row.id, {_params(MEMBERSHIP, MEMBERSHIP_COLUMNS)} FROM course, user_row", "id")))
+        selected.append("course.id AS context_id")
+        sources.append("course")
+        launch_ids["context_id"] = "course.id"
     else:
-        written.append(sa.null().label("context_id"))
+        selected.append("NULL AS context_id")
     if has_link:
-        link_binds = _binds(LtiResourceLink, "link_", LINK_COLUMNS)
-        link = _pg_write_if_changed(LtiResourceLink, ("context_id", *LINK_COLUMNS), ("context_id", "id_on_platform"),
-                                    sa.select(context.c.id, *link_binds),
-                                    {"context_id": sa.select(context.c.id).scalar_subquery(),
-                                     **dict(zip(LINK_COLUMNS, link_binds, strict=True))},
-                                    returning=("id", "activity_id"), name="written_link")
-        written += [link.c.id.label("resource_link_id"), link.c.activity_id.label("link_activity_id")]
-        sources = sources.join(link, sa.true())
-        ids["resource_link_id"] = link.c.id
+        ctes += _write_if_changed_sql("link", LtiResourceLink, ("context_id", "id_on_platform"), {
+            "context_id": "course.id", **{column: f":{LINK}{column}" for column in LINK_COLUMNS}}, "course",
+            ("id", "activity_id"))
+        selected += ["link.id AS resource_link_id", "link.activity_id AS link_activity_id"]
+        sources.append("link")
+        launch_ids["resource_link_id"] = "link.id"
     else:
-        written += [sa.null().label("resource_link_id"), sa.null().label("link_activity_id")]
-    launch = _launch_insert(postgresql.insert, ids, sources).cte("written_launch")
-    return (sa.select(*written, launch.c.id.label("launch_id"))
-            .select_from(sources.outerjoin(launch, sa.true()))
-            .add_cte(*extra_ctes))
+        selected += ["NULL AS resource_link_id", "NULL AS link_activity_id"]
+    # Inserted only if its deployment and registration are active in the database now, and only once per login.
+    ctes.append(("launch", (
+        f"INSERT INTO lti_launch ({', '.join((*LAUNCH_COLUMNS, *launch_ids))}) "
+        f"SELECT {_params(LAUNCH, LAUNCH_COLUMNS)}, {', '.join(launch_ids.values())} FROM {', '.join(sources)} "
+        f"WHERE EXISTS (SELECT FROM lti_deployment WHERE id = :{LAUNCH}deployment_id AND status = {ACTIVE}) "
+        f"AND EXISTS (SELECT FROM lti_registration WHERE id = :{LAUNCH}registration_id AND is_active) "
+        "ON CONFLICT (login_id) DO NOTHING RETURNING id")))
+    return ("WITH " + ",\n".join(f"{name} AS ({sql})" for name, sql in ctes)
+            + f"\nSELECT {', '.join(selected)}, launch.id AS launch_id FROM {', '.join(sources)} "
+            "LEFT JOIN launch ON true")
 
 
-def _pg_write_if_changed(model: type[Any], columns: tuple[str, ...], key: tuple[str, ...], source: sa.Select[Any],
-                         values: Mapping[str, sa.ColumnElement[Any]], returning: tuple[str, ...], name: str) -> sa.CTE:
-    """The ``returning`` columns of the row at ``key``, upserted from ``source`` only if it is missing or holds other
-    values than ``values`` (``datetime_updated`` aside: it says when the values last changed).
+def _write_if_changed_sql(name: str, model: type[Any], key: tuple[str, ...], values: Mapping[str, str],
+                          source: str | None, returning: tuple[str, ...]) -> list[tuple[str, str]]:
+    """CTEs giving the ``returning`` columns of the row at ``key`` as ``name``: the stored row when it already
+    holds ``values`` (SQL expressions by column; ``datetime_updated`` aside: it says when the values last
+    changed), else the row upserted with them.
 
     A course and its link are the rows a whole class shares: when thirty students open a test at once, an upsert
     would write (and lock, until its transaction ends) the same two rows thirty times, though the LMS sent the same
@@ -178,14 +192,38 @@ def _pg_write_if_changed(model: type[Any], columns: tuple[str, ...], key: tuple[
     launch and returns the row either way, so exactly one row comes out.
     """
     table = model.__table__
-    current = sa.select(*(table.c[column] for column in returning)).where(
-        *_unchanged(table, columns, key, values)).cte(f"current_{name}")
-    written = _pg_upsert(model, columns, key, source.where(~sa.exists(current.select())), returning).cte(
-        f"upserted_{name}")
-    return sa.union_all(written.select(), current.select()).cte(name)
+    # The key by equality, which the unique index serves; the other values null-safely, as one row. json has no
+    # equality: both sides are the same serializer's text.
+    stored, sent = [], []
+    for column, value in values.items():
+        if column not in key and column != "datetime_updated":
+            as_text = isinstance(table.c[column].type, sa.JSON)
+            stored.append(f"CAST(s.{column} AS TEXT)" if as_text else f"s.{column}")
+            sent.append(f"CAST({value} AS TEXT)" if as_text else value)
+    same = [f"s.{column} = {values[column]}" for column in key]
+    same.append(f"({', '.join(stored)}) IS NOT DISTINCT FROM ({', '.join(sent)})")
+    from_source = f", {source}" if source else ""
+    seen = (f"SELECT {', '.join(f's.{column}' for column in returning)} FROM {table.name} s{from_source} "
+            f"WHERE {' AND '.join(same)}")
+    new_source = (f"SELECT {', '.join(values.values())}{' FROM ' + source if source else ''} "
+                  f"WHERE NOT EXISTS (SELECT FROM {name}_seen)")
+    new = _upsert_sql(table.name, tuple(values), key, new_source, ", ".join(returning))
+    columns = ", ".join(returning)
+    either = f"SELECT {columns} FROM {name}_new UNION ALL SELECT {columns} FROM {name}_seen"
+    return [(f"{name}_seen", seen), (f"{name}_new", new), (name, either)]
 
 
-def _unchanged(table: sa.Table, columns: tuple[str, ...], key: tuple[str, ...],
+def _upsert_sql(table: str, columns: tuple[str, ...], key: tuple[str, ...], source: str, returning: str) -> str:
+    updates = ", ".join(f"{column} = excluded.{column}" for column in columns if column not in key)
+    return (f"INSERT INTO {table} ({', '.join(columns)}) {source} ON CONFLICT ({', '.join(key)}) "
+            f"DO UPDATE SET {updates} RETURNING {returning}")
+
+
+def _params(prefix: str, columns: tuple[str, ...]) -> str:
+    return ", ".join(f":{prefix}{column}" for column in columns)
+
+
+def _unchanged(table: sa.FromClause, columns: tuple[str, ...], key: tuple[str, ...],
                values: Mapping[str, sa.ColumnElement[Any]]) -> list[sa.ColumnElement[bool]]:
     """The row at ``key`` holds ``values`` (``datetime_updated`` aside). The key is compared by equality, which
     the unique index serves; the other values null-safely."""
@@ -198,15 +236,6 @@ def _same(column: sa.ColumnElement[Any], value: sa.ColumnElement[Any]) -> sa.Col
     if isinstance(column.type, sa.JSON):
         return sa.cast(column, sa.Text).is_not_distinct_from(sa.cast(value, sa.Text))
     return column.is_not_distinct_from(value)
-
-
-def _pg_upsert(model: type[Any], columns: tuple[str, ...], key: tuple[str, ...],
-               source: sa.Select[Any], returning: tuple[str, ...]) -> Any:
-    table = model.__table__
-    statement = postgresql.insert(table).from_select(list(columns), source)
-    statement = statement.on_conflict_do_update(
-        index_elements=list(key), set_={name: statement.excluded[name] for name in columns if name not in key})
-    return statement.returning(*(table.c[name] for name in returning))
 
 
 # --- SQLite ----------------------------------------------------------------------------------------------------------
@@ -223,7 +252,7 @@ def _write_row_by_row(session: orm.Session, rows: LaunchRows) -> WrittenRows | N
                                                       returning=("id", "activity_id"))
     ids = {"user_id": user_id, "context_id": context_id, "resource_link_id": link_id}
     statement = _sqlite_launch_statement(rows.context is not None, rows.resource_link is not None)
-    params = {**_prefixed("launch_", rows.launch), **{name: value for name, value in ids.items() if value is not None}}
+    params = {**_prefixed(LAUNCH, rows.launch), **{name: value for name, value in ids.items() if value is not None}}
     launch_id = session.execute(statement, params).scalar_one_or_none()
     if launch_id is None:
         return None
@@ -233,7 +262,7 @@ def _write_row_by_row(session: orm.Session, rows: LaunchRows) -> WrittenRows | N
 
 def _write_if_changed(session: orm.Session, model: type[Any], key: tuple[str, ...], values: dict[str, Any],
                       returning: tuple[str, ...] = ("id",)) -> Any:
-    """As :func:`_pg_write_if_changed`: the stored row when it holds ``values``, else the upserted one. SQLite
+    """As :func:`_write_if_changed_sql`: the stored row when it holds ``values``, else the upserted one. SQLite
     has one writer at a time and this transaction already holds the write lock (the user was written first), so
     nothing can come between the read and the write."""
     current = session.execute(_unchanged_row(model.__tablename__, tuple(values), key, returning),
@@ -270,7 +299,7 @@ def _launch_insert(insert: Any, ids: Mapping[str, sa.ColumnElement[Any]], source
     """The launch, inserted only if its deployment and registration are active in the database now, and only once
     per login."""
     table = LtiLaunch.__table__
-    launch_binds = _binds(LtiLaunch, "launch_", LAUNCH_COLUMNS)
+    launch_binds = _binds(LtiLaunch, LAUNCH, LAUNCH_COLUMNS)
     source = sa.select(*launch_binds, *ids.values()).where(
         sa.exists().where(LtiDeployment.id == launch_binds[LAUNCH_COLUMNS.index("deployment_id")],
                           LtiDeployment.status == DeploymentStatus.ACTIVE.value),

@@ -58,3 +58,16 @@ def test_a_missing_column_is_refused():
     del user["email"]
     with pytest.raises(ValueError, match="missing \\['email'\\]"):
         _rows(user=user)
+
+
+@pytest.mark.parametrize(("has_context", "has_link"), [(True, True), (True, False), (False, False)])
+def test_the_postgresql_statement_is_short_enough_for_psycopg_to_keep_its_parse(has_context, has_link):
+    """psycopg parses a statement's text again on every execution when it is longer than this (Core's rendering of
+    the launch statement was 5.6 KB: a parse per launch)."""
+    from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH
+    from psycopg._queries import MAX_CACHED_STATEMENT_PARAMS
+    from sqlalchemy.dialects import postgresql
+
+    statement = rows._compiled_statement(postgresql.psycopg.dialect(), has_context, has_link)
+    assert len(statement.compiled.string.encode()) <= MAX_CACHED_STATEMENT_LENGTH
+    assert len(statement.compiled.bind_names) <= MAX_CACHED_STATEMENT_PARAMS
