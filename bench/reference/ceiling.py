@@ -12,6 +12,12 @@ course, link, membership and the launch, from the tool's own row builders), run 
 connection per thread, and a commit. That is the ceiling of any tool that keeps the same rows (``ceiling_rows``
 in compare_launches.py).
 
+With ``BENCH_CEILING_CALLBACK_ROWS_URL`` (a copy of the tool's callback database) a callback stores what the tool
+stores instead of one row: the tool's own single PostgreSQL statement (the result inserted from the attempt's key,
+the attempt marked submitted, older queued scores superseded, the score queued), from the URL's ids and the body's
+scores, without checking a signature or a key; plain psycopg, one connection per thread, a commit
+(``ceiling_rows`` in compare_callbacks.py).
+
     gunicorn -k gthread -w 2 --threads 4 --chdir bench/reference ceiling:app
 """
 
@@ -87,7 +93,6 @@ _dialect: list[sa.Dialect] = []  # one instance: the tool's compiled statements 
 def _store_launch(claims: dict[str, Any], login_id: str) -> None:
     import datetime as dt
 
-    import psycopg
     from sqlalchemy.dialects import postgresql
 
     from lti_tool.launch.recording import context_row
@@ -96,18 +101,15 @@ def _store_launch(claims: dict[str, Any], login_id: str) -> None:
     from lti_tool.launch.rows import LaunchRows
     from lti_tool.launch.rows import one_statement
 
-    connection = getattr(_connections, "connection", None)
-    if connection is None:
-        url = sa.engine.make_url(_launch_rows_url).set(drivername="postgresql")
-        connection = _connections.connection = psycopg.connect(url.render_as_string(hide_password=False))
-        with _keys_lock:
-            if not _deployment:
-                registration_id, deployment_pk = connection.execute(
-                    "SELECT d.registration_id, d.id FROM lti_deployment d WHERE d.deployment_id = %s",
-                    (claims["https://purl.imsglobal.org/spec/lti/claim/deployment_id"],)).fetchone()  # type: ignore[misc]
-                connection.commit()
-                _deployment.update(registration_id=registration_id, deployment_pk=deployment_pk)
-                _dialect.append(postgresql.psycopg.dialect())
+    connection = _rows_connection(_launch_rows_url)
+    with _keys_lock:
+        if not _deployment:
+            registration_id, deployment_pk = connection.execute(
+                "SELECT d.registration_id, d.id FROM lti_deployment d WHERE d.deployment_id = %s",
+                (claims["https://purl.imsglobal.org/spec/lti/claim/deployment_id"],)).fetchone()  # type: ignore[misc]
+            connection.commit()
+            _deployment.update(registration_id=registration_id, deployment_pk=deployment_pk)
+            _dialect.append(postgresql.psycopg.dialect())
     registration_id, deployment_pk = _deployment["registration_id"], _deployment["deployment_pk"]
     now = dt.datetime.now(dt.UTC)
     roles = claims.get("https://purl.imsglobal.org/spec/lti/claim/roles", [])
@@ -127,11 +129,61 @@ def _store_launch(claims: dict[str, Any], login_id: str) -> None:
 @app.post("/callbacks/<path:rest>")
 def callback(rest: str):  # type: ignore[no-untyped-def]
     body = request.get_json(silent=True)
-    if not isinstance(body, dict) or _engine is None:
+    if not isinstance(body, dict):
+        abort(400)
+    if _callback_rows_url:
+        return {"status": "accepted" if _store_result(body) else "duplicate"}
+    if _engine is None:
         abort(400)
     with _engine.begin() as connection:
         connection.execute(sa.insert(_rows).values(path=rest, body=json.dumps(body)))
     return {"status": "accepted"}
+
+
+_callback_rows_url = os.environ.get("BENCH_CEILING_CALLBACK_ROWS_URL", "")
+
+
+def _rows_connection(url: str) -> Any:
+    """This thread's psycopg connection to ``url`` (a SQLAlchemy URL)."""
+    import psycopg
+
+    connection = getattr(_connections, "connection", None)
+    if connection is None:
+        driver_url = sa.engine.make_url(url).set(drivername="postgresql")
+        connection = _connections.connection = psycopg.connect(driver_url.render_as_string(hide_password=False))
+    return connection
+
+
+def _store_result(body: dict[str, Any]) -> bool:
+    """The tool's write of a first complete result; False if the attempt has this result already."""
+    import datetime as dt
+
+    from sqlalchemy.dialects import postgresql
+
+    from lti_tool.grading.results import ResultWrite
+    from lti_tool.grading.results import pg_statement
+
+    connection = _rows_connection(_callback_rows_url)
+    with _keys_lock:
+        if not _dialect:
+            _dialect.append(postgresql.psycopg.dialect())
+    ids = {name: int(request.args[name]) for name in ("course", "quiz", "user", "activity")}
+    scores = {name: float(value) for name, value in body["score"].items()}
+    now = dt.datetime.now(dt.UTC)
+    report_url = str(body["reportUrl"])
+    result = {"external_id": report_url, "status": "complete", "scores": scores, "scale_maximum": 100.0,
+              "report_url": report_url, "payload": body, "public_id": secrets.token_urlsafe(16),
+              "datetime_received": now}
+    submission = {"score_given": scores["overall"], "score_maximum": 100.0, "activity_progress": "Completed",
+                  "grading_progress": "FullyGraded", "comment": f"Speechace: {scores['overall']}",
+                  "status": "pending", "tries": 0, "next_attempt_at": now, "datetime_created": now}
+    write = ResultWrite(result=result, attempt_status="submitted", attempt_detail=None, submission=submission,
+                        invalidate_others=False, now=now, finish="finished")
+    statement, params = pg_statement(_dialect[0], {"context_id": ids["course"], "resource_link_id": ids["quiz"],
+                                                   "user_id": ids["user"]}, ids["activity"], write)
+    written = connection.execute(statement.compiled.string, statement.driver_params(params)).fetchone()
+    connection.commit()
+    return written is not None
 
 
 @app.route("/healthz")

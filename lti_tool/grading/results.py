@@ -77,9 +77,39 @@ def store_result(session: orm.Session, attempt_key: Mapping[str, int | str], act
     """Write ``write`` for the attempt ``attempt_key`` singles out; ``None`` if nothing was stored: the attempt
     has this result already, there is no such attempt, or (``activity_id`` given) it belongs to another activity.
     """
-    dialect = session.get_bind().dialect.name
-    shape = _Shape(tuple(sorted(attempt_key)), activity_id is not None, write.attempt_status is not None,
-                   write.invalidate_others, write.submission is not None, write.finish)
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        single, params = pg_statement(connection.dialect, attempt_key, activity_id, write)
+        row = single.execute(connection, params).first()
+        return None if row is None else Stored(result_id=row[0], attempt_id=row[1], submission_id=row[2])
+    shape, params = _shape(attempt_key, activity_id, write), _params(attempt_key, activity_id, write)
+    statements = _statements(connection.dialect.name, shape)
+    inserted = connection.execute(statements.insert_result, params).first()
+    if inserted is None:
+        return None
+    params.update(new_result_id=inserted[0], new_attempt_id=inserted[1])
+    for update in statements.updates:
+        connection.execute(update, params)
+    submission_id = None
+    if statements.insert_submission is not None:
+        submission_id = connection.execute(statements.insert_submission, params).scalar_one()
+    return Stored(result_id=inserted[0], attempt_id=inserted[1], submission_id=submission_id)
+
+
+def pg_statement(dialect: sa.Dialect, attempt_key: Mapping[str, int | str], activity_id: int | None,
+                 write: ResultWrite) -> tuple[DriverStatement, dict[str, Any]]:
+    """PostgreSQL's single statement for ``write``, compiled, and its parameters (see :func:`store_result`). Its
+    result row, if any, holds the new result's id, its attempt's id and the queued submission's id (or null)."""
+    return (_driver_statement(dialect, _shape(attempt_key, activity_id, write)),
+            _params(attempt_key, activity_id, write))
+
+
+def _shape(attempt_key: Mapping[str, int | str], activity_id: int | None, write: ResultWrite) -> _Shape:
+    return _Shape(tuple(sorted(attempt_key)), activity_id is not None, write.attempt_status is not None,
+                  write.invalidate_others, write.submission is not None, write.finish)
+
+
+def _params(attempt_key: Mapping[str, int | str], activity_id: int | None, write: ResultWrite) -> dict[str, Any]:
     # No parameter may be named like a column: Core would add "SET column = :column" to an UPDATE given one.
     params: dict[str, Any] = {f"key_{name}": value for name, value in attempt_key.items()}
     params.update({f"result_{name}": write.result[name] for name in RESULT_COLUMNS})
@@ -87,21 +117,7 @@ def store_result(session: orm.Session, attempt_key: Mapping[str, int | str], act
                   attempt_detail=write.attempt_detail, now=write.now)
     if write.submission is not None:
         params.update({f"submission_{name}": write.submission[name] for name in SUBMISSION_COLUMNS})
-    connection = session.connection()
-    if dialect == "postgresql":
-        row = _driver_statement(connection.dialect, shape).execute(connection, params).first()
-        return None if row is None else Stored(result_id=row[0], attempt_id=row[1], submission_id=row[2])
-    statements = _statements(dialect, shape)
-    inserted = connection.execute(statements.insert_result, params).first()
-    if inserted is None:
-        return None
-    params.update(new_result_id=inserted[0], new_attempt_id=inserted[1])
-    for statement in statements.updates:
-        connection.execute(statement, params)
-    submission_id = None
-    if statements.insert_submission is not None:
-        submission_id = connection.execute(statements.insert_submission, params).scalar_one()
-    return Stored(result_id=inserted[0], attempt_id=inserted[1], submission_id=submission_id)
+    return params
 
 
 def supersede_pending(session: orm.Session, attempt_id: int, now: dt.datetime) -> None:
