@@ -24,6 +24,7 @@ from lti_tool.config import Settings
 from lti_tool.config import load_settings
 from lti_tool.config import startup_warnings
 from lti_tool.http import quiet_url_logging
+from lti_tool.inputs import FORM_MIMETYPES
 from lti_tool.inputs import BoundedIntConverter
 from lti_tool.inputs import InputError
 from lti_tool.inputs import request_problem
@@ -178,7 +179,9 @@ def _launch_expired(_error: LaunchExpired) -> tuple[str, int]:
 def _refuse_unsafe_input() -> None:
     """Refuse control characters in the path, query, form and headers before any view sees them."""
     request.get_data(cache=True)  # keep the raw body: callbacks read its exact bytes after the form is parsed
-    problem = request_problem(request.path, request.values, request.headers)
+    # request.values on any other body would only run werkzeug's form parser to find nothing (a JSON callback).
+    values = request.values if request.mimetype in FORM_MIMETYPES else request.args
+    problem = request_problem(request.path, values, request.headers)
     if problem is not None:
         raise InputError(problem)
 

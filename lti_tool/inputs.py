@@ -135,6 +135,10 @@ def _no_constant(name: str) -> float:
     raise InputError(f"{name} is not a number.")
 
 
+# The bodies werkzeug parses into ``request.form``; every other body leaves the form empty.
+FORM_MIMETYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
 def request_problem(path: str, values: Any, headers: Any) -> str | None:
     """What is wrong with a request's path, query/form values or header values, or ``None``.
 

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 
 from lti_tool.callbacks.service import handle_callback
 from lti_tool.db import get_session
+from lti_tool.inputs import FORM_MIMETYPES
 from lti_tool.providers.interfaces import CallbackError
 from lti_tool.providers.interfaces import CallbackRequest
 from lti_tool.services import get_services
@@ -33,7 +34,7 @@ def provider_callback(provider_name: str) -> tuple[Response, int]:
         return _refused(provider_name, CallbackError(413, "The callback body is too large."))
     body = request.get_data(cache=True)  # read as bytes whatever the Content-Type says
     callback = CallbackRequest(query=request.args.to_dict(), headers=dict(request.headers), body=body,
-                               form=request.form.to_dict() if request.mimetype in _FORM_TYPES else {})
+                               form=request.form.to_dict() if request.mimetype in FORM_MIMETYPES else {})
     session = get_session()
     try:
         recorded = handle_callback(session, provider, services.callback_configs, callback,
@@ -49,8 +50,6 @@ def provider_callback(provider_name: str) -> tuple[Response, int]:
     log.info("%s callback %s (result %s)", provider_name, status, recorded.result_id)
     return jsonify({"status": status}), 200
 
-
-_FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 
 
 def _refused(provider_name: str, error: CallbackError) -> tuple[Response, int]:

@@ -97,3 +97,12 @@ def test_a_header_value_http_cannot_carry_is_400(app, tool_server):
     plain = requests.get(f"{tool_server.url}/healthz", headers={"X-Test": "caf\xe9".encode().decode("latin-1")},
                          timeout=10)
     assert plain.status_code == 200  # latin-1 bytes are what HTTP carries: accepted
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain", "application/x-www-form-urlencoded"])
+def test_control_characters_in_the_query_of_any_post_are_400(app, content_type):
+    """Whatever the body is (a JSON callback's is not a form), the query is still checked."""
+    response = app.test_client().post("/callbacks/speechace", query_string={"course": "1\x00"}, data=b"{}",
+                                      content_type=content_type)
+    assert response.status_code == 400
+    assert "control characters" in response.get_data(as_text=True)
