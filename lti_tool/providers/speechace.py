@@ -7,6 +7,7 @@ over (course, quiz, user, activity) that binds it to one learner's attempt; scor
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import math
@@ -307,7 +308,12 @@ def _check_course_and_quiz(payload: Mapping[str, Any], config: ActivityConfig) -
 
 
 def _speechace_course(settings: Mapping[str, Any]) -> str | None:
-    url = str(settings.get("oembed_url") or settings.get("test_url") or "")
+    return _course_in(str(settings.get("oembed_url") or settings.get("test_url") or ""))
+
+
+@functools.lru_cache(maxsize=256)
+def _course_in(url: str) -> str | None:
+    """The Speechace course an assessment's URL names; cached, since every callback of the assessment asks."""
     for candidate in (url, *(value for _, value in parse_qsl(urlsplit(url).query))):
         match = _COURSE_PATH.search(urlsplit(candidate).path)
         if match is not None:
