@@ -70,9 +70,10 @@ SCORE_MAXIMUM = 100.0
 
 
 # --- database -----------------------------------------------------------------------------------------------------
-def fresh_database_url(backend: str, name: str = PG_DATABASE) -> str:
+def fresh_database_url(backend: str, name: str = PG_DATABASE, template: str | None = None) -> str:
     """Drop and recreate the PostgreSQL database ``name`` (SQLite: a new file); returns its URL, schema not
-    created. The database is left in place after a run, for inspection."""
+    created, or a copy of the database ``template`` (which must have no open connection). The database is left
+    in place after a run, for inspection."""
     if backend == "sqlite":
         folder = Path(tempfile.mkdtemp(prefix="lti-tool-bench-callbacks-"))
         return f"sqlite:///{folder / 'lti-tool.sqlite3'}"
@@ -82,7 +83,7 @@ def fresh_database_url(backend: str, name: str = PG_DATABASE) -> str:
     try:
         with server.connect() as connection:
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
     finally:
         server.dispose()
     return sa.make_url(PG_SERVER_URL).set(database=name).render_as_string(hide_password=False)

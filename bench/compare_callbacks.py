@@ -32,7 +32,7 @@ from typing import Any
 import callback_throughput as ct
 import sqlalchemy as sa
 from callback_setup import PG_DATABASE
-from callback_setup import PG_SERVER_URL
+from callback_setup import fresh_database_url
 from compare_launches import AppConfig
 from compare_launches import versions
 from harness import RESULTS_DIR
@@ -70,18 +70,6 @@ def median(values: list[float]) -> float:
     return round(statistics.median(values), 1) if values else 0.0
 
 
-def copy_database(server_url: str, source: str, copy: str) -> str:
-    """Drop ``copy`` and create it from ``source`` as a template (``source`` must have no open connection)."""
-    server = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-    try:
-        with server.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)'))
-            connection.execute(sa.text(f'CREATE DATABASE "{copy}" TEMPLATE "{source}"'))
-    finally:
-        server.dispose()
-    return sa.make_url(server_url).set(database=copy).render_as_string(hide_password=False)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     targets = [target for target in TARGETS if target in args.targets]
@@ -102,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     # ceiling_rows stores the same results as the tool: in a copy of its database, or the tool would find them
     # stored already.
     rows_database = f"{args.pg_database}_rows"
-    rows_database_url = copy_database(PG_SERVER_URL, args.pg_database, rows_database)
+    rows_database_url = fresh_database_url("postgresql", rows_database, template=args.pg_database)
     gunicorn_config = {"workers": args.workers, "worker_class": args.worker_class, "threads": args.threads}
     configs: dict[str, GunicornConfig] = {
         "ceiling": AppConfig(**gunicorn_config, port=free_port(), app="ceiling:app"),

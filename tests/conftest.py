@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import orm
 
 from lti_tool import migrate
 from lti_tool.app import create_app
@@ -26,6 +27,8 @@ from lti_tool.db import Database
 from lti_tool.keys import create_key
 from lti_tool.lti.registration import PlatformDetails
 from lti_tool.lti.registration import register_platform
+from lti_tool.models import Activity
+from lti_tool.models import Assessment
 from lti_tool.models import LtiRegistration
 from lti_tool.models import ToolKey
 from lti_tool.sandbox.browser import FormBrowser
@@ -272,3 +275,14 @@ def itep_setup(database, tool_server, itep_account_options) -> Iterator[ItepSetu
     emulator.configure_tracking("RC", webhook, auth=auth, secret="hook-secret-123", header_name="X-iTEP-Token")
     yield setup
     server.stop()
+
+
+def add_bare_activity(session: orm.Session, title: str) -> Activity:
+    """An activity on a Speechace assessment without settings, for tests about rows rather than the test."""
+    assessment = Assessment(provider="speechace", title=title, settings={})
+    session.add(assessment)
+    session.flush()
+    activity = Activity(assessment_id=assessment.id, title=title)
+    session.add(activity)
+    session.flush()
+    return activity

@@ -12,8 +12,6 @@ from lti_tool.admin.queue import retry_now
 from lti_tool.admin.service import INSTALLATION
 from lti_tool.admin.service import NotFound
 from lti_tool.db import utcnow
-from lti_tool.models import Activity
-from lti_tool.models import Assessment
 from lti_tool.models import Attempt
 from lti_tool.models import LtiResourceLink
 from lti_tool.models import LtiUser
@@ -21,6 +19,7 @@ from lti_tool.models import ScoreSubmission
 from lti_tool.sandbox.browser import FormBrowser
 from tests.admin.conftest import submit
 from tests.admin.conftest import text
+from tests.conftest import add_bare_activity
 
 LMS_ERROR = "The LMS refused the score: user is not enrolled"
 
@@ -56,12 +55,7 @@ def queue(connected, database) -> Queue:
     with database.session() as session:
         link = session.scalars(sa.select(LtiResourceLink)).one()
         learner = session.scalars(sa.select(LtiUser).where(LtiUser.sub == connected.course.learner)).one()
-        assessment = Assessment(provider="speechace", title="Placement", settings={})
-        session.add(assessment)
-        session.flush()
-        activity = Activity(assessment_id=assessment.id, title="Unit 3 speaking test")
-        session.add(activity)
-        session.flush()
+        activity = add_bare_activity(session, "Unit 3 speaking test")
         attempt = Attempt(activity_id=activity.id, registration_id=connected.registration.id,
                           context_id=link.context_id, resource_link_id=link.id, user_id=learner.id,
                           status="grade_failed")

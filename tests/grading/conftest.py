@@ -14,13 +14,12 @@ from lti_tool.db import Database
 from lti_tool.db import utcnow
 from lti_tool.grading import PassbackWorker
 from lti_tool.http import HttpSession
-from lti_tool.models import Activity
-from lti_tool.models import Assessment
 from lti_tool.models import Attempt
 from lti_tool.models import LtiResourceLink
 from lti_tool.models import LtiUser
 from lti_tool.models import ScoreSubmission
 from lti_tool.sandbox.platform import constants as c
+from tests.conftest import add_bare_activity
 
 
 class FakeClock:
@@ -122,12 +121,7 @@ def course(connected, database, browser) -> Course:
     assert response.status_code == 200, response.text[:300]
     with database.session() as session:
         link = session.scalars(sa.select(LtiResourceLink)).one()
-        assessment = Assessment(provider="speechace", title="Unit 3 speaking", settings={})
-        session.add(assessment)
-        session.flush()
-        activity = Activity(assessment_id=assessment.id, title="Unit 3 speaking")
-        session.add(activity)
-        session.flush()
+        activity = add_bare_activity(session, "Unit 3 speaking")
         link.activity_id = activity.id
         assert link.lineitem_url
         return Course(connected=connected, database=database, registration_id=connected.registration.id,

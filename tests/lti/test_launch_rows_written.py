@@ -16,13 +16,12 @@ from lti_tool.db import utcnow
 from lti_tool.launch.rows import LaunchRows
 from lti_tool.launch.rows import WrittenRows
 from lti_tool.launch.rows import write_launch_rows
-from lti_tool.models import Activity
-from lti_tool.models import Assessment
 from lti_tool.models import LtiContext
 from lti_tool.models import LtiDeployment
 from lti_tool.models import LtiLaunch
 from lti_tool.models import LtiRegistration
 from lti_tool.models import LtiResourceLink
+from tests.conftest import add_bare_activity
 
 AGS_SCOPES = ["https://purl.imsglobal.org/spec/lti-ags/scope/score"]
 
@@ -112,13 +111,7 @@ def test_the_links_activity_is_returned_whether_or_not_the_link_is_written(datab
     first = _launch(database, _rows(school, "learner-1", utcnow()))
     assert first.link_activity_id is None
     with database.session() as session:
-        assessment = Assessment(provider="speechace", title="Test", settings={})
-        session.add(assessment)
-        session.flush()
-        activity = Activity(assessment_id=assessment.id, title="Unit 3")
-        session.add(activity)
-        session.flush()
-        activity_id = activity.id
+        activity_id = add_bare_activity(session, "Unit 3").id
         session.execute(sa.update(LtiResourceLink).values(activity_id=activity_id))
     assert _launch(database, _rows(school, "learner-2", utcnow())).link_activity_id == activity_id
     assert _launch(database, _rows(school, "learner-3", utcnow(), link_title="New")).link_activity_id == activity_id
