@@ -88,7 +88,9 @@ class Attempt(Base):
     registration_id: Mapped[int] = mapped_column(sa.ForeignKey("lti_registration.id", ondelete="CASCADE"))
     context_id: Mapped[int] = mapped_column(sa.ForeignKey("lti_context.id", ondelete="CASCADE"))
     resource_link_id: Mapped[int] = mapped_column(sa.ForeignKey("lti_resource_link.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("lti_user.id", ondelete="CASCADE"))
+    # Indexed for deleting users (privacy, retention): the cascade finds a user's attempts by it; the unique key
+    # above leads with the link and does not help.
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("lti_user.id", ondelete="CASCADE"), index=True)
     lineitem_url: Mapped[str | None] = mapped_column(sa.String(1000))
     status: Mapped[str] = mapped_column(sa.String(20), default=AttemptStatus.STARTED.value)
     # Provider-side handle (a test id) and what the learner must be shown (password, instructions).
@@ -154,7 +156,8 @@ class ScoreSubmission(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     attempt_id: Mapped[int] = mapped_column(sa.ForeignKey("attempt.id", ondelete="CASCADE"), index=True)
-    result_id: Mapped[int | None] = mapped_column(sa.ForeignKey("result.id", ondelete="SET NULL"))
+    # Indexed for deleting results (with their attempts): each deleted result's SET NULL looks its scores up by it.
+    result_id: Mapped[int | None] = mapped_column(sa.ForeignKey("result.id", ondelete="SET NULL"), index=True)
     score_given: Mapped[float | None] = mapped_column()
     score_maximum: Mapped[float] = mapped_column()
     activity_progress: Mapped[str] = mapped_column(sa.String(40))

@@ -163,7 +163,8 @@ class LtiMembership(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     context_id: Mapped[int] = mapped_column(sa.ForeignKey("lti_context.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("lti_user.id", ondelete="CASCADE"))
+    # Indexed for deleting users (the cascade); it never changes, so a launch's update of the row stays HOT.
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("lti_user.id", ondelete="CASCADE"), index=True)
     roles: Mapped[list[str]] = mapped_column(default=list)
     # Not indexed, as LtiUser.datetime_updated: every launch rewrites it.
     datetime_updated: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -179,6 +180,8 @@ class LtiLaunch(Base):
     deployment_id: Mapped[int] = mapped_column(sa.ForeignKey("lti_deployment.id", ondelete="CASCADE"))
     context_id: Mapped[int | None] = mapped_column(sa.ForeignKey("lti_context.id", ondelete="CASCADE"))
     resource_link_id: Mapped[int | None] = mapped_column(sa.ForeignKey("lti_resource_link.id", ondelete="CASCADE"))
+    # Not indexed, unlike the other tables' user_id: every launch inserts a row here, and the table only holds the
+    # launches of the last hours (housekeeping), so a user's deletion scans little.
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("lti_user.id", ondelete="CASCADE"))
     message_type: Mapped[str] = mapped_column(sa.String(100))
     roles: Mapped[list[str]] = mapped_column(default=list)

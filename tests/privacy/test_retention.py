@@ -191,3 +191,32 @@ def test_attempts_are_found_by_their_last_activity_through_an_index(database):
     are not indexed on purpose: every launch rewrites them (see the models)."""
     leading = [index["column_names"][0] for index in sa.inspect(database.engine).get_indexes("attempt")]
     assert "datetime_updated" in leading
+
+
+# Foreign keys a deletion may walk without an index, and why that stays cheap.
+UNINDEXED_FOREIGN_KEYS = {
+    # Every launch inserts a row; the table holds only the last hours' launches (housekeeping removes the rest).
+    ("lti_launch", "user_id"), ("lti_launch", "context_id"), ("lti_launch", "resource_link_id"),
+    ("lti_launch", "registration_id"), ("lti_launch", "deployment_id"),
+    # Followed only when a whole course, activity, assessment or school is removed: one scan for all its rows.
+    ("attempt", "activity_id"), ("attempt", "context_id"), ("attempt", "registration_id"),
+    ("lti_resource_link", "activity_id"), ("activity", "assessment_id"), ("provider_account", "deployment_id"),
+    ("registration_invitation", "registration_id"), ("platform_breaker", "registration_id"),
+}
+
+
+def test_what_deleting_a_user_or_a_result_cascades_to_is_found_through_an_index(database):
+    """A privacy deletion or a retention round deletes users and attempts (with their results) in batches; the
+    database's cascade then looks each deleted row's dependants up by the foreign key, which without an index is a
+    scan of the whole table per deleted row. Every other foreign key must be the leading column of an index."""
+    inspector = sa.inspect(database.engine)
+    unindexed = set()
+    for table in inspector.get_table_names():
+        leading = {tuple(index["column_names"][:1]) for index in inspector.get_indexes(table)}
+        leading |= {tuple(unique["column_names"][:1]) for unique in inspector.get_unique_constraints(table)}
+        for key in inspector.get_foreign_keys(table):
+            if tuple(key["constrained_columns"][:1]) not in leading:
+                unindexed.add((table, key["constrained_columns"][0]))
+    assert {("attempt", "user_id"), ("lti_membership", "user_id"), ("score_submission", "result_id")} \
+        .isdisjoint(unindexed)
+    assert unindexed <= UNINDEXED_FOREIGN_KEYS, sorted(unindexed - UNINDEXED_FOREIGN_KEYS)
