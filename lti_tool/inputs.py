@@ -83,7 +83,8 @@ def parse_json(raw: bytes | str, field: str = "The body", max_depth: int = JSON_
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     except UnicodeDecodeError as exc:
         raise InputError(f"{field} is not UTF-8 text.") from exc
-    # Every opening bracket, in a string or not, could open a level: few of them need no walk through the text.
+    # The depth cannot exceed the count of opening brackets (inside strings or not): only a text with more of them
+    # than the limit needs the walk.
     if text.count("[") + text.count("{") > max_depth and _depth(text) > max_depth:
         raise InputError(f"{field} is nested deeper than {max_depth} levels.")
     try:

@@ -51,7 +51,6 @@ def provider_callback(provider_name: str) -> tuple[Response, int]:
     return jsonify({"status": status}), 200
 
 
-
 def _refused(provider_name: str, error: CallbackError) -> tuple[Response, int]:
     count_callback(provider_name, "refused", error.status)
     # Log the reason, never the body: it carries the provider's key.
