@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     # ceiling_rows stores the same results as the tool: in a copy of its database, or the tool would find them
     # stored already.
     rows_database = f"{args.pg_database}_rows"
-    rows_database_url = fresh_database_url("postgresql", rows_database, template=args.pg_database)
+    rows_database_url = fresh_database_url("postgresql", rows_database, template=args.pg_database) \
+        if "ceiling_rows" in targets else ""
     gunicorn_config = {"workers": args.workers, "worker_class": args.worker_class, "threads": args.threads}
     configs: dict[str, GunicornConfig] = {
         "ceiling": AppConfig(**gunicorn_config, port=free_port(), app="ceiling:app"),
